@@ -1,0 +1,3 @@
+from samdata.cli import main
+
+main()

@@ -1,0 +1,325 @@
+"""The catalog: one SQLite file (WAL, foreign keys on). All of samdata's SQL lives in this package."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from samdata.catalog.schema import MIGRATIONS
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+_FILE_COLUMNS = (
+    "path",
+    "path_bytes",
+    "root",
+    "relpath",
+    "kind",
+    "size",
+    "mtime_ns",
+    "content_hash",
+    "format",
+    "variant",
+    "container",
+    "records",
+    "bad_records",
+    "details",
+    "link_target",
+    "error",
+    "analyzer_version",
+)
+
+
+def utcnow() -> str:
+    """Timestamps are stored as ISO-8601 UTC text so sqlite3 and humans can read them."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _prefix_clause(column: str, prefixes: Sequence[str]) -> tuple[str, list[str]]:
+    """SQL matching `column` equal to or below any of the folder `prefixes` (index-friendly range)."""
+    parts, args = [], []
+    for p in prefixes:
+        p = p.rstrip("/") or "/"
+        lo = p if p == "/" else p + "/"
+        # '0' sorts right after '/', so [lo, hi) is exactly the paths below p.
+        hi = lo[:-1] + "0"
+        parts.append(f"({column} = ? OR ({column} >= ? AND {column} < ?))")
+        args += [p, lo, hi]
+    return "(" + " OR ".join(parts) + ")", args
+
+
+class CatalogError(Exception):
+    """The catalog file cannot be opened or is newer than this samdata."""
+
+
+class Catalog:
+    """A handle on the catalog database; create with `Catalog.open(path)`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | str) -> Catalog:
+        """Open (creating if needed) the catalog at `path` and bring its schema up to date."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        except (OSError, sqlite3.Error) as e:
+            raise CatalogError(f"{path}: cannot open catalog: {e}") from e
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        cat = cls(conn, path)
+        cat.migrate()
+        return cat
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        row = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        if row is None:
+            return 0
+        return self.conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied."""
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise CatalogError(
+                f"{self.path}: catalog schema {current} is newer than this samdata ({SCHEMA_VERSION}); upgrade samdata"
+            )
+        applied = []
+        for version, name, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction() as c:
+                for statement in sql.split(";\n"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, utcnow()),
+                )
+            applied.append(version)
+        return applied
+
+    # -- scans --------------------------------------------------------------------------------
+
+    def start_scan(self, config_path: str | None, scope: Sequence[str]) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO scans (started_at, status, config_path, scope) VALUES (?, 'running', ?, ?)",
+            (utcnow(), config_path, _json(list(scope))),
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish_scan(
+        self, scan_id: int, status: str, counts: Mapping[str, int], error: str | None = None
+    ) -> None:
+        self.conn.execute(
+            "UPDATE scans SET finished_at = ?, status = ?, files_seen = ?, files_read = ?, bytes_read = ?,"
+            " files_deleted = ?, problem_count = ?, error = ? WHERE id = ?",
+            (
+                utcnow(),
+                status,
+                counts.get("files_seen", 0),
+                counts.get("files_read", 0),
+                counts.get("bytes_read", 0),
+                counts.get("files_deleted", 0),
+                counts.get("problems", 0),
+                error,
+                scan_id,
+            ),
+        )
+
+    def latest_scan(self) -> dict[str, Any] | None:
+        """The newest finished scan, or None if no scan has finished."""
+        row = self.conn.execute(
+            "SELECT * FROM scans WHERE status = 'done' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        scan = dict(row)
+        scan["scope"] = orjson.loads(scan["scope"])
+        return scan
+
+    # -- roots --------------------------------------------------------------------------------
+
+    def upsert_root(self, name: str, path: str, online: bool, scan_id: int) -> None:
+        now = utcnow() if online else None
+        self.conn.execute(
+            "INSERT INTO roots (name, path, online, last_online_at, last_scan_id) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET path = excluded.path, online = excluded.online,"
+            " last_online_at = coalesce(excluded.last_online_at, roots.last_online_at),"
+            " last_scan_id = excluded.last_scan_id",
+            (name, path, int(online), now, scan_id),
+        )
+
+    def roots(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM roots ORDER BY rowid")]
+
+    # -- files --------------------------------------------------------------------------------
+
+    def file_index(
+        self, prefixes: Sequence[str]
+    ) -> dict[str, tuple[int, int | None, int | None, int | None]]:
+        """path → (id, size, mtime_ns, analyzer_version) for present files below `prefixes`."""
+        clause, args = _prefix_clause("path", prefixes)
+        rows = self.conn.execute(
+            f"SELECT path, id, size, mtime_ns, analyzer_version FROM files WHERE status = 'present' AND {clause}",
+            args,
+        )
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def upsert_files(self, rows: Iterable[Mapping[str, Any]], scan_id: int) -> None:
+        """Insert or replace what a scan learned about files (one transaction per call)."""
+        cols = ", ".join(_FILE_COLUMNS)
+        marks = ", ".join("?" for _ in _FILE_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _FILE_COLUMNS if c != "path")
+        sql = (
+            f"INSERT INTO files ({cols}, status, first_seen_scan, last_seen_scan, last_read_scan)"
+            f" VALUES ({marks}, 'present', ?, ?, ?)"
+            f" ON CONFLICT(path) DO UPDATE SET {updates}, status = 'present',"
+            " last_seen_scan = excluded.last_seen_scan, last_read_scan = excluded.last_read_scan"
+        )
+        params = []
+        for r in rows:
+            values = [r.get(c) for c in _FILE_COLUMNS]
+            values[_FILE_COLUMNS.index("details")] = _json(r.get("details") or {})
+            values[_FILE_COLUMNS.index("bad_records")] = r.get("bad_records") or 0
+            params.append((*values, scan_id, scan_id, scan_id))
+        with self.transaction() as c:
+            c.executemany(sql, params)
+
+    def touch_files(self, ids: Iterable[int], scan_id: int) -> None:
+        """Mark unchanged files as seen by this scan without re-reading them."""
+        with self.transaction() as c:
+            c.executemany("UPDATE files SET last_seen_scan = ? WHERE id = ?", ((scan_id, i) for i in ids))
+
+    def mark_deleted(self, prefixes: Sequence[str], scan_id: int) -> int:
+        """Files below `prefixes` that this scan did not see are gone; return how many."""
+        clause, args = _prefix_clause("path", prefixes)
+        with self.transaction() as c:
+            cur = c.execute(
+                f"UPDATE files SET status = 'deleted' WHERE status = 'present'"
+                f" AND (last_seen_scan IS NULL OR last_seen_scan != ?) AND {clause}",
+                [scan_id, *args],
+            )
+        return cur.rowcount
+
+    def files(self, roots: Sequence[str] | None = None, status: str = "present") -> list[dict[str, Any]]:
+        """File rows (details decoded), optionally only those of the named roots."""
+        sql = "SELECT * FROM files WHERE status = ?"
+        args: list[Any] = [status]
+        if roots is not None:
+            sql += f" AND root IN ({', '.join('?' for _ in roots)})"
+            args += list(roots)
+        out = []
+        for r in self.conn.execute(sql + " ORDER BY root, relpath", args):
+            d = dict(r)
+            d["details"] = orjson.loads(d["details"])
+            out.append(d)
+        return out
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def sync_sources(self, sources: Iterable[Mapping[str, Any]]) -> None:
+        """Make the `sources` table mirror the config (removed sources are marked inactive)."""
+        now = utcnow()
+        rows = list(sources)
+        with self.transaction() as c:
+            c.execute("UPDATE sources SET active = 0")
+            c.executemany(
+                "INSERT INTO sources (name, path_glob, format, license, notes, active, updated_at)"
+                " VALUES (:name, :path, :format, :license, :notes, :active, :now)"
+                " ON CONFLICT(name) DO UPDATE SET path_glob = excluded.path_glob, format = excluded.format,"
+                " license = excluded.license, notes = excluded.notes, active = excluded.active,"
+                " updated_at = excluded.updated_at",
+                [{**r, "active": int(r.get("active", True)), "now": now} for r in rows],
+            )
+
+    # -- problems -----------------------------------------------------------------------------
+
+    def save_problems(self, scan_id: int, problems: Iterable[Mapping[str, Any]]) -> int:
+        rows = [
+            (
+                scan_id,
+                p["kind"],
+                p["severity"],
+                p.get("root"),
+                _json(list(p["paths"])),
+                _json(p.get("figures") or {}),
+                p["message"],
+                p["action"],
+            )
+            for p in problems
+        ]
+        with self.transaction() as c:
+            c.execute("DELETE FROM problems WHERE scan_id = ?", (scan_id,))
+            c.executemany(
+                "INSERT INTO problems (scan_id, kind, severity, root, paths, figures, message, action)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def problems(self, scan_id: int) -> list[dict[str, Any]]:
+        out = []
+        for r in self.conn.execute("SELECT * FROM problems WHERE scan_id = ? ORDER BY id", (scan_id,)):
+            d = dict(r)
+            d["paths"] = orjson.loads(d["paths"])
+            d["figures"] = orjson.loads(d["figures"])
+            out.append(d)
+        return out
+
+    # -- stats cache --------------------------------------------------------------------------
+
+    def put_stat(self, key: str, value: Any, scan_id: int | None = None) -> None:
+        self.conn.execute(
+            "INSERT INTO stats_cache (key, scan_id, value, computed_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET scan_id = excluded.scan_id, value = excluded.value,"
+            " computed_at = excluded.computed_at",
+            (key, scan_id, _json(value), utcnow()),
+        )
+
+    def get_stat(self, key: str) -> Any:
+        row = self.conn.execute("SELECT value FROM stats_cache WHERE key = ?", (key,)).fetchone()
+        return None if row is None else orjson.loads(row[0])

@@ -1,0 +1,95 @@
+"""Schema migrations. Each entry runs once, in order, inside one transaction with its version row.
+
+Never edit a released migration: append a new one. Columns are named for humans because the
+catalog is meant to be read with `sqlite3` and Datasette too.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "scan: roots, scans, files, sources, problems, stats_cache",
+        """
+        CREATE TABLE scans (
+            id              INTEGER PRIMARY KEY,
+            started_at      TEXT NOT NULL,
+            finished_at     TEXT,
+            status          TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+            config_path     TEXT,
+            scope           TEXT NOT NULL DEFAULT '[]',   -- JSON list of walked paths
+            files_seen      INTEGER NOT NULL DEFAULT 0,
+            files_read      INTEGER NOT NULL DEFAULT 0,
+            bytes_read      INTEGER NOT NULL DEFAULT 0,
+            files_deleted   INTEGER NOT NULL DEFAULT 0,
+            problem_count   INTEGER NOT NULL DEFAULT 0,
+            error           TEXT
+        );
+
+        CREATE TABLE roots (
+            name            TEXT PRIMARY KEY,
+            path            TEXT NOT NULL,
+            online          INTEGER NOT NULL,
+            last_online_at  TEXT,
+            last_scan_id    INTEGER REFERENCES scans(id)
+        );
+
+        CREATE TABLE files (
+            id              INTEGER PRIMARY KEY,
+            path            TEXT NOT NULL UNIQUE,          -- absolute; undecodable bytes shown as \\xNN
+            path_bytes      BLOB,                          -- the raw name, only when it is not UTF-8
+            root            TEXT REFERENCES roots(name),
+            relpath         TEXT NOT NULL,
+            kind            TEXT NOT NULL CHECK (kind IN ('file', 'symlink')),
+            size            INTEGER,
+            mtime_ns        INTEGER,
+            content_hash    TEXT,                          -- xxh3-128 of the bytes
+            format          TEXT,
+            variant         TEXT,
+            container       TEXT,
+            records         INTEGER,
+            bad_records     INTEGER NOT NULL DEFAULT 0,
+            details         TEXT NOT NULL DEFAULT '{}',    -- JSON: tables, duration, bad samples, ...
+            link_target     TEXT,
+            error           TEXT,
+            analyzer_version INTEGER,
+            status          TEXT NOT NULL DEFAULT 'present' CHECK (status IN ('present', 'deleted')),
+            first_seen_scan INTEGER REFERENCES scans(id),
+            last_seen_scan  INTEGER REFERENCES scans(id),
+            last_read_scan  INTEGER REFERENCES scans(id)
+        );
+        CREATE INDEX files_by_root ON files(root, status);
+        CREATE INDEX files_by_hash ON files(content_hash);
+
+        CREATE TABLE sources (
+            name            TEXT PRIMARY KEY,
+            path_glob       TEXT NOT NULL,
+            format          TEXT NOT NULL,
+            license         TEXT,
+            notes           TEXT,
+            active          INTEGER NOT NULL DEFAULT 1,
+            updated_at      TEXT NOT NULL
+        );
+
+        CREATE TABLE problems (
+            id              INTEGER PRIMARY KEY,
+            scan_id         INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+            kind            TEXT NOT NULL,
+            severity        TEXT NOT NULL CHECK (severity IN ('error', 'warning', 'info')),
+            root            TEXT,
+            paths           TEXT NOT NULL,                 -- JSON list of absolute paths
+            figures         TEXT NOT NULL DEFAULT '{}',    -- JSON
+            message         TEXT NOT NULL,
+            action          TEXT NOT NULL
+        );
+        CREATE INDEX problems_by_scan ON problems(scan_id, kind);
+
+        CREATE TABLE stats_cache (
+            key             TEXT PRIMARY KEY,
+            scan_id         INTEGER REFERENCES scans(id),
+            value           TEXT NOT NULL,                 -- JSON
+            computed_at     TEXT NOT NULL
+        );
+        """,
+    ),
+]

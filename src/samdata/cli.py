@@ -1,0 +1,257 @@
+"""The `samdata` command: parses arguments, calls the Python API, renders with rich. No logic here."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from samdata import __version__
+from samdata.catalog import Catalog, CatalogError
+from samdata.config import Config, ConfigError, load_config, write_starter_config
+from samdata.demo import DemoError, run_demo
+from samdata.paths import human_size, write_text_atomic
+from samdata.scan import run as scan_run
+from samdata.scan.inventory import NoScanError, build_inventory, render
+
+app = typer.Typer(
+    name="samdata",
+    help="Training data for SAM: scan → ingest → curate → export → train → report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="samdata.toml (default: $SAMDATA_CONFIG or ./samdata.toml)."),
+]
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="Catalog file (default: .samdata/catalog.db beside the config)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when problems are found.")]
+
+
+class InventoryFormat(StrEnum):
+    md = "md"
+    json = "json"
+    html = "html"
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def _config(path: Path | None, catalog: Path | None) -> Config:
+    try:
+        cfg = load_config(path)
+    except ConfigError as e:
+        _fail(str(e))
+    if catalog is not None:
+        cfg = cfg.model_copy(update={"catalog": catalog.absolute()})
+    return cfg
+
+
+def _open_catalog(cfg: Config) -> Catalog:
+    try:
+        return Catalog.open(cfg.catalog_path)
+    except CatalogError as e:
+        _fail(str(e))
+
+
+class _RichProgress(scan_run.Progress):
+    """Progress bars on stderr while the scan walks and reads (silent when not a terminal)."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self.walk_task: int | None = None
+        self.read_task: int | None = None
+        self.bar.start()
+
+    def walking(self, files_found: int) -> None:
+        if self.walk_task is None:
+            self.walk_task = self.bar.add_task("walking", total=None)
+        self.bar.update(self.walk_task, completed=files_found)
+
+    def reading(self, total_files: int, total_bytes: int) -> None:
+        self.read_task = self.bar.add_task(f"reading {total_files:,} files", total=total_bytes)
+
+    def advance(self, files: int, nbytes: int) -> None:
+        if self.read_task is not None:
+            self.bar.advance(self.read_task, nbytes)
+
+    def done(self) -> None:
+        self.bar.stop()
+
+
+def _print_scan(report: scan_run.ScanReport) -> None:
+    for r in report.roots:
+        state = "[green]online[/]" if r["online"] else "[red]offline[/]"
+        out.print(f"{r['name']}: {r['path']} ({state})", markup=True)
+    out.print(
+        f"scan #{report.scan_id}: {report.files_seen:,} files seen, {report.files_read:,} read "
+        f"({human_size(report.bytes_read)}), {report.files_deleted:,} gone, {report.elapsed_s:.1f} s"
+    )
+    if not report.problems:
+        out.print("no problems found")
+        return
+    table = Table(title=f"{len(report.problems)} problems", title_justify="left")
+    table.add_column("kind")
+    table.add_column("severity")
+    table.add_column("count", justify="right")
+    for (kind, severity), n in sorted(Counter((p.kind, p.severity) for p in report.problems).items()):
+        table.add_row(kind, severity, str(n))
+    out.print(table)
+    out.print("details: samdata inventory")
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("samdata.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter samdata.toml."""
+    try:
+        written = write_starter_config(path, force=force)
+    except ConfigError as e:
+        _fail(str(e))
+    out.print(f"wrote {written}; edit its roots, then run: samdata scan --config {written}")
+
+
+@app.command()
+def scan(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Only walk these paths (default: every root).")
+    ] = None,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+    strict: StrictOpt = False,
+    workers: Annotated[int | None, typer.Option(help="Reader processes (default: one per core).")] = None,
+) -> None:
+    """Walk the roots, record every file (hash, format, records) and report the problems."""
+    cfg = _config(config, catalog)
+    for p in paths or []:
+        if not p.exists() and not p.is_symlink():
+            _fail(f"{p}: no such file or folder")
+    with _open_catalog(cfg) as cat:
+        report = scan_run.run_scan(
+            cfg, cat, [str(p) for p in paths] if paths else None, progress=_RichProgress(), workers=workers
+        )
+    if json:
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        _print_scan(report)
+    if strict and report.problems:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command()
+def inventory(
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    format: Annotated[
+        InventoryFormat, typer.Option("--format", "-f", help="md, json or html.")
+    ] = InventoryFormat.md,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Render the latest scan: per-root tables, formats, and the known issues."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        try:
+            inv = build_inventory(cat, cfg)
+        except NoScanError as e:
+            _fail(str(e))
+    text = render(inv, format.value)
+    if output:
+        write_text_atomic(output, text)
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if strict and inv["problems"]:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path | None, typer.Argument(help="New or empty folder (default: a temp folder).")
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Generate a demo estate, run every stage on it, and print where the catalog and reports are."""
+    try:
+        result = run_demo(directory, progress=_RichProgress())
+    except DemoError as e:
+        _fail(str(e))
+    if json:
+        payload = {
+            "estate": str(result.estate.base),
+            "config": str(result.estate.config_path),
+            "catalog": str(result.catalog),
+            "reports": {k: str(v) for k, v in result.reports.items()},
+            "scan": result.scan.to_dict(),
+        }
+        sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    _print_scan(result.scan)
+    out.print(f"\nestate:    {result.estate.base}")
+    out.print(f"config:    {result.estate.config_path}")
+    out.print(f"catalog:   {result.catalog}")
+    for fmt, path in result.reports.items():
+        out.print(f"inventory: {path}" if fmt == "md" else f"           {path}")
+    out.print(f"\nnext: samdata inventory --config '{result.estate.config_path}'")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"samdata {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """samdata: one tool for SAM's training data."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

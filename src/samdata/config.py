@@ -1,0 +1,252 @@
+"""`samdata.toml` → validated pydantic models.
+
+Relative paths in the file are resolved against the folder that holds the config file, so a
+config can travel with its estate. Errors name the file and the offending key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CONFIG_FILENAME = "samdata.toml"
+# Finder/Spotlight litter on macOS drives: never data, never worth a problem.
+DEFAULT_EXCLUDES = [
+    ".DS_Store",
+    "._*",
+    ".Spotlight-V100",
+    ".fseventsd",
+    ".Trashes",
+    ".TemporaryItems",
+    ".DocumentRevisions-V100",
+    ".git",
+    ".samdata",
+    "__pycache__",
+    ".venv",
+    "node_modules",
+]
+
+
+class ConfigError(Exception):
+    """The config file is missing, unreadable or invalid; the message names file and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RootConfig(_Strict):
+    """A storage root: an internal folder or an external drive's mount point."""
+
+    name: Annotated[str, Field(min_length=1)]
+    path: Path
+    notes: str | None = None
+
+
+class SourceConfig(_Strict):
+    """A named source: a glob of files in one format."""
+
+    name: Annotated[str, Field(min_length=1)]
+    path: str
+    format: str = "auto"
+    license: str | None = None
+    notes: str | None = None
+    active: bool = True
+
+
+class ExpectConfig(_Strict):
+    """A file some pipeline reads; its absence is a `missing_input` problem."""
+
+    path: Path
+    reader: Annotated[str, Field(min_length=1)]
+    notes: str | None = None
+
+
+class ScanSettings(_Strict):
+    """Thresholds of the scan's problem detectors."""
+
+    exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDES))
+    fragment_min_files: Annotated[int, Field(ge=2)] = 10
+    fragment_max_bytes: Annotated[int, Field(ge=1)] = 4096
+    duplicate_rate_min_records: Annotated[int, Field(ge=1)] = 1000
+    duplicate_rate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
+    underused_store_share: Annotated[float, Field(gt=0, le=1)] = 0.1
+    underused_store_min_flat_records: Annotated[int, Field(ge=1)] = 100
+    max_record_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
+    sniff_records: Annotated[int, Field(ge=1)] = 50
+    bad_record_samples: Annotated[int, Field(ge=1)] = 5
+
+
+class Config(_Strict):
+    """The whole `samdata.toml`."""
+
+    catalog: Path | None = None
+    roots: list[RootConfig] = Field(default_factory=list)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    expects: list[ExpectConfig] = Field(default_factory=list)
+    scan: ScanSettings = Field(default_factory=ScanSettings)
+    # Where the file was read from; relative paths were resolved against its folder.
+    config_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("roots")
+    @classmethod
+    def _unique_root_names(cls, roots: list[RootConfig]) -> list[RootConfig]:
+        names = [r.name for r in roots]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"root names must be unique; repeated: {', '.join(dupes)}")
+        return roots
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_source_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return sources
+
+    @model_validator(mode="after")
+    def _known_formats(self) -> Config:
+        from samdata.scan.formats import FORMATS
+
+        for i, source in enumerate(self.sources):
+            if source.format != "auto" and source.format not in FORMATS:
+                raise ValueError(
+                    f"sources[{i}].format: unknown format {source.format!r}; "
+                    f"use 'auto' or one of: {', '.join(sorted(FORMATS))}"
+                )
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self.config_path.parent if self.config_path else Path.cwd()
+
+    @property
+    def catalog_path(self) -> Path:
+        """The catalog file: as configured, else `.samdata/catalog.db` beside the config."""
+        return self.catalog if self.catalog else self.base_dir / ".samdata" / "catalog.db"
+
+    def resolve(self, base: Path) -> Config:
+        """Return a copy with every relative path made absolute against `base`."""
+
+        def fix(p: Path) -> Path:
+            p = Path(os.path.expanduser(p))
+            return p if p.is_absolute() else base / p
+
+        def fix_glob(g: str) -> str:
+            g = os.path.expanduser(g)
+            return g if os.path.isabs(g) else str(base / g)
+
+        return self.model_copy(
+            update={
+                "catalog": fix(self.catalog) if self.catalog else None,
+                "roots": [r.model_copy(update={"path": fix(r.path)}) for r in self.roots],
+                "sources": [s.model_copy(update={"path": fix_glob(s.path)}) for s in self.sources],
+                "expects": [e.model_copy(update={"path": fix(e.path)}) for e in self.expects],
+            }
+        )
+
+
+def _format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: invalid config"]
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Parse and validate TOML text as if it were read from `path`."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(path, e)) from e
+    path = path.absolute()
+    return cfg.resolve(path.parent).model_copy(update={"config_path": path})
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read `samdata.toml`: the given path, else `$SAMDATA_CONFIG`, else `./samdata.toml`."""
+    if path is None:
+        path = os.environ.get("SAMDATA_CONFIG") or CONFIG_FILENAME
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: config file not found (create one with `samdata init`)") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config: {e}") from e
+    return parse_config(text, path)
+
+
+STARTER_CONFIG = """\
+# samdata.toml: where your training data lives and who reads it.
+# Relative paths are resolved against the folder that holds this file.
+
+# The catalog (one SQLite file). Default: .samdata/catalog.db beside this file.
+# catalog = ".samdata/catalog.db"
+
+# Storage roots: an internal folder and each external drive. A drive that is not
+# plugged in is reported as offline; its files are kept in the catalog, not deleted.
+[[roots]]
+name = "Internal"
+path = "{home}"
+
+# [[roots]]
+# name = "David External"
+# path = "/Volumes/David External"
+
+# Named sources: a glob (** crosses folders) and a format ("auto" sniffs the content).
+# [[sources]]
+# name = "sam-conversations"
+# path = "{home}/sam/training/*.jsonl"
+# format = "auto"
+# license = "private"
+# notes = "live captures from SAM"
+
+# Files a pipeline reads: if one is missing, `samdata scan` reports `missing_input`.
+# [[expects]]
+# path = "{home}/sam/pipeline/training_data.jsonl"
+# reader = "sam_pipeline/train.py"
+
+[scan]
+# Extra names to skip (macOS litter such as .DS_Store and ._* is skipped already).
+# exclude = [".DS_Store", "._*", ".Spotlight-V100", ".fseventsd", ".Trashes", ".git"]
+# A folder with at least this many files of one format, each at most
+# fragment_max_bytes, is reported as `fragmented`.
+fragment_min_files = 10
+fragment_max_bytes = 4096
+# A JSONL with at least this many records whose estimated duplicate share is at
+# least the threshold is reported as `high_duplicate_rate`.
+duplicate_rate_min_records = 1000
+duplicate_rate_threshold = 0.5
+# A SQLite training store holding less than this share of the records in the flat
+# files beside it is reported as `underused_store`.
+underused_store_share = 0.1
+"""
+
+
+def write_starter_config(path: Path, home: Path | None = None, force: bool = False) -> Path:
+    """Write a commented starter `samdata.toml`; refuse to overwrite unless `force`."""
+    if path.exists() and not force:
+        raise ConfigError(f"{path}: already exists (use --force to overwrite)")
+    home = home or Path.home()
+    text = STARTER_CONFIG.format(home=str(home).replace("\\", "\\\\"))
+    parse_config(text, path)  # the starter must always be valid
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,271 @@
+"""One streaming pass over one file: content hash, sniffed format, record and bad-record counts.
+
+Memory is bounded by the read chunk and `max_record_bytes`, never by the file's size: JSONL is
+split into lines chunk by chunk, JSON arrays are parsed element by element (ijson), and binary
+formats are probed through their headers.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import ijson
+import orjson
+
+from samdata.config import ScanSettings
+from samdata.scan import probes
+from samdata.scan.dupsketch import DistinctSketch
+from samdata.scan.formats import classify_record, vote
+from samdata.scan.hashing import CHUNK, HashingReader, hash_stream, new_hasher
+
+HEAD_BYTES = 64 * 1024
+# Bump when sniffing or counting changes: files analysed by an older version are re-read.
+ANALYZER_VERSION = 1
+_BOM = b"\xef\xbb\xbf"
+_REASON_MAX = 200
+
+
+@dataclass
+class FileFacts:
+    """What one read of a file found."""
+
+    content_hash: str | None = None
+    format: str = "unknown"
+    variant: str | None = None
+    container: str | None = None  # jsonl | json | text | binary | empty | sqlite | wav | mp4 | zip
+    records: int | None = None
+    bad_records: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class _Tally:
+    """Counts records, keeps the first bad locations and the records used for sniffing."""
+
+    def __init__(self, settings: ScanSettings) -> None:
+        self.settings = settings
+        self.records = 0
+        self.bad = 0
+        self.samples: list[dict[str, Any]] = []
+        self.classes: list[tuple[str, str] | None] = []
+
+    def good(self, obj: Any) -> None:
+        self.records += 1
+        if len(self.classes) < self.settings.sniff_records:
+            self.classes.append(classify_record(obj))
+
+    def fail(self, reason: str, **where: int) -> None:
+        self.bad += 1
+        if len(self.samples) < self.settings.bad_record_samples:
+            self.samples.append({**where, "reason": reason[:_REASON_MAX]})
+
+    def into(self, facts: FileFacts) -> None:
+        facts.records = self.records
+        facts.bad_records = self.bad
+        if self.samples:
+            facts.details["bad_samples"] = self.samples
+        facts.format, facts.variant = vote(self.classes)
+        if self.records == 0 and self.bad == 0:
+            facts.variant = "no_records"
+
+
+def _looks_binary(head: bytes) -> bool:
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # A multi-byte character cut by the end of the head is not damage.
+        return e.start < len(head) - 4
+    return False
+
+
+def _is_jsonl(text_head: bytes) -> bool:
+    """Decide JSONL vs one JSON document for content that starts with `{`."""
+    nl = text_head.find(b"\n")
+    if nl < 0:
+        return True  # one line: parse it as a single JSONL record (with the length cap)
+    first = text_head[:nl].strip()
+    try:
+        orjson.loads(first)
+        return True
+    except orjson.JSONDecodeError:
+        pass
+    # Pretty-printed documents open with a bare `{` or end their first line mid-structure.
+    return not first.endswith((b"{", b"[", b",", b":"))
+
+
+def _looks_like_jsonl_text(text_head: bytes) -> bool:
+    """Text that does not start with JSON but has JSON objects on its first lines (bad first line)."""
+    lines = [ln.strip() for ln in text_head.split(b"\n")[:6] if ln.strip()]
+    return any(ln.startswith(b"{") for ln in lines[1:])
+
+
+def analyze_file(path: Path | str, settings: ScanSettings) -> FileFacts:
+    """Read one regular file once and return its facts. Raises OSError if it cannot be read."""
+    facts = FileFacts()
+    hasher = new_hasher()
+    with open(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+        f.seek(0)
+        binary_kind = probes.sniff_binary(head)
+        if binary_kind:
+            facts.content_hash = hash_stream(f, hasher)
+            _probe_binary(Path(path), binary_kind, facts, settings)
+            return facts
+        if not head:
+            facts.content_hash = hasher.hexdigest()
+            facts.container, facts.records, facts.variant = "empty", 0, "empty"
+            return facts
+        if _looks_binary(head):
+            facts.content_hash = hash_stream(f, hasher)
+            facts.container, facts.variant = "binary", "binary"
+            return facts
+        text_head = head.removeprefix(_BOM).lstrip()
+        first = text_head[:1]
+        if first == b"[" or (first == b"{" and not _is_jsonl(text_head)):
+            facts.container = "json"
+            facts.content_hash = _read_json_document(f, hasher, first == b"[", settings, facts)
+        elif first == b"{" or _looks_like_jsonl_text(text_head):
+            facts.container = "jsonl"
+            facts.content_hash = _read_jsonl(f, hasher, settings, facts)
+        elif not text_head:
+            facts.content_hash = hash_stream(f, hasher)
+            facts.container, facts.records, facts.variant = "text", 0, "no_records"
+        else:
+            facts.content_hash = hash_stream(f, hasher)
+            facts.container, facts.variant = "text", "text"
+    return facts
+
+
+def _read_jsonl(f: BinaryIO, hasher: Any, settings: ScanSettings, facts: FileFacts) -> str:
+    tally = _Tally(settings)
+    sketch = DistinctSketch()
+    limit = settings.max_record_bytes
+    line_no = 0
+    offset = 0  # byte offset where the pending line starts
+    pending = b""
+    skipping = False  # inside a line longer than the limit: drop bytes until its newline
+    blank = 0
+
+    def take(line: bytes) -> None:
+        nonlocal line_no, offset, blank
+        line_no += 1
+        start = offset
+        offset += len(line) + 1
+        s = line.strip()
+        if not s:
+            blank += 1
+            return
+        if line_no == 1:
+            s = s.removeprefix(_BOM)
+        try:
+            obj = orjson.loads(s)
+        except orjson.JSONDecodeError as e:
+            tally.fail(f"invalid JSON: {e}", line=line_no, offset=start)
+            return
+        if not isinstance(obj, dict):
+            tally.fail(f"not a JSON object but {type(obj).__name__}", line=line_no, offset=start)
+            return
+        tally.good(obj)
+        sketch.add(s)
+
+    while chunk := f.read(CHUNK):
+        hasher.update(chunk)
+        if skipping:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                offset += len(chunk)
+                continue
+            offset += nl + 1
+            chunk = chunk[nl + 1 :]
+            skipping = False
+        data = pending + chunk if pending else chunk
+        lines = data.split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            take(line)
+        if len(pending) > limit:
+            line_no += 1
+            tally.fail(f"line longer than max_record_bytes ({limit} bytes)", line=line_no, offset=offset)
+            offset += len(pending)
+            pending = b""
+            skipping = True
+    if pending and not skipping:
+        take(pending)
+    tally.into(facts)
+    if blank:
+        facts.details["blank_lines"] = blank
+    if tally.records:
+        facts.details["duplicate_rate"] = round(sketch.duplicate_rate(), 4)
+        facts.details["distinct_estimate"] = round(sketch.distinct())
+    return hasher.hexdigest()
+
+
+def _read_json_document(
+    f: BinaryIO, hasher: Any, is_array: bool, settings: ScanSettings, facts: FileFacts
+) -> str:
+    tally = _Tally(settings)
+    reader = HashingReader(f, hasher)
+    if is_array:
+        try:
+            for obj in ijson.items(reader, "item", use_float=True):
+                tally.good(obj)
+        except (ijson.JSONError, ValueError, UnicodeDecodeError) as e:
+            tally.fail(f"invalid JSON: {e}", item=tally.records, offset=reader.bytes_read)
+    else:
+        size = f.seek(0, 2)
+        f.seek(0)
+        if size > settings.max_record_bytes:
+            tally.fail(
+                f"single JSON object larger than max_record_bytes ({settings.max_record_bytes})", item=0
+            )
+        else:
+            try:
+                for obj in ijson.items(reader, "", use_float=True):
+                    tally.good(obj)
+            except (ijson.JSONError, ValueError, UnicodeDecodeError) as e:
+                tally.fail(f"invalid JSON: {e}", item=0, offset=reader.bytes_read)
+    tally.into(facts)
+    return reader.finish()
+
+
+def _probe_binary(path: Path, kind: str, facts: FileFacts, settings: ScanSettings) -> None:
+    facts.container = kind
+    facts.format = kind
+    try:
+        if kind == "sqlite":
+            info = probes.probe_sqlite(path)
+            facts.records = info["total_rows"]
+            facts.details.update(info)
+        elif kind == "wav":
+            with open(path, "rb") as f:
+                facts.details.update(probes.probe_wav(f))
+        elif kind == "mp4":
+            with open(path, "rb") as f:
+                facts.details.update(probes.probe_mp4(f, f.seek(0, 2)))
+        elif kind == "zip":
+            info = probes.probe_zip(path)
+            facts.details.update(info)
+            if info["conversations_member"]:
+                _count_zipped_chatgpt(path, info["conversations_member"], facts, settings)
+    except Exception as e:
+        # A damaged header is a finding about the file, not a reason to stop the scan.
+        facts.bad_records += 1
+        facts.details["probe_error"] = f"{type(e).__name__}: {e}"[:_REASON_MAX]
+
+
+def _count_zipped_chatgpt(path: Path, member: str, facts: FileFacts, settings: ScanSettings) -> None:
+    tally = _Tally(settings)
+    with zipfile.ZipFile(path) as z, z.open(member) as m:
+        try:
+            for obj in ijson.items(m, "item", use_float=True):
+                tally.good(obj)
+        except (ijson.JSONError, ValueError) as e:
+            tally.fail(f"invalid JSON in {member}: {e}", item=tally.records)
+    fmt, _ = vote(tally.classes)
+    facts.records, facts.bad_records = tally.records, tally.bad
+    if fmt == "chatgpt_export":
+        facts.format, facts.variant = "chatgpt_export", "zip"

@@ -1,0 +1,79 @@
+"""Walk a tree without following links: files and symlinks out, problems with folders aside."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file or symlink found by the walk, with the lstat figures the walk saw."""
+
+    path: str
+    kind: str  # "file" | "symlink"
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class WalkIssue:
+    """Something the walk could not look at, with the reason."""
+
+    kind: str  # a problem kind: unreadable | changed_during_scan
+    path: str
+    reason: str
+
+
+def _excluded(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def walk(top: str, exclude: Sequence[str] = ()) -> Iterator[Entry | WalkIssue]:
+    """Yield every regular file and symlink below `top` (or `top` itself if it is one).
+
+    Symlinks are reported, never followed, so link loops cannot trap the walk. Sockets, FIFOs
+    and devices are skipped: they hold no data and opening a FIFO would block.
+    """
+    try:
+        st = os.lstat(top)
+    except OSError as e:
+        yield WalkIssue("unreadable", top, e.strerror or str(e))
+        return
+    if not os.path.isdir(top) or os.path.islink(top):
+        kind = "symlink" if os.path.islink(top) else "file"
+        if kind == "symlink" or os.path.isfile(top):
+            yield Entry(top, kind, st.st_size, st.st_mtime_ns)
+        return
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                children = sorted(it, key=lambda d: d.name)
+        except FileNotFoundError:
+            yield WalkIssue("changed_during_scan", folder, "folder vanished during the scan")
+            continue
+        except OSError as e:
+            yield WalkIssue("unreadable", folder, e.strerror or str(e))
+            continue
+        subfolders = []
+        for de in children:
+            if _excluded(de.name, exclude):
+                continue
+            try:
+                if de.is_symlink():
+                    st = de.stat(follow_symlinks=False)
+                    yield Entry(de.path, "symlink", st.st_size, st.st_mtime_ns)
+                elif de.is_dir(follow_symlinks=False):
+                    subfolders.append(de.path)
+                elif de.is_file(follow_symlinks=False):
+                    st = de.stat(follow_symlinks=False)
+                    yield Entry(de.path, "file", st.st_size, st.st_mtime_ns)
+            except FileNotFoundError:
+                yield WalkIssue("changed_during_scan", de.path, "vanished during the scan")
+            except OSError as e:
+                yield WalkIssue("unreadable", de.path, e.strerror or str(e))
+        stack.extend(reversed(subfolders))
