@@ -71,15 +71,19 @@ class _Tally:
             facts.variant = "no_records"
 
 
+_CONTROL = bytes(c for c in range(32) if c not in b"\t\n\r\f\b")
+
+
 def _looks_binary(head: bytes) -> bool:
+    """NUL bytes, or more than 5 % undecodable bytes or control characters: not text.
+
+    A few bad bytes (a Latin-1 name in a JSONL) leave a file text, so its lines get counted.
+    """
     if b"\x00" in head:
         return True
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        # A multi-byte character cut by the end of the head is not damage.
-        return e.start < len(head) - 4
-    return False
+    text = head.decode("utf-8", "replace")
+    bad = text.count("\ufffd") + sum(head.count(c) for c in _CONTROL)
+    return bad > 0.05 * len(head)
 
 
 def _is_jsonl(text_head: bytes) -> bool:

@@ -191,9 +191,7 @@ def run_scan(
         _read_all(to_read, config, catalog, scan_id, report, issues, progress, workers, targets)
         report.files_deleted = catalog.mark_deleted(targets, scan_id)
 
-        online_roots = [n for n, up in online.items() if up]
-        files = [f for f in catalog.files() if f["root"] is None or f["root"] in online_roots]
-        report.problems = detect_problems(config, files, online, issues)
+        report.problems = detect_problems(config, catalog.files(), online, issues)
         catalog.save_problems(scan_id, (p.to_dict() for p in report.problems))
         report.elapsed_s = time.perf_counter() - t0
         catalog.finish_scan(scan_id, "done", report.counts())

@@ -1,0 +1,47 @@
+"""Shared test helpers: where the real fixtures are, and a scanned demo estate."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from samdata.catalog import Catalog
+from samdata.config import Config, load_config, parse_config
+from samdata.demo.estate import Estate, build_estate
+from samdata.scan.run import ScanReport, run_scan
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("SAMDATA_FIXTURES", REPO.parent / "shared" / "fixtures" / "real"))
+
+
+def real_fixtures() -> Path:
+    """The real third-party samples, read in place. In CI their absence is a failure, not a skip."""
+    if not FIXTURES.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"real fixtures missing at {FIXTURES} (CI must have ../shared)")
+        pytest.skip(f"real fixtures not present at {FIXTURES}")
+    return FIXTURES
+
+
+def config_for(tmp: Path, body: str) -> Config:
+    """A config parsed as if it lived in `tmp` (catalog beside it)."""
+    return parse_config(body, tmp / "samdata.toml")
+
+
+def scan(config: Config, paths: list[str] | None = None, workers: int = 1) -> ScanReport:
+    with Catalog.open(config.catalog_path) as cat:
+        return run_scan(config, cat, paths, workers=workers)
+
+
+@pytest.fixture(scope="session")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Estate:
+    """The demo estate, built once; tests that change it build their own."""
+    return build_estate(tmp_path_factory.mktemp("estate"))
+
+
+@pytest.fixture(scope="session")
+def estate_scan(estate: Estate) -> tuple[Config, ScanReport]:
+    config = load_config(estate.config_path)
+    return config, scan(config, workers=2)
