@@ -22,20 +22,20 @@ from tests.conftest import config_for, scan
 CHAT = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
 
 
-def _config(tmp: Path):  # noqa: ANN202
+def _config(tmp: Path):
     data = tmp / "data"
     data.mkdir(exist_ok=True)
     return data, config_for(tmp, f'[[roots]]\nname = "data"\npath = "{data}"\n')
 
 
-def _kinds(report) -> dict[str, list]:  # noqa: ANN001
+def _kinds(report) -> dict[str, list]:
     out: dict[str, list] = {}
     for p in report.problems:
         out.setdefault(p.kind, []).append(p)
     return out
 
 
-def _scan_as_nobody(config) -> dict:  # noqa: ANN001
+def _scan_as_nobody(config) -> dict:
     """Run a real scan in a forked child that dropped root (root reads every file whatever its mode)."""
     # Warm up on another folder: every module the child needs is imported before it loses access.
     warm, warm_config = _config(Path(tempfile.mkdtemp(prefix="samdata-warm-")))

@@ -29,7 +29,7 @@ PLANTED_KINDS = {
 }
 
 
-def _one(report: ScanReport, kind: str):  # noqa: ANN202
+def _one(report: ScanReport, kind: str):
     found = [p for p in report.problems if p.kind == kind]
     assert len(found) == 1, (kind, found)
     return found[0]

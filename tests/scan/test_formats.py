@@ -23,7 +23,16 @@ def _fixture_files() -> list[Path]:
 def test_every_fixture_folder_is_a_known_format() -> None:
     root = real_fixtures()
     folders = {p.name for p in root.iterdir() if p.is_dir()}
-    assert folders >= {"alpaca", "chatgpt_export", "claude_code", "dolly", "dpo", "evol_instruct", "oasst", "sharegpt"}
+    assert folders >= {
+        "alpaca",
+        "chatgpt_export",
+        "claude_code",
+        "dolly",
+        "dpo",
+        "evol_instruct",
+        "oasst",
+        "sharegpt",
+    }
     assert folders <= set(FORMATS), folders - set(FORMATS)
     assert len(_fixture_files()) >= 20
 
@@ -50,7 +59,12 @@ def test_record_counts_match_sources_md() -> None:
     # "records kept" column of SOURCES.md
     assert analyze_file(root / "alpaca" / "identity.json", settings).records == 91
     assert analyze_file(root / "oasst" / "en_100_tree.jsonl", settings).records == 15
-    assert analyze_file(root / "chatgpt_export/pkuppens-my_chat_gpt-2023-06/conversations.json", settings).records == 5
+    assert (
+        analyze_file(
+            root / "chatgpt_export/pkuppens-my_chat_gpt-2023-06/conversations.json", settings
+        ).records
+        == 5
+    )
     assert analyze_file(root / "dpo/hh-rlhf-harmless-base/test.jsonl", settings).records == 50
 
 
@@ -65,18 +79,27 @@ def test_record_counts_match_sources_md() -> None:
         ({"prompt": "p", "response": "r"}, ("alpaca", "prompt_response")),
         ({"instruction": "i", "output": "o"}, ("evol_instruct", "instruction_output")),
         ({"input": "i", "output": "o"}, ("evol_instruct", "input_output")),
-        ({"instruction": "i", "context": "", "response": "r", "category": "qa"}, ("dolly", "instruction_context_response")),
+        (
+            {"instruction": "i", "context": "", "response": "r", "category": "qa"},
+            ("dolly", "instruction_context_response"),
+        ),
         ({"id": "1", "data": ["q", "a"]}, ("ultrachat", "data")),
         ({"message_id": "m", "parent_id": None, "text": "t", "role": "prompter"}, ("oasst", "messages")),
         ({"prompt": "p", "chosen": "c", "rejected": "r"}, ("dpo", "prompt_chosen_rejected")),
-        ({"prompt": [], "chosen": [{"role": "assistant"}], "rejected": []}, ("dpo", "prompt_chosen_rejected_messages")),
+        (
+            {"prompt": [], "chosen": [{"role": "assistant"}], "rejected": []},
+            ("dpo", "prompt_chosen_rejected_messages"),
+        ),
         ({"chosen": [{"role": "user"}], "rejected": [{"role": "user"}]}, ("dpo", "implicit_prompt_messages")),
         ({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "x"}, ("dpo", "hh_rlhf")),
         ({"messages": [{"role": "user", "content": "x"}], "label": True}, ("dpo", "kto")),
         ({"original": "o", "corrected": "c"}, ("correction", "original_corrected")),
         ({"prompt": "p", "original": "o", "corrected": "c"}, ("correction", "prompt_original_corrected")),
         ({"conversations": [{"from": "human", "value": "v"}]}, ("sharegpt", "conversations")),
-        ({"conversations": [{"from": "human", "value": "v"}], "images": ["a.png"]}, ("sharegpt", "multimodal")),
+        (
+            {"conversations": [{"from": "human", "value": "v"}], "images": ["a.png"]},
+            ("sharegpt", "multimodal"),
+        ),
         ({"type": "summary", "summary": "s", "leafUuid": "u"}, ("claude_code", "summary")),
         ({"title": "t", "mapping": {}, "current_node": "n"}, ("chatgpt_export", "conversation")),
         ({"foo": 1, "bar": 2}, None),

@@ -1,0 +1,111 @@
+"""The catalog: WAL, foreign keys, migrations recorded once, folder-prefix queries."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from samdata.catalog import SCHEMA_VERSION, Catalog, CatalogError
+
+
+def test_open_sets_wal_foreign_keys_and_migrates(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "catalog.db"
+    with Catalog.open(path) as cat:
+        assert cat.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cat.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert cat.schema_version() == SCHEMA_VERSION
+        tables = {r[0] for r in cat.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {
+            "files",
+            "sources",
+            "scans",
+            "stats_cache",
+            "schema_migrations",
+            "problems",
+            "roots",
+        } <= tables
+    with Catalog.open(path) as cat:  # reopening applies nothing twice
+        assert cat.migrate() == []
+        assert cat.conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c.db") as cat, pytest.raises(sqlite3.IntegrityError):
+        cat.conn.execute(
+            "INSERT INTO problems (scan_id, kind, severity, paths, message, action) VALUES (999, 'x', 'info', '[]', 'm', 'a')"
+        )
+
+
+def test_newer_catalog_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    Catalog.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_migrations VALUES (?, 'future', 'now')", (SCHEMA_VERSION + 1,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(CatalogError, match="newer than this samdata"):
+        Catalog.open(path)
+
+
+def test_unopenable_catalog_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CatalogError, match="cannot open catalog"):
+        Catalog.open(blocker / "catalog.db")
+
+
+def _row(path: str) -> dict:
+    return {
+        "path": path,
+        "root": None,
+        "relpath": path.rsplit("/", 1)[-1],
+        "kind": "file",
+        "size": 1,
+        "mtime_ns": 1,
+    }
+
+
+def test_prefix_queries_do_not_leak_into_sibling_folders(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c.db") as cat:
+        s1 = cat.start_scan(None, [])
+        cat.upsert_files([_row("/a/b/x"), _row("/a/b/sub/y"), _row("/a/bc/z"), _row("/a/b")], s1)
+        assert set(cat.file_index(["/a/b"])) == {"/a/b/x", "/a/b/sub/y", "/a/b"}
+        s2 = cat.start_scan(None, [])
+        cat.touch_files([cat.file_index(["/a/b/x"])["/a/b/x"][0]], s2)
+        assert cat.mark_deleted(["/a/b/"], s2) == 2  # /a/b/sub/y and /a/b itself; /a/bc untouched
+        assert {f["path"] for f in cat.files()} == {"/a/b/x", "/a/bc/z"}
+
+
+def test_problems_and_stats_round_trip(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c.db") as cat:
+        scan_id = cat.start_scan("cfg", ["/x"])
+        problem = {
+            "kind": "empty_file",
+            "severity": "warning",
+            "paths": ["/x/é.jsonl"],
+            "figures": {"size": 0},
+            "message": "m",
+            "action": "a",
+            "root": None,
+        }
+        assert cat.save_problems(scan_id, [problem]) == 1
+        cat.finish_scan(scan_id, "done", {"files_seen": 3})
+        got = cat.problems(scan_id)[0]
+        assert {k: got[k] for k in problem} == problem
+        assert cat.latest_scan()["files_seen"] == 3
+        assert cat.latest_scan()["scope"] == ["/x"]
+        cat.put_stat("formats", {"dpo": 2}, scan_id)
+        cat.put_stat("formats", {"dpo": 3}, scan_id)
+        assert cat.get_stat("formats") == {"dpo": 3}
+        assert cat.get_stat("missing") is None
+
+
+def test_sources_mirror_the_config(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c.db") as cat:
+        src = {"name": "a", "path": "/x/*.jsonl", "format": "auto", "license": None, "notes": None}
+        cat.sync_sources([src, {**src, "name": "b"}])
+        cat.sync_sources([src])
+        rows = {r["name"]: r["active"] for r in cat.conn.execute("SELECT name, active FROM sources")}
+        assert rows == {"a": 1, "b": 0}

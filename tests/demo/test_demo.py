@@ -1,0 +1,53 @@
+"""`samdata demo` and the README's promise: two commands do all set-up."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from samdata.demo import DemoError, run_demo
+from tests.conftest import REPO
+from tests.test_cli import run_cli
+
+
+def test_demo_writes_catalog_and_reports(tmp_path: Path) -> None:
+    proc = run_cli("demo", str(tmp_path / "demo"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = orjson.loads(proc.stdout)
+    assert Path(out["catalog"]).is_file()
+    for fmt in ("md", "json", "html"):
+        assert Path(out["reports"][fmt]).stat().st_size > 1000
+    inv = orjson.loads(Path(out["reports"]["json"]).read_bytes())
+    assert len({p["kind"] for p in inv["problems"]}) == 11
+    assert out["scan"]["files_seen"] == len(inv["files"])
+
+
+def test_demo_refuses_a_folder_with_things_in_it(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(DemoError, match="not empty"):
+        run_demo(tmp_path)
+    assert run_cli("demo", str(tmp_path)).returncode == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_demo_default_folder_and_human_output() -> None:
+    proc = run_cli("demo")
+    assert proc.returncode == 0, proc.stderr
+    assert "catalog:" in proc.stdout and "inventory:" in proc.stdout
+    catalog = re.search(r"catalog:\s+(\S.*)", proc.stdout).group(1).strip()
+    assert Path(catalog).is_file()
+    estate = Path(re.search(r"estate:\s+(\S.*)", proc.stdout).group(1).strip())
+    assert estate.name.startswith("samdata-demo-")
+    shutil.rmtree(estate)
+
+
+def test_readme_starts_with_the_two_setup_commands() -> None:
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"```[^\n]*\n(.*?)```", readme, re.S).group(1)
+    assert block.strip().splitlines() == ["make demo", "make test"]
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "make test" in ci
