@@ -73,9 +73,15 @@ def test_prefix_queries_do_not_leak_into_sibling_folders(tmp_path: Path) -> None
         cat.upsert_files([_row("/a/b/x"), _row("/a/b/sub/y"), _row("/a/bc/z"), _row("/a/b")], s1)
         assert set(cat.file_index(["/a/b"])) == {"/a/b/x", "/a/b/sub/y", "/a/b"}
         s2 = cat.start_scan(None, [])
-        cat.touch_files([cat.file_index(["/a/b/x"])["/a/b/x"][0]], s2)
-        assert cat.mark_deleted(["/a/b/"], s2) == 2  # /a/b/sub/y and /a/b itself; /a/bc untouched
+        index = cat.file_index(["/a/b"])
+        assert cat.mark_deleted([index["/a/b/sub/y"][0], index["/a/b"][0]], s2) == 2
+        assert cat.mark_deleted([index["/a/b"][0]], s2) == 0  # already gone
         assert {f["path"] for f in cat.files()} == {"/a/b/x", "/a/bc/z"}
+        gone = cat.files(status="deleted")
+        assert {f["path"] for f in gone} == {"/a/b/sub/y", "/a/b"}
+        assert {f["deleted_scan"] for f in gone} == {s2}
+        cat.upsert_files([_row("/a/b")], s2)  # it came back
+        assert {f["path"]: f["deleted_scan"] for f in cat.files()}["/a/b"] is None
 
 
 def test_problems_and_stats_round_trip(tmp_path: Path) -> None:

@@ -215,47 +215,46 @@ class Catalog:
         marks = ", ".join("?" for _ in _FILE_COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _FILE_COLUMNS if c != "path")
         sql = (
-            f"INSERT INTO files ({cols}, status, first_seen_scan, last_seen_scan, last_read_scan)"
-            f" VALUES ({marks}, 'present', ?, ?, ?)"
+            f"INSERT INTO files ({cols}, status, first_seen_scan, last_read_scan)"
+            f" VALUES ({marks}, 'present', ?, ?)"
             f" ON CONFLICT(path) DO UPDATE SET {updates}, status = 'present',"
-            " last_seen_scan = excluded.last_seen_scan, last_read_scan = excluded.last_read_scan"
+            " deleted_scan = NULL, last_read_scan = excluded.last_read_scan"
         )
         params = []
         for r in rows:
             values = [r.get(c) for c in _FILE_COLUMNS]
             values[_FILE_COLUMNS.index("details")] = _json(r.get("details") or {})
             values[_FILE_COLUMNS.index("bad_records")] = r.get("bad_records") or 0
-            params.append((*values, scan_id, scan_id, scan_id))
+            params.append((*values, scan_id, scan_id))
         with self.transaction() as c:
             c.executemany(sql, params)
 
-    def touch_files(self, ids: Iterable[int], scan_id: int) -> None:
-        """Mark unchanged files as seen by this scan without re-reading them."""
+    def mark_deleted(self, ids: Iterable[int], scan_id: int) -> int:
+        """These files are gone from their folders; return how many were marked."""
         with self.transaction() as c:
-            c.executemany("UPDATE files SET last_seen_scan = ? WHERE id = ?", ((scan_id, i) for i in ids))
-
-    def mark_deleted(self, prefixes: Sequence[str], scan_id: int) -> int:
-        """Files below `prefixes` that this scan did not see are gone; return how many."""
-        clause, args = _prefix_clause("path", prefixes)
-        with self.transaction() as c:
-            cur = c.execute(
-                f"UPDATE files SET status = 'deleted' WHERE status = 'present'"
-                f" AND (last_seen_scan IS NULL OR last_seen_scan != ?) AND {clause}",
-                [scan_id, *args],
+            cur = c.executemany(
+                "UPDATE files SET status = 'deleted', deleted_scan = ? WHERE id = ? AND status = 'present'",
+                ((scan_id, i) for i in ids),
             )
         return cur.rowcount
 
     def files(self, roots: Sequence[str] | None = None, status: str = "present") -> list[dict[str, Any]]:
-        """File rows (details decoded), optionally only those of the named roots."""
+        """File rows in path order (details decoded), optionally only those of the named roots."""
         sql = "SELECT * FROM files WHERE status = ?"
         args: list[Any] = [status]
         if roots is not None:
             sql += f" AND root IN ({', '.join('?' for _ in roots)})"
             args += list(roots)
+        cur = self.conn.cursor()
+        cur.row_factory = None  # plain tuples: building dicts from sqlite3.Row is the slow part
+        cur.execute(sql + " ORDER BY path", args)
+        names = [d[0] for d in cur.description]
+        at = names.index("details")
+        loads = orjson.loads
         out = []
-        for r in self.conn.execute(sql + " ORDER BY root, relpath", args):
-            d = dict(r)
-            d["details"] = orjson.loads(d["details"])
+        for row in cur:
+            d = dict(zip(names, row, strict=True))
+            d["details"] = {} if row[at] == "{}" else loads(row[at])
             out.append(d)
         return out
 

@@ -55,8 +55,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             analyzer_version INTEGER,
             status          TEXT NOT NULL DEFAULT 'present' CHECK (status IN ('present', 'deleted')),
             first_seen_scan INTEGER REFERENCES scans(id),
-            last_seen_scan  INTEGER REFERENCES scans(id),
-            last_read_scan  INTEGER REFERENCES scans(id)
+            last_read_scan  INTEGER REFERENCES scans(id),   -- an unchanged file is not re-read
+            deleted_scan    INTEGER REFERENCES scans(id)    -- the scan that found it gone
         );
         CREATE INDEX files_by_root ON files(root, status);
         CREATE INDEX files_by_hash ON files(content_hash);

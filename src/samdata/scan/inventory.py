@@ -42,7 +42,7 @@ def build_inventory(catalog: Catalog, config: Config) -> dict[str, Any]:
     configured = {r.name: str(r.path) for r in config.roots}
     root_rows = {r["name"]: r for r in catalog.roots()}
     files = []
-    for f in catalog.files():
+    for f in sorted(catalog.files(), key=lambda f: (f["root"] or "", f["relpath"])):
         if f["root"] is not None and f["root"] not in configured:
             continue  # a root removed from the config is no longer part of the inventory
         files.append(

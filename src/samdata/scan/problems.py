@@ -24,6 +24,7 @@ from samdata.scan.walk import WalkIssue
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 _JSON_EXTS = (".json", ".jsonl", ".ndjson")
 _DATA_CONTAINERS = ("json", "jsonl")
+_NAMED_AS_JSON_OK = frozenset({*_DATA_CONTAINERS, "empty", None})
 
 
 @dataclass
@@ -43,7 +44,8 @@ class Problem:
 
 
 def _parent(path: str) -> str:
-    return os.path.dirname(path)
+    # Catalog paths are absolute and normalised: a plain split is enough, and much faster.
+    return path.rpartition("/")[0] or "/"
 
 
 def detect_problems(
@@ -224,14 +226,14 @@ def _walk_issues(issues: Iterable[WalkIssue], files: Sequence[Mapping[str, Any]]
                     root=f["root"],
                 )
             )
-        ext = os.path.splitext(f["path"])[1].lower()
-        if ext in _JSON_EXTS and f.get("container") not in (*_DATA_CONTAINERS, "empty", None):
+        if f.get("container") not in _NAMED_AS_JSON_OK and f["path"].lower().endswith(_JSON_EXTS):
+            ext = f["path"].rpartition(".")[2].lower()
             out.append(
                 Problem(
                     "misnamed_file",
                     "warning",
                     [f["path"]],
-                    f"{f['path']} is named {ext} but holds {f.get('container')} content ({f.get('format')})",
+                    f"{f['path']} is named .{ext} but holds {f.get('container')} content ({f.get('format')})",
                     "rename it after what it holds, or restore the real file from a backup",
                     root=f["root"],
                     figures={"container": f.get("container"), "format": f.get("format")},
@@ -254,10 +256,9 @@ def _walk_issues(issues: Iterable[WalkIssue], files: Sequence[Mapping[str, Any]]
 def _empty_files(files: Sequence[Mapping[str, Any]]) -> list[Problem]:
     out = []
     for f in files:
-        if os.path.basename(f["path"]).startswith("."):
-            continue  # .gitkeep and friends are empty on purpose
         empty = f["size"] == 0 or (f.get("variant") == "no_records" and not f["bad_records"])
-        if empty and not f.get("error"):
+        # .gitkeep and friends are empty on purpose.
+        if empty and not f.get("error") and not f["path"].rpartition("/")[2].startswith("."):
             out.append(
                 Problem(
                     "empty_file",
@@ -275,42 +276,46 @@ def _empty_files(files: Sequence[Mapping[str, Any]]) -> list[Problem]:
 def _tree_hashes(files: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, int, int]]:
     """Folder → (hash of its whole content, file count, bytes), bottom-up from the files."""
     children: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    count: dict[str, int] = defaultdict(int)
+    nbytes: dict[str, int] = defaultdict(int)
     folders: set[str] = set()
     for f in files:
-        parent = _parent(f["path"])
-        name = os.path.basename(f["path"])
+        path = f["path"]
+        parent, _, name = path.rpartition("/")
+        parent = parent or "/"
         if f["kind"] == "symlink":
             children[parent].append(("L", name, str(f["link_target"])))
-        elif f.get("content_hash") and not f.get("error"):
-            children[parent].append(("F", name, f["content_hash"]))
         else:
-            children[parent].append(("E", name, f["path"]))  # unreadable: never equal to anything
-        # Climb to the root folder (or the file's own folder outside roots).
-        top = f["path"][: -len(f["relpath"])].rstrip("/") if f["root"] else parent
+            ok = f.get("content_hash") and not f.get("error")
+            # An unreadable file is keyed by its path so that its folder equals no other.
+            children[parent].append(("F", name, f["content_hash"]) if ok else ("E", name, path))
+            count[parent] += 1
+            nbytes[parent] += f["size"] or 0
+        # Climb to the root folder (or stay in the file's own folder outside roots); a folder
+        # already seen has had its ancestors added too.
+        top = path[: -len(f["relpath"])].rstrip("/") if f["root"] else parent
         d = parent
-        while True:
+        while d not in folders:
             folders.add(d)
-            if d == top or len(d) <= len(top) or d == "/":
+            if len(d) <= len(top) or d == "/":
                 break
             d = _parent(d)
-    stats: dict[str, tuple[str, int, int]] = {}
-    sizes = {f["path"]: (f["size"] or 0) for f in files if f["kind"] == "file"}
     subdirs: dict[str, list[str]] = defaultdict(list)
     for d in folders:
         p = _parent(d)
         if p in folders and p != d:
             subdirs[p].append(d)
+    stats: dict[str, tuple[str, int, int]] = {}
     for d in sorted(folders, key=lambda x: x.count("/"), reverse=True):
-        entries = sorted(children.get(d, []))
-        count = sum(1 for e in entries if e[0] != "L")
-        nbytes = sum(sizes.get(os.path.join(d, e[1]), 0) for e in entries)
-        for sub in subdirs.get(d, []):
-            h, c, b = stats[sub]
-            entries.append(("D", os.path.basename(sub), h))
-            count += c
-            nbytes += b
+        entries = children.get(d, [])
+        c, b = count[d], nbytes[d]
+        for sub in subdirs.get(d, ()):
+            h, sc, sb = stats[sub]
+            entries.append(("D", sub.rpartition("/")[2], h))
+            c += sc
+            b += sb
         entries.sort()
-        stats[d] = (xxhash.xxh3_128_hexdigest(orjson.dumps(entries)), count, nbytes)
+        stats[d] = (xxhash.xxh3_128_hexdigest(orjson.dumps(entries)), c, b)
     return stats
 
 

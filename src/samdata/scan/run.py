@@ -172,24 +172,21 @@ def run_scan(
         report.files_seen = len(entries)
 
         known = catalog.file_index(targets)
-        unchanged: list[int] = []
         to_read: list[Entry] = []
         link_rows: list[dict[str, Any]] = []
         for e in entries:
             shown, _raw = display_path(e.path)
-            prev = known.get(shown)
+            prev = known.pop(shown, None)
             if e.kind == "symlink":
                 link_rows.append(_symlink_row(e, config.roots, targets))
-            elif prev and prev[1:] == (e.size, e.mtime_ns, ANALYZER_VERSION):
-                unchanged.append(prev[0])
-            else:
+            elif prev is None or prev[1:] != (e.size, e.mtime_ns, ANALYZER_VERSION):
                 to_read.append(e)
-        catalog.touch_files(unchanged, scan_id)
         if link_rows:
             catalog.upsert_files(link_rows, scan_id)
+        # What is left in `known` was not found by the walk: it is gone.
+        report.files_deleted = catalog.mark_deleted((v[0] for v in known.values()), scan_id)
 
         _read_all(to_read, config, catalog, scan_id, report, issues, progress, workers, targets)
-        report.files_deleted = catalog.mark_deleted(targets, scan_id)
 
         report.problems = detect_problems(config, catalog.files(), online, issues)
         catalog.save_problems(scan_id, (p.to_dict() for p in report.problems))
@@ -259,6 +256,10 @@ def _read_all(
         progress.advance(1, e.size)
         if result.get("vanished"):
             issues.append(WalkIssue("changed_during_scan", e.path, "vanished before it could be read"))
+            shown = display_path(e.path)[0]
+            report.files_deleted += catalog.mark_deleted(
+                (v[0] for v in catalog.file_index([shown]).values()), scan_id
+            )
             return
         row = _base_row(e, config.roots, targets)
         row.update(result)

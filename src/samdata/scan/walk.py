@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 
@@ -27,8 +28,11 @@ class WalkIssue:
     reason: str
 
 
-def _excluded(name: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+def _exclude_matcher(patterns: Sequence[str]) -> Callable[[str], object]:
+    """One compiled regex for all name globs: the walk tests every name against it."""
+    if not patterns:
+        return lambda _name: None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)).match
 
 
 def walk(top: str, exclude: Sequence[str] = ()) -> Iterator[Entry | WalkIssue]:
@@ -42,11 +46,14 @@ def walk(top: str, exclude: Sequence[str] = ()) -> Iterator[Entry | WalkIssue]:
     except OSError as e:
         yield WalkIssue("unreadable", top, e.strerror or str(e))
         return
-    if not os.path.isdir(top) or os.path.islink(top):
-        kind = "symlink" if os.path.islink(top) else "file"
-        if kind == "symlink" or os.path.isfile(top):
-            yield Entry(top, kind, st.st_size, st.st_mtime_ns)
+    # The top itself is followed if it is a link to a folder (a root configured through a link).
+    if not os.path.isdir(top):
+        if os.path.islink(top):
+            yield Entry(top, "symlink", st.st_size, st.st_mtime_ns)
+        elif os.path.isfile(top):
+            yield Entry(top, "file", st.st_size, st.st_mtime_ns)
         return
+    excluded = _exclude_matcher(exclude)
     stack = [top]
     while stack:
         folder = stack.pop()
@@ -61,7 +68,7 @@ def walk(top: str, exclude: Sequence[str] = ()) -> Iterator[Entry | WalkIssue]:
             continue
         subfolders = []
         for de in children:
-            if _excluded(de.name, exclude):
+            if excluded(de.name):
                 continue
             try:
                 if de.is_symlink():
