@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 
@@ -88,28 +89,37 @@ class _RichProgress(scan_run.Progress):
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            TextColumn("{task.fields[files]}"),
             DownloadColumn(),
+            TransferSpeedColumn(),
             TimeRemainingColumn(),
             console=err,
             transient=True,
             disable=not err.is_terminal,
         )
-        self.walk_task: int | None = None
-        self.read_task: int | None = None
+        self.walk_task: TaskID | None = None
+        self.read_task: TaskID | None = None
+        self.total_files = 0
+        self.files_done = 0
         self.bar.start()
 
     def walking(self, files_found: int) -> None:
         if self.walk_task is None:
-            self.walk_task = self.bar.add_task("walking", total=None)
-        self.bar.update(self.walk_task, completed=files_found)
+            self.walk_task = self.bar.add_task("walking", total=None, files="")
+        self.bar.update(self.walk_task, files=f"{files_found:,} files found")
 
     def reading(self, total_files: int, total_bytes: int) -> None:
-        self.read_task = self.bar.add_task(f"reading {total_files:,} files", total=total_bytes)
+        if self.walk_task is not None:
+            self.bar.remove_task(self.walk_task)
+        self.total_files = total_files
+        self.read_task = self.bar.add_task("reading", total=total_bytes, files=f"0/{total_files:,} files")
 
     def advance(self, files: int, nbytes: int) -> None:
+        self.files_done += files
         if self.read_task is not None:
-            self.bar.advance(self.read_task, nbytes)
+            self.bar.update(
+                self.read_task, advance=nbytes, files=f"{self.files_done:,}/{self.total_files:,} files"
+            )
 
     def done(self) -> None:
         self.bar.stop()

@@ -223,3 +223,20 @@ def test_odd_json_files(tmp_path: Path, content: bytes, records: int, bad: int) 
     p.write_bytes(content)
     facts = analyze_file(p, ScanSettings())
     assert (facts.records, facts.bad_records) == (records, bad), facts
+
+
+def test_source_matching_no_file_is_a_missing_input(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "sub" / "x.jsonl").write_bytes(CHAT)
+    config = config_for(
+        tmp_path,
+        f'[[roots]]\nname = "data"\npath = "{data}"\n'
+        f'[[sources]]\nname = "found"\npath = "{data}/**/*.jsonl"\n'
+        f'[[sources]]\nname = "typo"\npath = "{data}/sbu/*.jsonl"\n'
+        f'[[sources]]\nname = "retired"\npath = "{data}/old/*.jsonl"\nactive = false\n'
+        f'[[sources]]\nname = "unplugged"\npath = "{tmp_path}/drive/*.jsonl"\n'
+        f'[[roots]]\nname = "drive"\npath = "{tmp_path}/drive"\n',
+    )
+    missing = [p for p in scan(config).problems if p.kind == "missing_input"]
+    assert [(p.figures["source"], p.paths) for p in missing] == [("typo", [f"{data}/sbu/*.jsonl"])]

@@ -136,6 +136,11 @@ def test_scan_never_modifies_a_root_and_rescans_incrementally(tmp_path: Path) ->
     with Catalog.open(config.catalog_path) as cat:
         row = next(f for f in cat.files() if f["path"] == str(conv))
     assert row["records"] == 301
+    with Catalog.open(config.catalog_path) as cat:
+        summary = cat.get_stat("scan.summary")
+    chat = next(f for f in summary["formats"] if f["format"] == "chat_jsonl")
+    assert chat["records"] == 300 + 1 + 197 + 12 + 25 + 5000
+    assert summary["problems"]["fragmented"] == 1
 
 
 def test_unplugged_drive_is_offline_not_deleted(tmp_path: Path) -> None:

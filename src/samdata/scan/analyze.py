@@ -8,6 +8,7 @@ formats are probed through their headers.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,7 +20,7 @@ from samdata.config import ScanSettings
 from samdata.scan import probes
 from samdata.scan.dupsketch import DistinctSketch
 from samdata.scan.formats import classify_record, vote
-from samdata.scan.hashing import CHUNK, HashingReader, hash_stream, new_hasher
+from samdata.scan.hashing import CHUNK, HashingReader, ProgressFile, hash_stream, new_hasher
 
 HEAD_BYTES = 64 * 1024
 # Bump when sniffing or counting changes: files analysed by an older version are re-read.
@@ -107,11 +108,17 @@ def _looks_like_jsonl_text(text_head: bytes) -> bool:
     return any(ln.startswith(b"{") for ln in lines[1:])
 
 
-def analyze_file(path: Path | str, settings: ScanSettings) -> FileFacts:
-    """Read one regular file once and return its facts. Raises OSError if it cannot be read."""
+def analyze_file(
+    path: Path | str, settings: ScanSettings, on_bytes: Callable[[int], None] | None = None
+) -> FileFacts:
+    """Read one regular file once and return its facts. Raises OSError if it cannot be read.
+
+    `on_bytes(n)` is called as reading advances, for progress bars on big files.
+    """
     facts = FileFacts()
     hasher = new_hasher()
-    with open(path, "rb") as f:
+    with open(path, "rb") as raw:
+        f: Any = ProgressFile(raw, on_bytes) if on_bytes else raw
         head = f.read(HEAD_BYTES)
         f.seek(0)
         binary_kind = probes.sniff_binary(head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import BinaryIO
 
 import xxhash
@@ -45,3 +46,34 @@ class HashingReader:
     def finish(self) -> str:
         """Hash whatever the parser left unread and return the digest of the whole file."""
         return hash_stream(self._f, self._h)
+
+
+class ProgressFile:
+    """Wraps a binary file and reports each new byte position reached (re-reads count once)."""
+
+    def __init__(self, f: BinaryIO, on_bytes: Callable[[int], None]) -> None:
+        self._f = f
+        self._on_bytes = on_bytes
+        self._high = 0
+
+    def _report(self) -> None:
+        pos = self._f.tell()
+        if pos > self._high:
+            self._on_bytes(pos - self._high)
+            self._high = pos
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self._report()
+        return data
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        n = self._f.readinto(buf)
+        self._report()
+        return n
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()

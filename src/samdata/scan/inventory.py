@@ -6,6 +6,7 @@ import html
 import os
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,18 @@ def readers_of(config: Config, path: str) -> list[str]:
     out = [f"source:{s.name}" for s in config.sources if glob_match(s.path, path)]
     out += [e.reader for e in config.expects if os.path.normpath(str(e.path)) == path]
     return out
+
+
+def format_summary(files: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Files, bytes and records per format, largest first (symlinks and deleted files excluded)."""
+    formats: dict[str, dict[str, int]] = defaultdict(lambda: {"files": 0, "bytes": 0, "records": 0})
+    for f in files:
+        if f["kind"] == "file":
+            agg = formats[f["format"] or "unknown"]
+            agg["files"] += 1
+            agg["bytes"] += f["size"] or 0
+            agg["records"] += f["records"] or 0
+    return [{"format": k, **v} for k, v in sorted(formats.items(), key=lambda kv: (-kv[1]["bytes"], kv[0]))]
 
 
 def build_inventory(catalog: Catalog, config: Config) -> dict[str, Any]:
@@ -92,13 +105,6 @@ def build_inventory(catalog: Catalog, config: Config) -> dict[str, Any]:
                 "records": sum(f["records"] or 0 for f in outside),
             }
         )
-    formats: dict[str, dict[str, int]] = defaultdict(lambda: {"files": 0, "bytes": 0, "records": 0})
-    for f in files:
-        if f["kind"] == "file":
-            agg = formats[f["format"] or "unknown"]
-            agg["files"] += 1
-            agg["bytes"] += f["size"] or 0
-            agg["records"] += f["records"] or 0
     problems = catalog.problems(scan["id"])
     for p in problems:
         p.pop("id", None)
@@ -115,7 +121,7 @@ def build_inventory(catalog: Catalog, config: Config) -> dict[str, Any]:
         },
         "roots": roots,
         "files": files,
-        "formats": [{"format": k, **v} for k, v in sorted(formats.items(), key=lambda kv: -kv[1]["bytes"])],
+        "formats": format_summary(files),
         "problems": problems,
     }
 

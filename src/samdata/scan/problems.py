@@ -7,6 +7,7 @@ touches the file system except `missing_input`, which must look for what is not 
 
 from __future__ import annotations
 
+import glob
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -135,7 +136,36 @@ def _missing_inputs(config: Config, online: Mapping[str, bool]) -> list[Problem]
                 figures={"reader": e.reader},
             )
         )
+    for s in config.sources:
+        if not s.active:
+            continue
+        fixed = _glob_base(s.path)
+        root = _root_of(config, fixed)
+        if root is not None and not online.get(root, False):
+            continue
+        if next(glob.iglob(s.path, recursive=True, include_hidden=True), None) is None:
+            out.append(
+                Problem(
+                    "missing_input",
+                    "error",
+                    [s.path],
+                    f"source {s.name!r} matches no file ({s.path}): whatever reads it finds 0 samples",
+                    "fix the source's path in samdata.toml, or mark it `active = false`",
+                    root=root,
+                    figures={"source": s.name},
+                )
+            )
     return out
+
+
+def _glob_base(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard."""
+    parts = []
+    for part in pattern.split("/"):
+        if any(ch in part for ch in "*?["):
+            break
+        parts.append(part)
+    return "/".join(parts) or "/"
 
 
 def _links(files: Sequence[Mapping[str, Any]]) -> list[Problem]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,12 +15,14 @@ from samdata.catalog import Catalog
 from samdata.config import Config, RootConfig, ScanSettings
 from samdata.paths import display_path, is_below
 from samdata.scan.analyze import ANALYZER_VERSION, analyze_file
+from samdata.scan.inventory import format_summary
 from samdata.scan.problems import Problem, detect_problems
 from samdata.scan.walk import Entry, WalkIssue, walk
 
 # Below this many files to read, a process pool costs more than it saves.
 _POOL_MIN_FILES = 64
 _BATCH_ROWS = 1000
+_BIG_FILE_BYTES = 64 << 20
 
 
 @dataclass
@@ -103,12 +106,14 @@ def inspect_symlink(path: str, roots: Sequence[RootConfig]) -> dict[str, Any]:
     return info
 
 
-def _read_file(path: str, settings: ScanSettings) -> dict[str, Any]:
+def _read_file(
+    path: str, settings: ScanSettings, on_bytes: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     """Analyse one file, re-reading once if it changed while being read. Runs in pool workers."""
     for _attempt in range(2):
         try:
             before = os.stat(path)
-            facts = analyze_file(path, settings)
+            facts = analyze_file(path, settings, on_bytes)
             after = os.stat(path)
         except FileNotFoundError:
             return {"vanished": True}
@@ -188,8 +193,19 @@ def run_scan(
 
         _read_all(to_read, config, catalog, scan_id, report, issues, progress, workers, targets)
 
-        report.problems = detect_problems(config, catalog.files(), online, issues)
+        files = catalog.files()
+        report.problems = detect_problems(config, files, online, issues)
         catalog.save_problems(scan_id, (p.to_dict() for p in report.problems))
+        # Cheap figures for later readers (stats, dashboard) without walking the files table.
+        catalog.put_stat(
+            "scan.summary",
+            {
+                "formats": format_summary(files),
+                "problems": dict(Counter(p.kind for p in report.problems)),
+                "roots": report.roots,
+            },
+            scan_id,
+        )
         report.elapsed_s = time.perf_counter() - t0
         catalog.finish_scan(scan_id, "done", report.counts())
     except BaseException as e:
@@ -252,8 +268,8 @@ def _read_all(
     settings = config.scan
     batch: list[dict[str, Any]] = []
 
-    def collect(e: Entry, result: dict[str, Any]) -> None:
-        progress.advance(1, e.size)
+    def collect(e: Entry, result: dict[str, Any], bytes_reported: bool = False) -> None:
+        progress.advance(1, 0 if bytes_reported else e.size)
         if result.get("vanished"):
             issues.append(WalkIssue("changed_during_scan", e.path, "vanished before it could be read"))
             shown = display_path(e.path)[0]
@@ -271,13 +287,19 @@ def _read_all(
             catalog.upsert_files(batch, scan_id)
             batch.clear()
 
-    if workers > 1 and len(to_read) >= _POOL_MIN_FILES:
+    # Big files are read here, one at a time, with byte-level progress (they are disk-bound);
+    # small ones go to a pool, where per-file parsing is the cost.
+    big = [e for e in to_read if e.size >= _BIG_FILE_BYTES]
+    small = [e for e in to_read if e.size < _BIG_FILE_BYTES]
+    if workers > 1 and len(small) >= _POOL_MIN_FILES:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(_read_file, [e.path for e in to_read], [settings] * len(to_read), chunksize=8)
-            for e, result in zip(to_read, results, strict=True):
+            results = pool.map(_read_file, [e.path for e in small], [settings] * len(small), chunksize=8)
+            for e, result in zip(small, results, strict=True):
                 collect(e, result)
     else:
-        for e in to_read:
+        for e in small:
             collect(e, _read_file(e.path, settings))
+    for e in big:
+        collect(e, _read_file(e.path, settings, lambda n: progress.advance(0, n)), bytes_reported=True)
     if batch:
         catalog.upsert_files(batch, scan_id)
