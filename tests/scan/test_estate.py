@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -181,3 +187,59 @@ def test_scan_of_given_paths_only_touches_them(tmp_path: Path) -> None:
     report = scan(config, [str(datasets)])
     assert report.files_seen == 6  # seven public sets less dolly
     assert report.files_deleted == 1  # only the dolly file below the given path
+
+
+def test_changed_read_settings_force_a_re_read(tmp_path: Path) -> None:
+    estate = build_estate(tmp_path)
+    config = load_config(estate.config_path)
+    first = scan(config)
+    tighter = config.model_copy(update={"scan": config.scan.model_copy(update={"max_record_bytes": 2048})})
+    again = scan(tighter)
+    assert again.files_read == first.files_read  # a new limit changes what a read finds
+    assert scan(tighter).files_read == 0
+    # Detector thresholds are applied to stored figures: no re-read needed.
+    looser = tighter.model_copy(update={"scan": tighter.scan.model_copy(update={"fragment_min_files": 50})})
+    report = scan(looser)
+    assert report.files_read == 0
+    assert "fragmented" not in {p.kind for p in report.problems}
+
+
+def test_killed_scan_resumes_without_duplicates(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for d in range(40):
+        folder = data / f"d{d:02d}"
+        folder.mkdir(parents=True)
+        for i in range(250):
+            (folder / f"f{i:03d}.jsonl").write_text(f'{{"text": "file {d}-{i}"}}\n' * (1 + i % 4))
+    cfg = tmp_path / "samdata.toml"
+    cfg.write_text(f'[[roots]]\nname = "data"\npath = "{data}"\n')
+    catalog = tmp_path / ".samdata" / "catalog.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "samdata", "scan", "--config", str(cfg), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    committed = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if catalog.exists():
+            with contextlib.suppress(sqlite3.OperationalError), sqlite3.connect(catalog, timeout=1) as c:
+                committed = c.execute("SELECT count(*) FROM files").fetchone()[0]
+        if committed >= 1000:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the scan finished before it could be killed"
+    assert 1000 <= committed < 10_000
+
+    config = load_config(cfg)
+    with Catalog.open(config.catalog_path) as cat:
+        before = len(cat.files())
+    resumed = scan(config)
+    assert resumed.files_read == 10_000 - before  # what was committed is not read again
+    with Catalog.open(config.catalog_path) as cat:
+        rows = cat.files()
+        assert len(rows) == len({r["path"] for r in rows}) == 10_000
+        statuses = [r[0] for r in cat.conn.execute("SELECT status FROM scans ORDER BY id")]
+    assert statuses == ["running", "done"]  # the killed scan never claims to be done

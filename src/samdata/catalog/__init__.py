@@ -32,7 +32,7 @@ _FILE_COLUMNS = (
     "details",
     "link_target",
     "error",
-    "analyzer_version",
+    "analyzer",
 )
 
 
@@ -201,10 +201,10 @@ class Catalog:
     def file_index(
         self, prefixes: Sequence[str]
     ) -> dict[str, tuple[int, int | None, int | None, int | None]]:
-        """path → (id, size, mtime_ns, analyzer_version) for present files below `prefixes`."""
+        """path → (id, size, mtime_ns, analyzer) for present files below `prefixes`."""
         clause, args = _prefix_clause("path", prefixes)
         rows = self.conn.execute(
-            f"SELECT path, id, size, mtime_ns, analyzer_version FROM files WHERE status = 'present' AND {clause}",
+            f"SELECT path, id, size, mtime_ns, analyzer FROM files WHERE status = 'present' AND {clause}",
             args,
         )
         return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}

@@ -52,7 +52,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             details         TEXT NOT NULL DEFAULT '{}',    -- JSON: tables, duration, bad samples, ...
             link_target     TEXT,
             error           TEXT,
-            analyzer_version INTEGER,
+            analyzer        TEXT,                          -- analyzer version + settings that shape a read
             status          TEXT NOT NULL DEFAULT 'present' CHECK (status IN ('present', 'deleted')),
             first_seen_scan INTEGER REFERENCES scans(id),
             last_read_scan  INTEGER REFERENCES scans(id),   -- an unchanged file is not re-read

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 import ijson
 import orjson
+import xxhash
 
 from samdata.config import ScanSettings
 from samdata.scan import probes
@@ -73,6 +74,16 @@ class _Tally:
 
 
 _CONTROL = bytes(c for c in range(32) if c not in b"\t\n\r\f\b")
+
+
+def analyzer_key(settings: ScanSettings) -> str:
+    """What a stored read depends on: the analyzer version and the settings that change a read.
+
+    A file whose stored key differs is re-read even if unchanged on disk, so a new limit or a
+    new sniffer never leaves stale figures behind.
+    """
+    shaping = (settings.max_record_bytes, settings.sniff_records, settings.bad_record_samples)
+    return f"{ANALYZER_VERSION}:{xxhash.xxh3_64_hexdigest(repr(shaping).encode())}"
 
 
 def _looks_binary(head: bytes) -> bool:

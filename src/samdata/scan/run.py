@@ -14,7 +14,7 @@ from typing import Any
 from samdata.catalog import Catalog
 from samdata.config import Config, RootConfig, ScanSettings
 from samdata.paths import display_path, is_below
-from samdata.scan.analyze import ANALYZER_VERSION, analyze_file
+from samdata.scan.analyze import analyze_file, analyzer_key
 from samdata.scan.inventory import format_summary
 from samdata.scan.problems import Problem, detect_problems
 from samdata.scan.walk import Entry, WalkIssue, walk
@@ -177,6 +177,7 @@ def run_scan(
         report.files_seen = len(entries)
 
         known = catalog.file_index(targets)
+        analyzer = analyzer_key(settings)
         to_read: list[Entry] = []
         link_rows: list[dict[str, Any]] = []
         for e in entries:
@@ -184,7 +185,7 @@ def run_scan(
             prev = known.pop(shown, None)
             if e.kind == "symlink":
                 link_rows.append(_symlink_row(e, config.roots, targets))
-            elif prev is None or prev[1:] != (e.size, e.mtime_ns, ANALYZER_VERSION):
+            elif prev is None or prev[1:] != (e.size, e.mtime_ns, analyzer):
                 to_read.append(e)
         if link_rows:
             catalog.upsert_files(link_rows, scan_id)
@@ -247,7 +248,6 @@ def _symlink_row(e: Entry, roots: Sequence[RootConfig], targets: Sequence[str]) 
         link_target=info.get("target"),
         details=info,
         format=None,
-        analyzer_version=ANALYZER_VERSION,
     )
     return row
 
@@ -266,6 +266,7 @@ def _read_all(
     progress.reading(len(to_read), sum(e.size for e in to_read))
     workers = workers if workers is not None else (os.cpu_count() or 1)
     settings = config.scan
+    analyzer = analyzer_key(settings)
     batch: list[dict[str, Any]] = []
 
     def collect(e: Entry, result: dict[str, Any], bytes_reported: bool = False) -> None:
@@ -279,7 +280,7 @@ def _read_all(
             return
         row = _base_row(e, config.roots, targets)
         row.update(result)
-        row["analyzer_version"] = ANALYZER_VERSION if "error" not in result else None
+        row["analyzer"] = analyzer if "error" not in result else None
         report.files_read += 1
         report.bytes_read += row["size"] or 0
         batch.append(row)
