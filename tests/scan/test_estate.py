@@ -18,7 +18,7 @@ from samdata.catalog import Catalog
 from samdata.config import Config, load_config
 from samdata.demo.estate import Estate, build_estate
 from samdata.scan.run import ScanReport
-from tests.conftest import scan
+from tests.conftest import config_for, scan
 
 PLANTED_KINDS = {
     "duplicate_tree",
@@ -243,3 +243,20 @@ def test_killed_scan_resumes_without_duplicates(tmp_path: Path) -> None:
         assert len(rows) == len({r["path"] for r in rows}) == 10_000
         statuses = [r[0] for r in cat.conn.execute("SELECT status FROM scans ORDER BY id")]
     assert statuses == ["running", "done"]  # the killed scan never claims to be done
+
+
+def test_nested_roots_and_repeated_paths_are_walked_once(tmp_path: Path) -> None:
+    outer = tmp_path / "home"
+    inner = outer / "Dropbox"
+    inner.mkdir(parents=True)
+    (outer / "a.jsonl").write_text('{"text": "a"}\n')
+    (inner / "b.jsonl").write_text('{"text": "b"}\n')
+    config = config_for(
+        tmp_path,
+        f'[[roots]]\nname = "home"\npath = "{outer}"\n[[roots]]\nname = "dropbox"\npath = "{inner}"\n',
+    )
+    report = scan(config)
+    assert report.files_seen == 2 and not report.problems
+    with Catalog.open(config.catalog_path) as cat:
+        assert {f["relpath"]: f["root"] for f in cat.files()} == {"a.jsonl": "home", "b.jsonl": "dropbox"}
+    assert scan(config, [str(inner), str(inner / ".."), str(inner)]).files_seen == 2

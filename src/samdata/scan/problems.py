@@ -18,10 +18,12 @@ import orjson
 import xxhash
 
 from samdata.config import Config
-from samdata.paths import human_size, is_below
+from samdata.paths import display_path, human_size, is_below
 from samdata.scan.formats import DATA_FORMATS
 from samdata.scan.walk import WalkIssue
 
+# The `error` a file row carries when it kept changing while the scan read it.
+CHANGED_WHILE_READ = "changed while being read"
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 _JSON_EXTS = (".json", ".jsonl", ".ndjson")
 _DATA_CONTAINERS = ("json", "jsonl")
@@ -63,7 +65,7 @@ def detect_problems(
     problems += _offline_roots(config, files, online)
     problems += _missing_inputs(config, online)
     problems += _links(live)
-    problems += _walk_issues(issues, regular)
+    problems += _read_issues(issues, regular)
     problems += _empty_files(regular)
     # Copies are listed internal-first (config order of roots): the first one is the one to keep.
     rank = {r.name: i for i, r in enumerate(config.roots)}
@@ -215,26 +217,27 @@ def _links(files: Sequence[Mapping[str, Any]]) -> list[Problem]:
     return out
 
 
-def _walk_issues(issues: Iterable[WalkIssue], files: Sequence[Mapping[str, Any]]) -> list[Problem]:
+def _read_issues(issues: Iterable[WalkIssue], files: Sequence[Mapping[str, Any]]) -> list[Problem]:
     out = []
     actions = {
         "unreadable": "fix the permissions (or exclude the path) and scan again",
         "changed_during_scan": "scan again when nothing is writing to it",
     }
     for i in issues:
+        shown = display_path(i.path)[0]
         out.append(
             Problem(
                 i.kind,
                 "error" if i.kind == "unreadable" else "warning",
-                [i.path],
-                f"{i.path}: {i.reason}",
+                [shown],
+                f"{shown}: {i.reason}",
                 actions[i.kind],
             )
         )
     for f in files:
         err = f.get("error")
         if err:
-            kind = "changed_during_scan" if "changed" in err else "unreadable"
+            kind = "changed_during_scan" if err == CHANGED_WHILE_READ else "unreadable"
             out.append(
                 Problem(
                     kind,

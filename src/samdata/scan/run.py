@@ -16,7 +16,7 @@ from samdata.config import Config, RootConfig, ScanSettings
 from samdata.paths import display_path, is_below
 from samdata.scan.analyze import analyze_file, analyzer_key
 from samdata.scan.inventory import format_summary
-from samdata.scan.problems import Problem, detect_problems
+from samdata.scan.problems import CHANGED_WHILE_READ, Problem, detect_problems
 from samdata.scan.walk import Entry, WalkIssue, walk
 
 # Below this many files to read, a process pool costs more than it saves.
@@ -131,7 +131,7 @@ def _read_file(
                 "bad_records": facts.bad_records,
                 "details": facts.details,
             }
-    return {"size": after.st_size, "mtime_ns": after.st_mtime_ns, "error": "changed while being read"}
+    return {"size": after.st_size, "mtime_ns": after.st_mtime_ns, "error": CHANGED_WHILE_READ}
 
 
 def run_scan(
@@ -158,10 +158,14 @@ def run_scan(
             online[r.name] = os.path.isdir(r.path)
             catalog.upsert_root(r.name, str(r.path), online[r.name], scan_id)
             report.roots.append({"name": r.name, "path": str(r.path), "online": online[r.name]})
-        if paths:
-            targets = [os.path.abspath(p) for p in paths]
-        else:
-            targets = [str(r.path) for r in config.roots if online[r.name]]
+        wanted = (
+            [os.path.abspath(p) for p in paths]
+            if paths
+            else [str(r.path) for r in config.roots if online[r.name]]
+        )
+        # A root nested in another (or a path given twice) is walked once, as part of the outer one;
+        # its files still belong to the innermost root.
+        targets = [t for t in sorted(set(wanted)) if not any(o != t and is_below(t, o) for o in wanted)]
 
         entries: list[Entry] = []
         issues: list[WalkIssue] = []
