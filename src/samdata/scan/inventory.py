@@ -165,8 +165,53 @@ def _format_cell(f: dict[str, Any]) -> str:
     return fmt
 
 
-def _fragment_folders(inv: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {p["paths"][0]: p["figures"] for p in inv["problems"] if p["kind"] == "fragmented"}
+def _table_rows(inv: dict[str, Any], root: str | None) -> list[tuple[str, ...]]:
+    """Plain-text cells (File, Size, Records, Format, Last updated, Read by) of one root's table.
+
+    The files of a `fragmented` folder fold into one row, as a person would write it.
+    """
+    fragments = {p["paths"][0]: p["figures"] for p in inv["problems"] if p["kind"] == "fragmented"}
+    mine = [f for f in inv["files"] if f["root"] == root]
+    folds: dict[str, list[dict[str, Any]]] = {}
+    for f in mine:
+        folder = os.path.dirname(f["path"])
+        if f["kind"] == "file" and f["format"] == fragments.get(folder, {}).get("format"):
+            folds.setdefault(folder, []).append(f)
+    rows, emitted = [], set()
+    for f in mine:
+        folder = os.path.dirname(f["path"])
+        if f in folds.get(folder, ()):
+            if folder in emitted:
+                continue
+            emitted.add(folder)
+            group, fig = folds[folder], fragments[folder]
+            readers = sorted({r for g in group for r in g["read_by"]})
+            rows.append(
+                (
+                    f"{os.path.dirname(f['relpath'])}/ ({fig['files']} files)",
+                    human_size(fig["bytes"]),
+                    f"{fig['records']:,}",
+                    fig["format"],
+                    max(g["modified"] or "" for g in group)[:10],
+                    ", ".join(readers) or "–",
+                )
+            )
+            continue
+        rows.append(
+            (
+                f["relpath"],
+                human_size(f["size"]) if f["kind"] == "file" else "–",
+                _records(f),
+                _format_cell(f),
+                (f["modified"] or "")[:10],
+                ", ".join(f["read_by"]) or "–",
+            )
+        )
+    return rows
+
+
+_COLUMNS = ("File", "Size", "Records", "Format", "Last updated", "Read by")
+_NUMERIC = (False, True, True, False, False, False)
 
 
 def render_markdown(inv: dict[str, Any]) -> str:
@@ -183,45 +228,26 @@ def render_markdown(inv: dict[str, Any]) -> str:
         f"{len(inv['problems'])} known issues",
         "",
     ]
-    fragments = _fragment_folders(inv)
     for root in inv["roots"]:
         title = root["name"] or "Outside configured roots"
         state = "online" if root["online"] else f"**offline** (last seen {root['last_online_at'] or 'never'})"
         lines += [f"## {_md(title)}", ""]
         if root["path"]:
             lines += [f"`{root['path']}` · {state}", ""]
-        mine = [f for f in inv["files"] if f["root"] == root["name"]]
-        if not mine:
+        rows = _table_rows(inv, root["name"])
+        if not rows:
             lines += ["No files known." if root["online"] else "No files known from earlier scans.", ""]
             continue
         lines += [
-            "| File | Size | Records | Format | Last updated | Read by |",
-            "|---|---:|---:|---|---|---|",
+            "| " + " | ".join(_COLUMNS) + " |",
+            "|" + "|".join("---:" if n else "---" for n in _NUMERIC) + "|",
         ]
-        folded: set[str] = set()
-        for f in mine:
-            folder = os.path.dirname(f["path"])
-            if folder in fragments and f["kind"] == "file" and f["format"] == fragments[folder]["format"]:
-                if folder in folded:
-                    continue
-                folded.add(folder)
-                fig = fragments[folder]
-                rel = os.path.dirname(f["relpath"]) + "/"
-                lines.append(
-                    f"| {_md(rel)} ({fig['files']} files) | {human_size(fig['bytes'])} | {fig['records']:,} | "
-                    f"{_md(fig['format'])} | {(f['modified'] or '')[:10]} | {_md(', '.join(f['read_by']) or '–')} |"
-                )
-                continue
-            lines.append(
-                f"| {_md(f['relpath'])} | {human_size(f['size']) if f['kind'] == 'file' else '–'} | "
-                f"{_md(_records(f))} | {_md(_format_cell(f))} | {(f['modified'] or '')[:10]} | "
-                f"{_md(', '.join(f['read_by']) or '–')} |"
-            )
-        lines += [
-            "",
-            f"**Total:** {root['files']:,} files, {human_size(root['bytes'])}, {root['records']:,} records",
-            "",
-        ]
+        lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    lines += [
+        "",
+        f"**Total:** {root['files']:,} files, {human_size(root['bytes'])}, {root['records']:,} records",
+        "",
+    ]
     lines += ["## Formats", "", "| Format | Files | Size | Records |", "|---|---:|---:|---:|"]
     for fm in inv["formats"]:
         lines.append(
@@ -242,7 +268,8 @@ def render_markdown(inv: dict[str, Any]) -> str:
 _CSS = """
 body{font:14px/1.45 -apple-system,system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;
-text-align:left;vertical-align:top}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left;vertical-align:top}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.d{white-space:nowrap}
 code{background:#f4f4f4;padding:0 .2rem}.sev-error{color:#b00020}.sev-warning{color:#a15c00}.sev-info{color:#555}
 .offline{color:#b00020;font-weight:600}li{margin:.4rem 0}
 """
@@ -266,18 +293,22 @@ def render_html(inv: dict[str, Any]) -> str:
             state = (
                 "online"
                 if root["online"]
-                else f"<span class='offline'>offline</span> (last seen {e(str(root['last_online_at']))})"
+                else f"<span class='offline'>offline</span> (last seen {e(root['last_online_at'] or 'never')})"
             )
             out.append(f"<p><code>{e(root['path'])}</code> · {state}</p>")
-        out.append(
-            "<table><tr><th>File</th><th class='n'>Size</th><th class='n'>Records</th><th>Format</th>"
-            "<th>Last updated</th><th>Read by</th></tr>"
-        )
-        for f in (f for f in inv["files"] if f["root"] == root["name"]):
+        rows = _table_rows(inv, root["name"])
+        if not rows:
             out.append(
-                f"<tr><td>{e(f['relpath'])}</td><td class='n'>{e(human_size(f['size']) if f['kind'] == 'file' else '–')}"
-                f"</td><td class='n'>{e(_records(f))}</td><td>{e(_format_cell(f))}</td>"
-                f"<td>{e((f['modified'] or '')[:10])}</td><td>{e(', '.join(f['read_by']) or '–')}</td></tr>"
+                "<p>No files known.</p>" if root["online"] else "<p>No files known from earlier scans.</p>"
+            )
+            continue
+        cls = ["", " class='n'", " class='n'", "", " class='d'", ""]
+        out.append(
+            "<table><tr>" + "".join(f"<th{c}>{h}</th>" for c, h in zip(cls, _COLUMNS, strict=True)) + "</tr>"
+        )
+        for row in rows:
+            out.append(
+                "<tr>" + "".join(f"<td{c}>{e(v)}</td>" for c, v in zip(cls, row, strict=True)) + "</tr>"
             )
         out.append(
             f"<tr><th>Total</th><th class='n'>{e(human_size(root['bytes']))}</th>"
