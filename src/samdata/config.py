@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -56,6 +56,8 @@ class SourceConfig(_Strict):
     license: str | None = None
     notes: str | None = None
     active: bool = True
+    # Adapter options, e.g. `tool_output_chars` for claude_code, `tool_turns` for chatgpt_export.
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class ExpectConfig(_Strict):
@@ -81,6 +83,13 @@ class ScanSettings(_Strict):
     bad_record_samples: Annotated[int, Field(ge=1)] = 5
 
 
+class IngestSettings(_Strict):
+    """How ingest batches and bounds its reads."""
+
+    batch_records: Annotated[int, Field(ge=1)] = 2000
+    max_record_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
+
+
 class Config(_Strict):
     """The whole `samdata.toml`."""
 
@@ -89,6 +98,7 @@ class Config(_Strict):
     sources: list[SourceConfig] = Field(default_factory=list)
     expects: list[ExpectConfig] = Field(default_factory=list)
     scan: ScanSettings = Field(default_factory=ScanSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     # Where the file was read from; relative paths were resolved against its folder.
     config_path: Path | None = Field(default=None, exclude=True)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from samdata.catalog.ingest import IngestStore
 from samdata.catalog.schema import MIGRATIONS
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -62,7 +63,7 @@ class CatalogError(Exception):
     """The catalog file cannot be opened or is newer than this samdata."""
 
 
-class Catalog:
+class Catalog(IngestStore):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:

@@ -93,3 +93,73 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
 ]
+
+MIGRATIONS.append(
+    (
+        2,
+        "ingest: examples, provenance, quarantine, ingest_runs, ingest_progress",
+        """
+        CREATE TABLE ingest_runs (
+            id              INTEGER PRIMARY KEY,
+            started_at      TEXT NOT NULL,
+            finished_at     TEXT,
+            status          TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+            sources         TEXT NOT NULL DEFAULT '[]',    -- JSON list of source names
+            files           INTEGER NOT NULL DEFAULT 0,
+            records         INTEGER NOT NULL DEFAULT 0,
+            examples_new    INTEGER NOT NULL DEFAULT 0,
+            quarantined     INTEGER NOT NULL DEFAULT 0,
+            error           TEXT
+        );
+
+        CREATE TABLE examples (
+            id              TEXT PRIMARY KEY,              -- blake2b-128 of the canonical JSON
+            kind            TEXT NOT NULL CHECK (kind IN ('sft', 'preference', 'kto')),
+            body            TEXT NOT NULL,                 -- canonical JSON (messages, chosen, rejected, ...)
+            turns           INTEGER NOT NULL,
+            chars           INTEGER NOT NULL,
+            first_run       INTEGER REFERENCES ingest_runs(id),
+            created_at      TEXT NOT NULL,
+            forgotten       INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE INDEX examples_by_kind ON examples(kind);
+
+        CREATE TABLE provenance (
+            id              INTEGER PRIMARY KEY,
+            example_id      TEXT NOT NULL REFERENCES examples(id),
+            source          TEXT NOT NULL,                 -- source name (config) or 'scan:<format>'
+            file            TEXT NOT NULL,                 -- absolute path
+            locator         TEXT NOT NULL,                 -- JSON: {"line": N} | {"index": N} | ids
+            meta            TEXT NOT NULL DEFAULT '{}',    -- JSON: labels such as Dolly's category
+            ingest_run      INTEGER REFERENCES ingest_runs(id),
+            UNIQUE (source, file, locator, example_id)
+        );
+        CREATE INDEX provenance_by_example ON provenance(example_id);
+
+        CREATE TABLE quarantine (
+            id              INTEGER PRIMARY KEY,
+            source          TEXT NOT NULL,
+            file            TEXT NOT NULL,
+            locator         TEXT NOT NULL,                 -- JSON, as in provenance
+            reason          TEXT NOT NULL,
+            snippet         TEXT NOT NULL DEFAULT '',
+            ingest_run      INTEGER REFERENCES ingest_runs(id),
+            UNIQUE (source, file, locator, reason)
+        );
+        CREATE INDEX quarantine_by_reason ON quarantine(reason);
+
+        CREATE TABLE ingest_progress (
+            source          TEXT NOT NULL,
+            file            TEXT NOT NULL,
+            adapter         TEXT NOT NULL,                 -- adapter name, version and options
+            size            INTEGER NOT NULL,              -- file size and mtime when last committed
+            mtime_ns        INTEGER NOT NULL,
+            head_hash       TEXT NOT NULL,                 -- first bytes: tells an append from a rewrite
+            offset          INTEGER NOT NULL DEFAULT 0,    -- bytes committed (line-based files)
+            records         INTEGER NOT NULL DEFAULT 0,    -- records committed
+            done            INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (source, file)
+        ) WITHOUT ROWID;
+        """,
+    )
+)

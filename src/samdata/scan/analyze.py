@@ -119,6 +119,25 @@ def _looks_like_jsonl_text(text_head: bytes) -> bool:
     return any(ln.startswith(b"{") for ln in lines[1:])
 
 
+def container_of(head: bytes) -> str:
+    """What the first bytes of a file say it is: a probed binary kind, or
+    `empty`, `binary`, `json` (one document), `jsonl`, `text`."""
+    binary_kind = probes.sniff_binary(head)
+    if binary_kind:
+        return binary_kind
+    if not head:
+        return "empty"
+    if _looks_binary(head):
+        return "binary"
+    text_head = head.removeprefix(_BOM).lstrip()
+    first = text_head[:1]
+    if first == b"[" or (first == b"{" and not _is_jsonl(text_head)):
+        return "json"
+    if first == b"{" or _looks_like_jsonl_text(text_head):
+        return "jsonl"
+    return "text"
+
+
 def analyze_file(
     path: Path | str, settings: ScanSettings, on_bytes: Callable[[int], None] | None = None
 ) -> FileFacts:
@@ -132,33 +151,25 @@ def analyze_file(
         f: Any = ProgressFile(raw, on_bytes) if on_bytes else raw
         head = f.read(HEAD_BYTES)
         f.seek(0)
-        binary_kind = probes.sniff_binary(head)
-        if binary_kind:
+        container = container_of(head)
+        if container in probes.BINARY_KINDS:
             facts.content_hash = hash_stream(f, hasher)
-            _probe_binary(Path(path), binary_kind, facts, settings)
+            _probe_binary(Path(path), container, facts, settings)
             return facts
-        if not head:
-            facts.content_hash = hasher.hexdigest()
-            facts.container, facts.records, facts.variant = "empty", 0, "empty"
-            return facts
-        if _looks_binary(head):
-            facts.content_hash = hash_stream(f, hasher)
-            facts.container, facts.variant = "binary", "binary"
-            return facts
-        text_head = head.removeprefix(_BOM).lstrip()
-        first = text_head[:1]
-        if first == b"[" or (first == b"{" and not _is_jsonl(text_head)):
-            facts.container = "json"
-            facts.content_hash = _read_json_document(f, hasher, first == b"[", settings, facts)
-        elif first == b"{" or _looks_like_jsonl_text(text_head):
-            facts.container = "jsonl"
+        facts.container = container
+        if container == "json":
+            is_array = head.removeprefix(_BOM).lstrip()[:1] == b"["
+            facts.content_hash = _read_json_document(f, hasher, is_array, settings, facts)
+        elif container == "jsonl":
             facts.content_hash = _read_jsonl(f, hasher, settings, facts)
-        elif not text_head:
-            facts.content_hash = hash_stream(f, hasher)
-            facts.container, facts.records, facts.variant = "text", 0, "no_records"
         else:
             facts.content_hash = hash_stream(f, hasher)
-            facts.container, facts.variant = "text", "text"
+            facts.records = 0 if container == "empty" else None
+            facts.variant = {"empty": "empty", "binary": "binary", "text": "text"}.get(
+                container, "no_records"
+            )
+            if container == "text" and not head.removeprefix(_BOM).strip():
+                facts.records, facts.variant = 0, "no_records"
     return facts
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+BINARY_KINDS = frozenset({"sqlite", "wav", "mp4", "zip"})
 
 # Column names that mark a table as holding training examples.
 _TRAINING_COLUMNS = {

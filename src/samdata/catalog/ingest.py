@@ -1,0 +1,247 @@
+"""Catalog SQL for ingest: examples, provenance, quarantine, runs and per-file progress."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+@dataclass(slots=True)
+class ExampleRow:
+    """An example ready to store: id, kind, canonical body, and where it was found."""
+
+    id: str
+    kind: str
+    body: str
+    turns: int
+    chars: int
+    locator: str  # canonical JSON
+    meta: str  # canonical JSON
+
+
+@dataclass(slots=True)
+class QuarantineRow:
+    locator: str
+    reason: str
+    snippet: str
+
+
+@dataclass(slots=True)
+class Progress:
+    """How far ingest got in one file of one source, as committed."""
+
+    adapter: str
+    size: int
+    mtime_ns: int
+    head_hash: str
+    offset: int = 0
+    records: int = 0
+    done: bool = False
+
+
+class IngestStore:
+    """Mixed into `Catalog`: everything ingest writes goes through here."""
+
+    conn: sqlite3.Connection
+    transaction: Any  # Catalog.transaction
+
+    def start_ingest(self, sources: Sequence[str], now: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO ingest_runs (started_at, status, sources) VALUES (?, 'running', ?)",
+            (now, _json(list(sources))),
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish_ingest(
+        self, run_id: int, status: str, counts: dict[str, int], now: str, error: str | None = None
+    ) -> None:
+        self.conn.execute(
+            "UPDATE ingest_runs SET finished_at = ?, status = ?, files = ?, records = ?, examples_new = ?,"
+            " quarantined = ?, error = ? WHERE id = ?",
+            (
+                now,
+                status,
+                counts.get("files", 0),
+                counts.get("records", 0),
+                counts.get("examples_new", 0),
+                counts.get("quarantined", 0),
+                error,
+                run_id,
+            ),
+        )
+
+    def progress(self, source: str, file: str) -> Progress | None:
+        row = self.conn.execute(
+            "SELECT adapter, size, mtime_ns, head_hash, offset, records, done FROM ingest_progress"
+            " WHERE source = ? AND file = ?",
+            (source, file),
+        ).fetchone()
+        if row is None:
+            return None
+        return Progress(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+
+    def commit_batch(
+        self,
+        run_id: int,
+        source: str,
+        file: str,
+        examples: Sequence[ExampleRow],
+        quarantined: Sequence[QuarantineRow],
+        progress: Progress,
+        now: str,
+    ) -> int:
+        """Store a batch and the progress that covers it in one transaction; return new examples."""
+        with self.transaction() as c:
+            new = c.executemany(
+                "INSERT OR IGNORE INTO examples (id, kind, body, turns, chars, first_run, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(e.id, e.kind, e.body, e.turns, e.chars, run_id, now) for e in examples],
+            ).rowcount
+            c.executemany(
+                "INSERT OR IGNORE INTO provenance (example_id, source, file, locator, meta, ingest_run)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.id, source, file, e.locator, e.meta, run_id) for e in examples],
+            )
+            c.executemany(
+                "INSERT OR IGNORE INTO quarantine (source, file, locator, reason, snippet, ingest_run)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(source, file, q.locator, q.reason, q.snippet, run_id) for q in quarantined],
+            )
+            c.execute(
+                "INSERT INTO ingest_progress (source, file, adapter, size, mtime_ns, head_hash, offset, records, done)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, file) DO UPDATE SET adapter = excluded.adapter,"
+                " size = excluded.size, mtime_ns = excluded.mtime_ns, head_hash = excluded.head_hash,"
+                " offset = excluded.offset, records = excluded.records, done = excluded.done",
+                (
+                    source,
+                    file,
+                    progress.adapter,
+                    progress.size,
+                    progress.mtime_ns,
+                    progress.head_hash,
+                    progress.offset,
+                    progress.records,
+                    int(progress.done),
+                ),
+            )
+        return max(new, 0)
+
+    def reset_file(self, source: str, file: str) -> None:
+        """Forget what one file contributed (it was rewritten): its provenance, quarantine, progress.
+
+        Examples left without any provenance are removed too, unless forgotten (their hash must stay).
+        """
+        with self.transaction() as c:
+            ids = [
+                r[0]
+                for r in c.execute(
+                    "SELECT DISTINCT example_id FROM provenance WHERE source = ? AND file = ?", (source, file)
+                )
+            ]
+            c.execute("DELETE FROM provenance WHERE source = ? AND file = ?", (source, file))
+            c.execute("DELETE FROM quarantine WHERE source = ? AND file = ?", (source, file))
+            c.execute("DELETE FROM ingest_progress WHERE source = ? AND file = ?", (source, file))
+            c.executemany(
+                "DELETE FROM examples WHERE id = ? AND forgotten = 0"
+                " AND NOT EXISTS (SELECT 1 FROM provenance p WHERE p.example_id = examples.id)",
+                ((i,) for i in ids),
+            )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def example(self, example_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT id, kind, body, forgotten FROM examples WHERE id = ?", (example_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "kind": row[1], "body": orjson.loads(row[2]), "forgotten": bool(row[3])}
+
+    def examples_from(self, file: str, source: str | None = None) -> list[dict[str, Any]]:
+        """Examples found in `file` (in locator order of first appearance), with their locators and meta."""
+        sql = (
+            "SELECT p.example_id, e.kind, e.body, p.locator, p.meta, p.source FROM provenance p"
+            " JOIN examples e ON e.id = p.example_id WHERE p.file = ?"
+        )
+        args: list[Any] = [file]
+        if source is not None:
+            sql += " AND p.source = ?"
+            args.append(source)
+        out = []
+        for r in self.conn.execute(sql + " ORDER BY p.id", args):
+            out.append(
+                {
+                    "id": r[0],
+                    "kind": r[1],
+                    "body": orjson.loads(r[2]),
+                    "locator": orjson.loads(r[3]),
+                    "meta": orjson.loads(r[4]),
+                    "source": r[5],
+                }
+            )
+        return out
+
+    def quarantined(self, reason: str | None = None, source: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT source, file, locator, reason, snippet FROM quarantine WHERE 1 = 1"
+        args: list[Any] = []
+        if reason:
+            sql += " AND reason LIKE ?"
+            args.append(f"%{reason}%")
+        if source:
+            sql += " AND source = ?"
+            args.append(source)
+        return [
+            {"source": r[0], "file": r[1], "locator": orjson.loads(r[2]), "reason": r[3], "snippet": r[4]}
+            for r in self.conn.execute(sql + " ORDER BY id", args)
+        ]
+
+    def quarantine_by_reason(self) -> list[tuple[str, int]]:
+        return [
+            (r[0], r[1])
+            for r in self.conn.execute(
+                "SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC, 1"
+            )
+        ]
+
+    def ingest_stats(self) -> dict[str, Any]:
+        """Examples by kind, and per source: examples by kind and quarantined records."""
+        by_kind = dict.fromkeys(("sft", "preference", "kto"), 0)
+        for kind, n in self.conn.execute(
+            "SELECT kind, count(*) FROM examples WHERE forgotten = 0 GROUP BY kind"
+        ):
+            by_kind[kind] = n
+        sources: dict[str, dict[str, int]] = {}
+
+        def entry(name: str) -> dict[str, int]:
+            return sources.setdefault(
+                name, {"sft": 0, "preference": 0, "kto": 0, "quarantined": 0, "files": 0}
+            )
+
+        for source, kind, n in self.conn.execute(
+            "SELECT p.source, e.kind, count(DISTINCT p.example_id) FROM provenance p"
+            " JOIN examples e ON e.id = p.example_id WHERE e.forgotten = 0 GROUP BY p.source, e.kind"
+        ):
+            entry(source)[kind] = n
+        for source, n in self.conn.execute("SELECT source, count(*) FROM quarantine GROUP BY source"):
+            entry(source)["quarantined"] = n
+        for source, n in self.conn.execute("SELECT source, count(*) FROM ingest_progress GROUP BY source"):
+            entry(source)["files"] = n
+        quarantined = self.conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+        provenance = self.conn.execute("SELECT count(*) FROM provenance").fetchone()[0]
+        return {
+            "examples": {"total": sum(by_kind.values()), "by_kind": by_kind},
+            "sources": dict(sorted(sources.items())),
+            "quarantined": quarantined,
+            "provenance_rows": provenance,
+        }
+
+    def ingested_ids(self) -> Iterable[str]:
+        return (r[0] for r in self.conn.execute("SELECT id FROM examples ORDER BY id"))

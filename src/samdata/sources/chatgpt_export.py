@@ -1,0 +1,216 @@
+"""ChatGPT export: `conversations.json` (a list, or one conversation object, or inside a .zip).
+
+The conversation is the visible path from `current_node` up to the root (`mapping` order is not tree
+order). Hidden system messages are dropped unless they are the user's custom instructions (kept as
+system); `weight: 0` turns are kept but not trained; code / execution output / browsing turns become
+tool calls and tool turns (option `tool_turns = "drop"` drops them); thoughts are dropped;
+multimodal parts keep their text and record the omitted media; audio transcriptions become text.
+Regenerated assistant replies (siblings of a reply on the visible path) are kept as alternative
+branches, and where `message_feedback.json` beside the export rates one of them up or down, the
+siblings also become a preference pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from samdata.model import Example, InvalidExample, Message, ToolCall
+from samdata.sources import Adapter, Context, Produced, parse_arguments, require_dict, sft
+
+_TOOL_CONTENT = {
+    "execution_output",
+    "tether_browsing_display",
+    "tether_quote",
+    "sonic_webpage",
+    "system_error",
+    "computer_output",
+}
+_DROPPED_CONTENT = {"thoughts", "reasoning_recap", "model_editable_context"}
+_UP = {"thumbsUp", "thumbs_up", "positive", "up", "good"}
+_DOWN = {"thumbsDown", "thumbs_down", "negative", "down", "bad"}
+
+
+def prepare(ctx: Context) -> None:
+    """Load the thumbs up/down of `message_feedback.json` next to the export, if there is one."""
+    ratings: dict[str, str] = {}
+    path = ctx.path.parent / "message_feedback.json"
+    try:
+        entries = orjson.loads(path.read_bytes()) if path.is_file() else []
+    except (OSError, orjson.JSONDecodeError):
+        entries = []
+    for e in entries if isinstance(entries, list) else []:
+        if not isinstance(e, dict):
+            continue
+        mid = e.get("message_id") or e.get("id")
+        rating = e.get("rating")
+        if isinstance(mid, str) and rating in _UP | _DOWN:
+            ratings[mid] = "up" if rating in _UP else "down"
+    ctx.state["ratings"] = ratings
+
+
+def _text(content: dict[str, Any], omitted: list[str]) -> str:
+    parts = content.get("parts")
+    if parts is None:
+        text = content.get("text", content.get("result", ""))
+        return text if isinstance(text, str) else ""
+    if not isinstance(parts, list):
+        raise InvalidExample("message parts is not a list")
+    texts = []
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict):
+            if part.get("content_type") == "audio_transcription" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            else:
+                omitted.append(str(part.get("content_type", "media")))
+    return "\n".join(t for t in texts if t)
+
+
+def _custom_instructions(content: dict[str, Any]) -> str:
+    keys = ("user_profile", "user_instructions")
+    return "\n\n".join(content[k] for k in keys if isinstance(content.get(k), str) and content[k].strip())
+
+
+def to_message(
+    node: dict[str, Any], tool_turns: bool, omitted: list[str], dropped: list[str]
+) -> Message | None:
+    """The training message of one mapping node, or None when the node is not part of the text."""
+    msg = node.get("message")
+    if msg is None:
+        return None
+    if not isinstance(msg, dict):
+        raise InvalidExample("node message is not an object")
+    role = (msg.get("author") or {}).get("role")
+    meta = msg.get("metadata") or {}
+    content = msg.get("content") or {}
+    ctype = content.get("content_type", "text")
+    train = msg.get("weight", 1) != 0
+    if ctype == "user_editable_context" or meta.get("is_user_system_message"):
+        text = _custom_instructions(content) or _text(content, omitted)
+        return Message("system", text) if text else None
+    if meta.get("is_visually_hidden_from_conversation") or ctype in _DROPPED_CONTENT:
+        dropped.append(ctype)
+        return None
+    recipient = msg.get("recipient", "all")
+    if role == "assistant" and (ctype == "code" or recipient not in (None, "all")):
+        if not tool_turns:
+            dropped.append(ctype)
+            return None
+        body = content.get("text") if ctype == "code" else _text(content, omitted)
+        args = {"code": body} if ctype == "code" else parse_arguments(body)
+        return Message("assistant", "", tool_calls=[ToolCall(str(recipient or "python"), args)], train=train)
+    if role == "tool" or ctype in _TOOL_CONTENT:
+        if not tool_turns:
+            dropped.append(ctype)
+            return None
+        name = (msg.get("author") or {}).get("name")
+        return Message("tool", _text(content, omitted), name=name if isinstance(name, str) else None)
+    if role not in ("system", "user", "assistant"):
+        raise InvalidExample(f"unknown author role {role!r}")
+    text = _text(content, omitted)
+    if not text.strip():
+        return None
+    return Message(role, text, train=train)
+
+
+def visible_path(mapping: dict[str, Any], leaf: str) -> list[str]:
+    """Node ids from the root down to `leaf`; a cycle or a missing parent is a bad record."""
+    path, seen = [], set()
+    node_id: str | None = leaf
+    while node_id is not None:
+        if node_id in seen:
+            raise InvalidExample(f"mapping has a cycle at node {node_id}")
+        seen.add(node_id)
+        node = mapping.get(node_id)
+        if not isinstance(node, dict):
+            raise InvalidExample(f"node {node_id} is referenced but missing from mapping")
+        path.append(node_id)
+        node_id = node.get("parent")
+    return path[::-1]
+
+
+def convert(record: Any, ctx: Context) -> Iterable[Produced]:
+    conv = require_dict(record)
+    mapping = conv.get("mapping")
+    if not isinstance(mapping, dict) or not mapping:
+        raise InvalidExample("conversation without a mapping")
+    leaf = conv.get("current_node")
+    if not isinstance(leaf, str):
+        leaves = [k for k, v in mapping.items() if isinstance(v, dict) and not v.get("children")]
+        if not leaves:
+            raise InvalidExample("no current_node and no leaf")
+        leaf = leaves[-1]
+    tool_turns = ctx.options.get("tool_turns", "keep") != "drop"
+    ratings: dict[str, str] = ctx.state.get("ratings", {})
+    conv_id = conv.get("conversation_id") or conv.get("id")
+    base_meta = {k: conv[k] for k in ("title", "create_time") if conv.get(k) is not None}
+
+    path = visible_path(mapping, leaf)
+    omitted: list[str] = []
+    dropped: list[str] = []
+    messages: list[Message] = []
+    position: dict[str, int] = {}  # node id → index in `messages` (of the nodes that became one)
+    for node_id in path:
+        m = to_message(mapping[node_id], tool_turns, omitted, dropped)
+        if m is not None:
+            position[node_id] = len(messages)
+            messages.append(m)
+    meta = dict(base_meta, branch="visible")
+    if omitted:
+        meta["omitted_media"] = omitted
+    if dropped:
+        meta["dropped"] = dropped
+    yield sft(messages, meta, conversation_id=conv_id, node_id=leaf)
+
+    # Regenerations: assistant siblings of an assistant reply on the visible path.
+    for node_id in path:
+        idx = position.get(node_id)
+        if idx is None or messages[idx].role != "assistant":
+            continue
+        parent = mapping[node_id].get("parent")
+        siblings = [
+            s for s in (mapping.get(parent) or {}).get("children", []) if s != node_id and s in mapping
+        ]
+        alternatives: dict[str, Message] = {}
+        for s in siblings:
+            alt = to_message(mapping[s], tool_turns, [], [])
+            if alt is not None and alt.role == "assistant" and (alt.content or alt.tool_calls):
+                alternatives[s] = alt
+        prompt = messages[:idx]
+        for s, alt in alternatives.items():
+            yield sft(
+                [*prompt, alt], dict(base_meta, branch="alternative"), conversation_id=conv_id, node_id=s
+            )
+        pair = _rated_pair(node_id, messages[idx], alternatives, ratings)
+        if pair is not None and prompt:
+            (chosen_id, chosen), (rejected_id, rejected) = pair
+            yield Produced(
+                Example("preference", prompt, [chosen], [rejected]),
+                dict(base_meta, feedback=True),
+                {"conversation_id": conv_id, "chosen_id": chosen_id, "rejected_id": rejected_id},
+            )
+
+
+def _rated_pair(
+    visible_id: str, visible: Message, alternatives: dict[str, Message], ratings: dict[str, str]
+) -> tuple[tuple[str, Message], tuple[str, Message]] | None:
+    """(chosen, rejected) among regenerations when feedback rates one of them."""
+    group = {visible_id: visible, **alternatives}
+    if len(group) < 2:
+        return None
+    ups = [i for i in group if ratings.get(i) == "up"]
+    downs = [i for i in group if ratings.get(i) == "down"]
+    if not ups and not downs:
+        return None
+    chosen = ups[0] if ups else next((i for i in group if i not in downs), None)
+    rejected = downs[0] if downs else next((i for i in group if i != chosen and i not in ups), None)
+    if chosen is None or rejected is None or chosen == rejected:
+        return None
+    return (chosen, group[chosen]), (rejected, group[rejected])
+
+
+ADAPTER = Adapter("chatgpt_export", 1, "record", convert, prepare=prepare)
