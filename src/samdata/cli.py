@@ -6,11 +6,12 @@ import sys
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -26,6 +27,7 @@ from samdata import __version__
 from samdata.catalog import Catalog, CatalogError
 from samdata.config import Config, ConfigError, load_config, write_starter_config
 from samdata.demo import DemoError, run_demo
+from samdata.ingest import FileReport, IngestError, IngestProgress, run_ingest
 from samdata.paths import human_size, write_text_atomic
 from samdata.scan import run as scan_run
 from samdata.scan.inventory import NoScanError, build_inventory, render
@@ -245,6 +247,131 @@ def demo(
     for fmt, path in result.reports.items():
         out.print(f"inventory: {path}" if fmt == "md" else f"           {path}")
     out.print(f"\nnext: samdata inventory --config '{result.estate.config_path}'")
+
+
+class _IngestBar(IngestProgress):
+    """A files/bytes progress bar for ingest (silent when not a terminal)."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(
+            TextColumn("ingesting"),
+            BarColumn(),
+            TextColumn("{task.fields[files]}"),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self.task: TaskID | None = None
+        self.total = 0
+        self.count = 0
+        self.bar.start()
+
+    def start(self, total_files: int, total_bytes: int) -> None:
+        self.total = total_files
+        self.task = self.bar.add_task("ingest", total=total_bytes, files=f"0/{total_files:,} files")
+
+    def file_done(self, report: FileReport, nbytes: int) -> None:
+        self.count += 1
+        if self.task is not None:
+            self.bar.update(self.task, advance=nbytes, files=f"{self.count:,}/{self.total:,} files")
+
+    def done(self) -> None:
+        self.bar.stop()
+
+
+@app.command()
+def ingest(
+    sources: Annotated[list[str] | None, typer.Argument(help="Only these sources (default: all).")] = None,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when records were quarantined.")] = False,
+) -> None:
+    """Turn every source into canonical examples with provenance; bad records go to quarantine."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        try:
+            report = run_ingest(cfg, cat, sources or None, progress=_IngestBar())
+        except IngestError as e:
+            _fail(str(e))
+    summary = report.to_dict()
+    if json:
+        sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        table = Table(title=f"ingest run #{report.run_id}", title_justify="left")
+        for col in ("source", "files", "records", "examples", "new", "quarantined"):
+            table.add_column(col, justify="left" if col == "source" else "right")
+        for name, s in summary["sources"].items():
+            table.add_row(
+                name,
+                f"{s['files']:,}",
+                f"{s['records']:,}",
+                f"{s['examples']:,}",
+                f"{s['examples_new']:,}",
+                f"{s['quarantined']:,}",
+            )
+        out.print(table)
+        out.print(
+            f"{summary['examples_new']:,} new examples from {summary['records']:,} records; "
+            f"{summary['files_unchanged']:,} of {summary['files']:,} files unchanged; "
+            f"{summary['quarantined']:,} quarantined ({summary['elapsed_s']:.1f} s)"
+        )
+        if summary["quarantined"]:
+            out.print("see: samdata quarantine")
+    if strict and summary["quarantined"]:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command()
+def stats(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
+    """Examples by kind and by source, and quarantined records."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        figures = cat.ingest_stats()
+    if json:
+        sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    ex = figures["examples"]
+    out.print(f"{ex['total']:,} examples: " + ", ".join(f"{n:,} {k}" for k, n in ex["by_kind"].items()))
+    table = Table(title_justify="left")
+    for col in ("source", "sft", "preference", "kto", "quarantined", "files"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for name, s in figures["sources"].items():
+        table.add_row(name, *(f"{s[k]:,}" for k in ("sft", "preference", "kto", "quarantined", "files")))
+    out.print(table)
+
+
+@app.command()
+def quarantine(
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    reason: Annotated[str | None, typer.Option(help="Only reasons containing this text.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    json: JsonOpt = False,
+    limit: Annotated[int, typer.Option(help="Records shown per reason.")] = 3,
+) -> None:
+    """Records that could not become examples, grouped by reason, with file and line."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        rows = cat.quarantined(reason, source)
+    if json:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    by_reason: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_reason.setdefault(r["reason"], []).append(r)
+    if not by_reason:
+        out.print("nothing quarantined")
+    for why, items in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+        out.print(f"[bold]{len(items):,}[/] × {escape(why)}", markup=True)
+        for r in items[:limit]:
+            where = ", ".join(f"{k} {v}" for k, v in r["locator"].items())
+            out.print(
+                f"    {escape(r['file'])} ({escape(where)}) \\[{escape(r['source'])}] {escape(r['snippet'][:80])}",
+                markup=True,
+            )
 
 
 def _version(value: bool) -> None:
