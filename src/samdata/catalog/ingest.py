@@ -155,6 +155,14 @@ class IngestStore:
                 ((i,) for i in ids),
             )
 
+    def clear_incomplete_line(self, source: str, file: str, reason_prefix: str) -> None:
+        """Drop the report of an unterminated last line: the resumed run reads that line again."""
+        with self.transaction() as c:
+            c.execute(
+                "DELETE FROM quarantine WHERE source = ? AND file = ? AND reason LIKE ? || '%'",
+                (source, file, reason_prefix),
+            )
+
     # -- reading ------------------------------------------------------------------------------
 
     def example(self, example_id: str) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ import xxhash
 from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import ExampleRow, Progress, QuarantineRow
 from samdata.config import Config, SourceConfig
-from samdata.ingest.readers import Raw, json_records, jsonl_records, zip_member_records
+from samdata.ingest.readers import INCOMPLETE_LAST_LINE, Raw, json_records, jsonl_records, zip_member_records
 from samdata.model import InvalidExample
 from samdata.scan.analyze import HEAD_BYTES, container_of
 from samdata.scan.formats import classify_record, vote
@@ -274,6 +274,7 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
         if resumable:
             start_offset, start_records = prev.offset, prev.records
             fr.status = "resumed"
+            catalog.clear_incomplete_line(item.source, str(path), INCOMPLETE_LAST_LINE)
         else:
             catalog.reset_file(item.source, str(path))
     progress = Progress(
@@ -325,7 +326,8 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
             batch.reject(raw.locator, raw.error, raw.snippet)
         else:
             _convert(adapter, raw, ctx, batch)
-        _advance(progress, raw)
+        if not raw.tentative:
+            _advance(progress, raw)
         if len(batch) >= batch_size:
             batch.commit()
     progress.done = True
@@ -374,7 +376,7 @@ def _records(
     if container == "zip":
         member = probe_zip(path)["conversations_member"]
         if member:
-            return zip_member_records(path, member, index)
+            return zip_member_records(path, member, index, limit)
     return iter(())
 
 

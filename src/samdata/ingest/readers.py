@@ -7,18 +7,20 @@ exactly after the last committed record.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ijson
 import orjson
 
+from samdata.jsonsplit import parsed_elements
 from samdata.scan.hashing import CHUNK
 
 _BOM = b"\xef\xbb\xbf"
 SNIPPET = 200
+INCOMPLETE_LAST_LINE = "incomplete last line (no newline)"
 
 
 @dataclass(slots=True)
@@ -32,6 +34,7 @@ class Raw:
     end_offset: int = 0  # bytes consumed up to the end of this record (line-based files)
     consumed: int = 0  # records (lines or items) consumed including this one
     blank: bool = False  # a blank line: consumed, but neither a record nor an error
+    tentative: bool = False  # an unterminated last line: reported, but not consumed
 
 
 def _snippet(raw: bytes) -> str:
@@ -71,9 +74,7 @@ def jsonl_records(path: Path, start_offset: int, start_line: int, max_record_byt
             for line in lines:
                 line_no += 1
                 offset += len(line) + 1
-                raw = _parse_line(line, line_no, offset)
-                if raw is not None:
-                    yield raw
+                yield _parse_line(line, line_no, offset)
             if len(pending) > max_record_bytes:
                 line_no += 1
                 offset += len(pending)
@@ -88,11 +89,15 @@ def jsonl_records(path: Path, start_offset: int, start_line: int, max_record_byt
             )
         elif pending.strip():
             raw = _parse_line(pending, line_no + 1, offset + len(pending))
-            if raw is not None and raw.error is None:
-                yield raw
+            if raw.error is not None:
+                # No newline and no valid JSON: a writer may be half-way through this line. It is
+                # reported but not consumed, so the next run reads it again, whole.
+                raw.error = f"{INCOMPLETE_LAST_LINE}: {raw.error}"
+                raw.tentative = True
+            yield raw
 
 
-def _parse_line(line: bytes, line_no: int, end_offset: int) -> Raw | None:
+def _parse_line(line: bytes, line_no: int, end_offset: int) -> Raw:
     s = line.strip()
     if not s:
         return Raw({"line": line_no}, end_offset=end_offset, consumed=line_no, blank=True)
@@ -117,7 +122,7 @@ def json_records(path: Path, start_index: int, max_record_bytes: int) -> Iterato
         head = f.read(64).removeprefix(_BOM).lstrip()
         f.seek(0)
         if head[:1] == b"[":
-            yield from _array_items(f, start_index)
+            yield from _array_items(f, start_index, max_record_bytes)
             return
         size = f.seek(0, 2)
         f.seek(0)
@@ -137,23 +142,16 @@ def json_records(path: Path, start_index: int, max_record_bytes: int) -> Iterato
         yield Raw({"index": 0}, error=f"invalid JSON: {e}", snippet=_snippet(data), consumed=1)
 
 
-def _array_items(f: Any, start_index: int) -> Iterator[Raw]:
-    index = -1
-    try:
-        for index, value in enumerate(ijson.items(f, "item", use_float=True)):
-            if index >= start_index:
-                yield Raw({"index": index}, value=value, consumed=index + 1)
-    except (ijson.JSONError, ValueError, UnicodeDecodeError, RecursionError) as e:
-        # The rest of the array cannot be read: one quarantine entry says where it broke.
-        yield Raw(
-            {"index": index + 1}, error=f"invalid JSON after item {index}: {e}"[:300], consumed=index + 2
-        )
+def _array_items(f: Any, start_index: int, max_record_bytes: int) -> Iterator[Raw]:
+    for index, value, error in parsed_elements(f, max_record_bytes):
+        if index >= start_index:
+            yield Raw({"index": index}, value=value, error=error, consumed=index + 1)
 
 
-def zip_member_records(path: Path, member: str, start_index: int) -> Iterator[Raw]:
+def zip_member_records(path: Path, member: str, start_index: int, max_record_bytes: int) -> Iterator[Raw]:
     """Items of a JSON array inside a zip (a ChatGPT export's conversations.json)."""
     try:
         with zipfile.ZipFile(path) as z, z.open(member) as m:
-            yield from _array_items(m, start_index)
-    except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as e:
+            yield from _array_items(m, start_index, max_record_bytes)
+    except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile, zlib.error) as e:
         yield Raw({"member": member}, error=f"bad zip member: {e}", consumed=start_index + 1)

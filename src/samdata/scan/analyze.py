@@ -1,7 +1,7 @@
 """One streaming pass over one file: content hash, sniffed format, record and bad-record counts.
 
 Memory is bounded by the read chunk and `max_record_bytes`, never by the file's size: JSONL is
-split into lines chunk by chunk, JSON arrays are parsed element by element (ijson), and binary
+split into lines chunk by chunk, JSON arrays are split into elements and parsed one by one, and binary
 formats are probed through their headers.
 """
 
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import ijson
 import orjson
 import xxhash
 
 from samdata.config import ScanSettings
+from samdata.jsonsplit import parsed_elements
 from samdata.scan import probes
 from samdata.scan.dupsketch import DistinctSketch
 from samdata.scan.formats import classify_record, vote
@@ -243,11 +243,7 @@ def _read_json_document(
     tally = _Tally(settings)
     reader = HashingReader(f, hasher)
     if is_array:
-        try:
-            for obj in ijson.items(reader, "item", use_float=True):
-                tally.good(obj)
-        except (ijson.JSONError, ValueError, UnicodeDecodeError) as e:
-            tally.fail(f"invalid JSON: {e}", item=tally.records, offset=reader.bytes_read)
+        _tally_array(reader, tally, settings)
     else:
         size = f.seek(0, 2)
         f.seek(0)
@@ -257,12 +253,19 @@ def _read_json_document(
             )
         else:
             try:
-                for obj in ijson.items(reader, "", use_float=True):
-                    tally.good(obj)
-            except (ijson.JSONError, ValueError, UnicodeDecodeError) as e:
-                tally.fail(f"invalid JSON: {e}", item=0, offset=reader.bytes_read)
+                tally.good(orjson.loads(reader.read().removeprefix(_BOM)))
+            except orjson.JSONDecodeError as e:
+                tally.fail(f"invalid JSON: {e}", item=0)
     tally.into(facts)
     return reader.finish()
+
+
+def _tally_array(f: Any, tally: _Tally, settings: ScanSettings) -> None:
+    for index, value, error in parsed_elements(f, settings.max_record_bytes):
+        if error is None:
+            tally.good(value)
+        else:
+            tally.fail(error, item=index)
 
 
 def _probe_binary(path: Path, kind: str, facts: FileFacts, settings: ScanSettings) -> None:
@@ -293,11 +296,7 @@ def _probe_binary(path: Path, kind: str, facts: FileFacts, settings: ScanSetting
 def _count_zipped_chatgpt(path: Path, member: str, facts: FileFacts, settings: ScanSettings) -> None:
     tally = _Tally(settings)
     with zipfile.ZipFile(path) as z, z.open(member) as m:
-        try:
-            for obj in ijson.items(m, "item", use_float=True):
-                tally.good(obj)
-        except (ijson.JSONError, ValueError) as e:
-            tally.fail(f"invalid JSON in {member}: {e}", item=tally.records)
+        _tally_array(m, tally, settings)
     fmt, _ = vote(tally.classes)
     facts.records, facts.bad_records = tally.records, tally.bad
     if fmt == "chatgpt_export":

@@ -29,7 +29,7 @@ def hash_stream(f: BinaryIO, hasher: xxhash.xxh3_128 | None = None) -> str:
 class HashingReader:
     """A read-only file wrapper that hashes every byte it hands out.
 
-    Lets a streaming parser (ijson) and the content hash share one pass over the file.
+    Lets a streaming parser and the content hash share one pass over the file.
     """
 
     def __init__(self, f: BinaryIO, hasher: xxhash.xxh3_128) -> None:
