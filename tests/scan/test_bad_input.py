@@ -216,6 +216,11 @@ def test_200mb_single_line_is_bounded(tmp_path: Path) -> None:
         (b'{\n  "prompt": "p",\n  "chosen": "c",\n  "rejected": "r"\n}\n', 1, 0),  # pretty object
         (b"   \n\n", 0, 0),
         (b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}\n' + CHAT, 1, 1),  # invalid UTF-8 line
+        (
+            b'[{"text": "a"}, ' + b"[" * 100_000 + b"]" * 100_000 + b"]",
+            1,
+            1,
+        ),  # 100k-deep element: linear, no hang
     ],
 )
 def test_odd_json_files(tmp_path: Path, content: bytes, records: int, bad: int) -> None:

@@ -83,6 +83,9 @@ class Catalog(IngestStore):
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoint every 64 MB of WAL instead of 4 MB: bulk ingest spent a third of its time in
+        # checkpoint fsyncs. Commits stay durable against a killed process either way.
+        conn.execute("PRAGMA wal_autocheckpoint = 16384")
         cat = cls(conn, path)
         cat.migrate()
         return cat

@@ -113,7 +113,7 @@ MIGRATIONS.append(
         );
 
         CREATE TABLE examples (
-            id              TEXT PRIMARY KEY,              -- blake2b-128 of the canonical JSON
+            id              TEXT NOT NULL UNIQUE,          -- blake2b-128 of the canonical JSON
             kind            TEXT NOT NULL CHECK (kind IN ('sft', 'preference', 'kto')),
             body            TEXT NOT NULL,                 -- canonical JSON (messages, chosen, rejected, ...)
             turns           INTEGER NOT NULL,
@@ -121,7 +121,7 @@ MIGRATIONS.append(
             first_run       INTEGER REFERENCES ingest_runs(id),
             created_at      TEXT NOT NULL,
             forgotten       INTEGER NOT NULL DEFAULT 0
-        ) WITHOUT ROWID;
+        );
         CREATE INDEX examples_by_kind ON examples(kind);
 
         CREATE TABLE provenance (

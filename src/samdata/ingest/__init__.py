@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,6 +317,7 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
     if start_offset or start_records:
         records = _records(path, container, head, config, start_offset, start_records)
     assert adapter.convert is not None
+    per_record = _dispatcher(adapter) if item.format == "auto" else None
     for raw in records:
         if raw.blank:
             _advance(progress, raw)
@@ -325,7 +326,7 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
         if raw.error is not None:
             batch.reject(raw.locator, raw.error, raw.snippet)
         else:
-            _convert(adapter, raw, ctx, batch)
+            _convert(adapter, raw, ctx, batch, per_record)
         if not raw.tentative:
             _advance(progress, raw)
         if len(batch) >= batch_size:
@@ -335,17 +336,49 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
     return fr
 
 
+def _dispatcher(default: Adapter) -> Callable[[Any], Adapter]:
+    """For `auto` sources: each record goes to the adapter of its own shape (a capture file may mix
+    conversations and corrections), falling back to the file's voted format."""
+    cache: dict[str, Adapter] = {}
+
+    def pick(value: Any) -> Adapter:
+        cls = classify_record(value)
+        if cls is None or cls[0] == default.name:
+            return default
+        found = cache.get(cls[0])
+        if found is None:
+            found = adapter_for(cls[0], cls[1])
+            if found is None or found.unit != "record":
+                found = default
+            cache[cls[0]] = found
+        return found
+
+    return pick
+
+
 def _advance(progress: Progress, raw: Raw) -> None:
     progress.records = raw.consumed
     if raw.end_offset:
         progress.offset = raw.end_offset
 
 
-def _convert(adapter: Adapter, raw: Raw, ctx: Context, batch: _Batch) -> None:
+def _convert(
+    adapter: Adapter,
+    raw: Raw,
+    ctx: Context,
+    batch: _Batch,
+    per_record: Callable[[Any], Adapter] | None = None,
+) -> None:
     assert adapter.convert is not None
     try:
         produced = list(adapter.convert(raw.value, ctx))
     except InvalidExample as e:
+        # In an `auto` source a record of another shape (a correction among conversations) goes to
+        # its own adapter; classifying only on failure keeps uniform files fast.
+        other = per_record(raw.value) if per_record else adapter
+        if other is not adapter:
+            _convert(other, raw, ctx, batch)
+            return
         batch.reject(raw.locator, str(e), _snippet(raw.value))
         return
     except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as e:

@@ -100,16 +100,20 @@ def _looks_binary(head: bytes) -> bool:
 
 def _is_jsonl(text_head: bytes) -> bool:
     """Decide JSONL vs one JSON document for content that starts with `{`."""
-    nl = text_head.find(b"\n")
-    if nl < 0:
+    lines = text_head.split(b"\n")
+    if len(lines) == 1:
         return True  # one line: parse it as a single JSONL record (with the length cap)
-    first = text_head[:nl].strip()
-    try:
-        orjson.loads(first)
-        return True
-    except orjson.JSONDecodeError:
-        pass
-    # Pretty-printed documents open with a bare `{` or end their first line mid-structure.
+    first = lines[0].strip()
+    if first == b"{":
+        return False  # a pretty-printed document; no JSONL line is a bare brace
+    # A damaged first line must not turn a JSONL file into one broken document: look further.
+    for ln in lines[:-1][:6]:
+        try:
+            if isinstance(orjson.loads(ln), dict):
+                return True
+        except orjson.JSONDecodeError:
+            continue
+    # Pretty-printed documents end their first line mid-structure.
     return not first.endswith((b"{", b"[", b",", b":"))
 
 

@@ -1,0 +1,205 @@
+"""Ingest behaviour: idempotent, incremental on appends, rewrites replace, kill -9 safe, stats contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from samdata.catalog import Catalog
+from samdata.config import Config, load_config
+from samdata.demo.estate import build_estate
+from samdata.ingest import run_ingest
+from tests.conftest import config_for
+from tests.test_cli import run_cli
+
+
+def chat_line(i: int, answer: str = "an answer") -> str:
+    return (
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": f"question {i}"},
+                    {"role": "assistant", "content": answer},
+                ]
+            }
+        )
+        + "\n"
+    )
+
+
+def _source(tmp: Path, *names: str) -> tuple[Path, Config]:
+    data = tmp / "data"
+    data.mkdir(exist_ok=True)
+    body = "".join(f'[[sources]]\nname = "{n}"\npath = "{data}/{n}*.jsonl"\nformat = "auto"\n' for n in names)
+    (tmp / "samdata.toml").write_text(body)  # for the CLI runs
+    return data, config_for(tmp, body)
+
+
+def _snapshot(cat: Catalog) -> tuple[list, list, list]:
+    c = cat.conn
+    return (
+        c.execute("SELECT id, kind, body FROM examples ORDER BY id").fetchall(),
+        c.execute(
+            "SELECT example_id, source, file, locator, meta FROM provenance ORDER BY 1, 2, 3, 4"
+        ).fetchall(),
+        c.execute("SELECT source, file, locator, reason FROM quarantine ORDER BY 1, 2, 3, 4").fetchall(),
+    )
+
+
+def test_second_run_adds_nothing(tmp_path: Path) -> None:
+    estate = build_estate(tmp_path)
+    config = load_config(estate.config_path)
+    with Catalog.open(config.catalog_path) as cat:
+        first = run_ingest(config, cat)
+        before = _snapshot(cat)
+        second = run_ingest(config, cat)
+        assert _snapshot(cat) == before
+    assert first.totals()["examples_new"] > 600
+    assert second.totals()["examples_new"] == 0 and second.totals()["records"] == 0
+    assert second.totals()["files_unchanged"] == second.totals()["files"]
+
+
+def test_appended_lines_are_the_only_ones_read(tmp_path: Path) -> None:
+    data, config = _source(tmp_path, "chat")
+    f = data / "chat.jsonl"
+    f.write_text("".join(chat_line(i) for i in range(100)))
+    with Catalog.open(config.catalog_path) as cat:
+        assert run_ingest(config, cat).totals()["examples_new"] == 100
+        with open(f, "a") as out:
+            out.write("".join(chat_line(i) for i in range(100, 110)))
+        report = run_ingest(config, cat)
+        assert [x.status for x in report.files] == ["resumed"]
+        assert report.totals()["records"] == 10 and report.totals()["examples_new"] == 10
+        lines = sorted(e["locator"]["line"] for e in cat.examples_from(str(f)))
+    assert lines == list(range(1, 111))
+
+
+def test_rewritten_file_replaces_what_it_contributed(tmp_path: Path) -> None:
+    data, config = _source(tmp_path, "chat", "keep")
+    f = data / "chat.jsonl"
+    f.write_text(chat_line(1) + chat_line(2) + chat_line(3))
+    (data / "keep.jsonl").write_text(chat_line(2))  # the same example in another source
+    with Catalog.open(config.catalog_path) as cat:
+        run_ingest(config, cat)
+        assert cat.ingest_stats()["examples"]["total"] == 3
+        f.write_text(chat_line(9, "a new answer"))
+        report = run_ingest(config, cat)
+        assert {x.path: x.status for x in report.files}[str(f)] == "ingested"
+        assert [e["body"]["messages"][0]["content"] for e in cat.examples_from(str(f))] == ["question 9"]
+        # 1 and 3 only came from the old chat.jsonl: gone; 2 is still held by keep.jsonl.
+        assert cat.ingest_stats()["examples"]["total"] == 2
+
+
+def test_half_written_last_line_waits_for_its_writer(tmp_path: Path) -> None:
+    data, config = _source(tmp_path, "live")
+    f = data / "live.jsonl"
+    whole = chat_line(2)
+    f.write_text(chat_line(1) + whole[:20])
+    with Catalog.open(config.catalog_path) as cat:
+        run_ingest(config, cat)
+        assert cat.ingest_stats()["examples"]["total"] == 1
+        [q] = cat.quarantined()
+        assert q["locator"] == {"line": 2} and q["reason"].startswith("incomplete last line")
+        with open(f, "a") as out:
+            out.write(whole[20:])
+        run_ingest(config, cat)
+        assert cat.ingest_stats()["examples"]["total"] == 2
+        assert cat.quarantined() == []
+
+
+def test_stats_contract_counts_an_example_in_every_source(tmp_path: Path) -> None:
+    data, config = _source(tmp_path, "a", "b")
+    (data / "a.jsonl").write_text(chat_line(1) + chat_line(2) + '{"broken\n')
+    (data / "b.jsonl").write_text(
+        chat_line(2) + json.dumps({"prompt": "p", "chosen": "c", "rejected": "r"}) + "\n"
+    )
+    cfg = str(config.config_path)
+    config.config_path.write_text(
+        f'[[sources]]\nname = "a"\npath = "{data}/a.jsonl"\nformat = "chat_jsonl"\n'
+        f'[[sources]]\nname = "b"\npath = "{data}/b.jsonl"\nformat = "auto"\n'
+    )
+    proc = run_cli("ingest", "--config", cfg)
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        run_cli("ingest", "--config", cfg, "--strict").returncode == 0
+    )  # nothing new quarantined: unchanged
+    stats = orjson.loads(run_cli("stats", "--config", cfg, "--json").stdout)
+    assert stats["examples"] == {"total": 3, "by_kind": {"sft": 2, "preference": 0, "kto": 0}} or stats[
+        "examples"
+    ]["by_kind"] == {"sft": 2, "preference": 1, "kto": 0}
+    assert stats["examples"]["total"] == 3
+    assert stats["sources"]["a"]["sft"] == 2 and stats["sources"]["a"]["quarantined"] == 1
+    assert (
+        stats["sources"]["b"]["sft"] == 1 and stats["sources"]["b"]["preference"] == 1
+    )  # question 2 counts in both
+    assert stats["quarantined"] == 1
+    quarantine = run_cli("quarantine", "--config", cfg, "--json")
+    [q] = orjson.loads(quarantine.stdout)
+    assert q["locator"] == {"line": 3} and q["reason"].startswith("invalid JSON")
+    assert "invalid JSON" in run_cli("quarantine", "--config", cfg).stdout
+    assert run_cli("ingest", "nope", "--config", cfg).returncode == 2
+
+
+def _big_jsonl(path: Path, lines: int) -> None:
+    rng = random.Random(5)
+    with open(path, "w") as f:
+        for i in range(lines):
+            if i % 997 == 0:
+                f.write('{"broken": \n')
+            f.write(chat_line(rng.randrange(lines // 2), "x" * rng.randrange(50, 400)))
+
+
+def _committed_offset(config: Config) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(config.catalog_path, timeout=1) as c:
+            row = c.execute("SELECT max(offset) FROM ingest_progress").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return (row and row[0]) or 0
+
+
+def test_killed_five_times_then_finished_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    data, config = _source(tmp_path, "big")
+    _big_jsonl(data / "big.jsonl", 100_000)
+    # The uninterrupted run reads the same file into another catalog.
+    clean_config = config.model_copy(update={"catalog": tmp_path / "clean.db"})
+    with Catalog.open(clean_config.catalog_path) as cat:
+        run_ingest(clean_config, cat)
+        expected = _snapshot(cat)
+
+    # Kill at five random points of the file, in order, each once its committed offset passes it.
+    size = (data / "big.jsonl").stat().st_size
+    targets = sorted(random.Random(11).uniform(0.05, 0.95) * size for _ in range(5))
+    cmd = [sys.executable, "-m", "samdata", "ingest", "--config", str(config.config_path)]
+    killed_mid_run = 0
+    for target in targets:
+        before = _committed_offset(config)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            # Kill once this run has committed work of its own and passed the target.
+            if _committed_offset(config) > max(target, before):
+                os.kill(proc.pid, signal.SIGKILL)
+                killed_mid_run += 1
+                break
+            time.sleep(0.002)
+        proc.wait()
+    assert killed_mid_run == 5
+    assert run_cli("ingest", "--config", str(config.config_path)).returncode == 0
+    with Catalog.open(config.catalog_path) as cat:
+        got = _snapshot(cat)
+        runs = [r[0] for r in cat.conn.execute("SELECT status FROM ingest_runs")]
+    assert got[0] == expected[0]  # same example ids and bodies
+    assert got[1] == expected[1]  # same provenance rows
+    assert got[2] == expected[2]  # same quarantine
+    assert runs == ["running"] * 5 + ["done"]  # five killed runs, then one that finished
