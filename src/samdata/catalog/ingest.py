@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from samdata.model import Example
+
 
 def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
@@ -25,6 +27,12 @@ class ExampleRow:
     chars: int
     locator: str  # canonical JSON
     meta: str  # canonical JSON
+
+    @classmethod
+    def of(cls, example: Example, locator: dict[str, Any], meta: dict[str, Any]) -> ExampleRow:
+        body = example.canonical_json()
+        turns = len(example.messages) + len(example.chosen or ()) + len(example.rejected or ())
+        return cls(example.id, example.kind, body.decode(), turns, len(body), _json(locator), _json(meta))
 
 
 @dataclass(slots=True)
@@ -95,7 +103,7 @@ class IngestStore:
         file: str,
         examples: Sequence[ExampleRow],
         quarantined: Sequence[QuarantineRow],
-        progress: Progress,
+        progress: Progress | None,
         now: str,
     ) -> int:
         """Store a batch and the progress that covers it in one transaction; return new examples."""
@@ -115,6 +123,8 @@ class IngestStore:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(source, file, q.locator, q.reason, q.snippet, run_id) for q in quarantined],
             )
+            if progress is None:
+                return max(new, 0)
             c.execute(
                 "INSERT INTO ingest_progress (source, file, adapter, size, mtime_ns, head_hash, offset, records, done)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, file) DO UPDATE SET adapter = excluded.adapter,"

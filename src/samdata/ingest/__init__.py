@@ -197,20 +197,7 @@ class _Batch:
         self.quarantine: list[QuarantineRow] = []
 
     def add(self, produced: Produced, locator: dict[str, Any]) -> None:
-        ex = produced.example
-        body = ex.canonical_json()
-        turns = len(ex.messages) + len(ex.chosen or ()) + len(ex.rejected or ())
-        self.examples.append(
-            ExampleRow(
-                ex.id,
-                ex.kind,
-                body.decode(),
-                turns,
-                len(body),
-                _key({**locator, **produced.ids}),
-                _key(produced.meta),
-            )
-        )
+        self.examples.append(ExampleRow.of(produced.example, {**locator, **produced.ids}, produced.meta))
         self.fr.examples += 1
 
     def reject(self, locator: dict[str, Any], reason: str, snippet: str = "") -> None:
