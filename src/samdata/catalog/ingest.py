@@ -53,6 +53,7 @@ class Progress:
     offset: int = 0
     records: int = 0
     done: bool = False
+    pass_run: int | None = None
 
 
 class IngestStore:
@@ -88,13 +89,13 @@ class IngestStore:
 
     def progress(self, source: str, file: str) -> Progress | None:
         row = self.conn.execute(
-            "SELECT adapter, size, mtime_ns, head_hash, offset, records, done FROM ingest_progress"
+            "SELECT adapter, size, mtime_ns, head_hash, offset, records, done, pass_run FROM ingest_progress"
             " WHERE source = ? AND file = ?",
             (source, file),
         ).fetchone()
         if row is None:
             return None
-        return Progress(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+        return Progress(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7])
 
     def commit_batch(
         self,
@@ -113,23 +114,28 @@ class IngestStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(e.id, e.kind, e.body, e.turns, e.chars, run_id, now) for e in examples],
             ).rowcount
+            # A row found again is stamped with this run, so a re-read can prune what it no longer finds.
             c.executemany(
-                "INSERT OR IGNORE INTO provenance (example_id, source, file, locator, meta, ingest_run)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO provenance (example_id, source, file, locator, meta, ingest_run)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, file, locator, example_id)"
+                " DO UPDATE SET ingest_run = excluded.ingest_run, meta = excluded.meta",
                 [(e.id, source, file, e.locator, e.meta, run_id) for e in examples],
             )
             c.executemany(
-                "INSERT OR IGNORE INTO quarantine (source, file, locator, reason, snippet, ingest_run)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO quarantine (source, file, locator, reason, snippet, ingest_run)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, file, locator, reason)"
+                " DO UPDATE SET ingest_run = excluded.ingest_run",
                 [(source, file, q.locator, q.reason, q.snippet, run_id) for q in quarantined],
             )
             if progress is None:
                 return max(new, 0)
             c.execute(
-                "INSERT INTO ingest_progress (source, file, adapter, size, mtime_ns, head_hash, offset, records, done)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, file) DO UPDATE SET adapter = excluded.adapter,"
-                " size = excluded.size, mtime_ns = excluded.mtime_ns, head_hash = excluded.head_hash,"
-                " offset = excluded.offset, records = excluded.records, done = excluded.done",
+                "INSERT INTO ingest_progress"
+                " (source, file, adapter, size, mtime_ns, head_hash, offset, records, done, pass_run)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, file) DO UPDATE SET"
+                " adapter = excluded.adapter, size = excluded.size, mtime_ns = excluded.mtime_ns,"
+                " head_hash = excluded.head_hash, offset = excluded.offset, records = excluded.records,"
+                " done = excluded.done, pass_run = excluded.pass_run",
                 (
                     source,
                     file,
@@ -140,30 +146,39 @@ class IngestStore:
                     progress.offset,
                     progress.records,
                     int(progress.done),
+                    progress.pass_run,
                 ),
             )
         return max(new, 0)
 
-    def reset_file(self, source: str, file: str) -> None:
-        """Forget what one file contributed (it was rewritten): its provenance, quarantine, progress.
+    def prune_file(self, source: str, file: str, pass_run: int) -> int:
+        """After a full read of a file that began in `pass_run`: drop the provenance and quarantine rows
+        the read did not find again (the file was rewritten), and examples nothing else holds.
 
-        Examples left without any provenance are removed too, unless forgotten (their hash must stay).
+        Forgotten examples stay (their hash keeps them from coming back). Returns rows dropped.
         """
         with self.transaction() as c:
-            ids = [
+            gone = [
                 r[0]
                 for r in c.execute(
-                    "SELECT DISTINCT example_id FROM provenance WHERE source = ? AND file = ?", (source, file)
+                    "SELECT example_id FROM provenance WHERE source = ? AND file = ? AND ingest_run < ?",
+                    (source, file, pass_run),
                 )
             ]
-            c.execute("DELETE FROM provenance WHERE source = ? AND file = ?", (source, file))
-            c.execute("DELETE FROM quarantine WHERE source = ? AND file = ?", (source, file))
-            c.execute("DELETE FROM ingest_progress WHERE source = ? AND file = ?", (source, file))
+            c.execute(
+                "DELETE FROM provenance WHERE source = ? AND file = ? AND ingest_run < ?",
+                (source, file, pass_run),
+            )
+            c.execute(
+                "DELETE FROM quarantine WHERE source = ? AND file = ? AND ingest_run < ?",
+                (source, file, pass_run),
+            )
             c.executemany(
                 "DELETE FROM examples WHERE id = ? AND forgotten = 0"
                 " AND NOT EXISTS (SELECT 1 FROM provenance p WHERE p.example_id = examples.id)",
-                ((i,) for i in ids),
+                ((i,) for i in set(gone)),
             )
+        return len(gone)
 
     def clear_incomplete_line(self, source: str, file: str, reason_prefix: str) -> None:
         """Drop the report of an unterminated last line: the resumed run reads that line again."""

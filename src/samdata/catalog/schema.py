@@ -158,6 +158,7 @@ MIGRATIONS.append(
             offset          INTEGER NOT NULL DEFAULT 0,    -- bytes committed (line-based files)
             records         INTEGER NOT NULL DEFAULT 0,    -- records committed
             done            INTEGER NOT NULL DEFAULT 0,
+            pass_run        INTEGER,                       -- the run that began reading from the start
             PRIMARY KEY (source, file)
         ) WITHOUT ROWID;
         """,

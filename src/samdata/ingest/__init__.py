@@ -29,6 +29,7 @@ from samdata.scan.analyze import HEAD_BYTES, container_of
 from samdata.scan.formats import classify_record, vote
 from samdata.scan.probes import probe_zip
 from samdata.sources import Adapter, Context, Produced, Rejected, adapter_for
+from samdata.sources.git import head as git_head
 
 _SNIFF_RECORDS = 50
 
@@ -130,6 +131,11 @@ def _source_files(source: SourceConfig, config: Config) -> Iterator[WorkItem]:
     excluded = config.scan.exclude
     for match in sorted(glob.iglob(source.path, recursive=True, include_hidden=True)):
         paths = [match]
+        if source.format == "git":
+            if os.path.isdir(match) and match not in seen:
+                seen.add(match)
+                yield WorkItem(source.name, Path(match), "git", dict(source.options))
+            continue
         if os.path.isdir(match):
             paths = sorted(
                 os.path.join(d, n)
@@ -207,6 +213,13 @@ class _Batch:
     def __len__(self) -> int:
         return len(self.examples) + len(self.quarantine)
 
+    def finish(self) -> None:
+        """Commit the last batch with the file marked done, then prune what this pass did not find."""
+        self.progress.done = True
+        self.commit()
+        if self.progress.pass_run is not None:
+            self.catalog.prune_file(self.item.source, str(self.item.path), self.progress.pass_run)
+
     def commit(self) -> None:
         self.fr.examples_new += self.catalog.commit_batch(
             self.run_id,
@@ -225,16 +238,23 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
     path = item.path
     fr = FileReport(item.source, str(path), None, "ingested")
     try:
-        st = path.stat()
-        with open(path, "rb") as f:
-            head = f.read(HEAD_BYTES)
-    except OSError as e:
+        if path.is_dir():  # a git repository: its fingerprint is HEAD
+            size = mtime = 0
+            head, container = b"", "git"
+            fingerprint = f"git:{git_head(str(path))}"
+        else:
+            st = path.stat()
+            size, mtime = st.st_size, st.st_mtime_ns
+            with open(path, "rb") as f:
+                head = f.read(HEAD_BYTES)
+            container = container_of(head)
+            fingerprint = _head_hash(path, min(size, 65536))
+    except (OSError, InvalidExample) as e:
         fr.status = "failed"
         batch = _Batch(catalog, run_id, item, fr, Progress("-", 0, 0, "-", done=True))
-        batch.reject({}, f"cannot read file: {e.strerror or e}")
+        batch.reject({}, f"cannot read: {getattr(e, 'strerror', None) or e}")
         batch.commit()
         return fr
-    container = container_of(head)
     records = _records(path, container, head, config, 0, 0)
     fmt, variant, records = _resolve_format(item, container, path, records)
     fr.format = fmt
@@ -245,40 +265,35 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
     if (
         prev
         and prev.done
-        and (prev.adapter, prev.size, prev.mtime_ns) == (adapter_key, st.st_size, st.st_mtime_ns)
+        and (prev.adapter, prev.size, prev.mtime_ns) == (adapter_key, size, mtime)
+        and (container != "git" or prev.head_hash == fingerprint)
     ):
         fr.status = "unchanged"
         return fr
 
+    # A read from the start is a new pass: at its end, rows it did not find again are pruned.
     start_offset = start_records = 0
+    pass_run = run_id
     if prev is not None:
         resumable = (
-            prev.adapter == adapter_key
-            and st.st_size >= prev.offset
+            container != "git"
+            and prev.adapter == adapter_key
+            and size >= prev.offset
             and prev.head_hash == _head_hash(path, int(prev.head_hash.split(":")[0]))
-            and (container == "jsonl" or (st.st_size, st.st_mtime_ns) == (prev.size, prev.mtime_ns))
+            and (container == "jsonl" or (size, mtime) == (prev.size, prev.mtime_ns))
         )
         if resumable:
             start_offset, start_records = prev.offset, prev.records
+            pass_run = prev.pass_run or run_id
             fr.status = "resumed"
             catalog.clear_incomplete_line(item.source, str(path), INCOMPLETE_LAST_LINE)
-        else:
-            catalog.reset_file(item.source, str(path))
-    progress = Progress(
-        adapter_key,
-        st.st_size,
-        st.st_mtime_ns,
-        _head_hash(path, min(st.st_size, 65536)),
-        start_offset,
-        start_records,
-    )
+    progress = Progress(adapter_key, size, mtime, fingerprint, start_offset, start_records, pass_run=pass_run)
     batch = _Batch(catalog, run_id, item, fr, progress)
     if adapter is None:
         batch.reject(
             {}, f"format {fmt or container!r} cannot be ingested", head[:200].decode("utf-8", "replace")
         )
-        progress.done = True
-        batch.commit()
+        batch.finish()
         fr.status = "unsupported"
         return fr
 
@@ -290,15 +305,16 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
         assert adapter.convert_file is not None
         try:
             for ids, out in adapter.convert_file(ctx):
+                fr.records += 1
                 if isinstance(out, Rejected):
                     batch.reject(ids, out.reason, out.snippet)
                 else:
                     batch.add(out, ids)
+                if len(batch) >= batch_size:
+                    batch.commit()
         except (InvalidExample, OSError, ValueError) as e:
             batch.reject({}, f"file cannot be read as {fmt}: {e}")
-        fr.records = len(batch)
-        progress.done = True
-        batch.commit()
+        batch.finish()
         return fr
 
     if start_offset or start_records:
@@ -318,8 +334,7 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
             _advance(progress, raw)
         if len(batch) >= batch_size:
             batch.commit()
-    progress.done = True
-    batch.commit()
+    batch.finish()
     return fr
 
 
@@ -405,9 +420,11 @@ def _resolve_format(
 ) -> tuple[str | None, str | None, Iterator[Raw]]:
     """Format and variant: the vote of the first records (kept for reading), the configured format
     overriding the family. A variant matters where it reads differently (OASST message files)."""
-    if container == "zip":
-        fmt = "chatgpt_export" if probe_zip(path)["conversations_member"] else None
-        return (item.format if item.format != "auto" else fmt), "zip", records
+    if container in ("zip", "sqlite", "git"):
+        fmt = container
+        if container == "zip":
+            fmt = "chatgpt_export" if probe_zip(path)["conversations_member"] else None
+        return (item.format if item.format != "auto" else fmt), container, records
     peeked: list[Raw] = []
     for raw in records:
         peeked.append(raw)

@@ -28,12 +28,13 @@ FORMATS: dict[str, str] = {
     "wav": "WAV audio",
     "mp4": "MP4/M4A (ISO BMFF) media",
     "zip": "zip archive",
+    "git": "git repository (ingest only: one example per commit)",
     "unknown": "not recognised",
 }
 
 # Formats that hold training records; tiny files of these should be merged, and they count
 # as the "flat files" an underused SQLite store is compared with.
-DATA_FORMATS = frozenset(FORMATS) - {"sqlite", "wav", "mp4", "zip", "unknown"}
+DATA_FORMATS = frozenset(FORMATS) - {"sqlite", "wav", "mp4", "zip", "git", "unknown"}
 MEDIA_FORMATS = frozenset({"wav", "mp4"})
 
 _SHAREGPT_TOOL_ROLES = {"function_call", "observation", "tool"}

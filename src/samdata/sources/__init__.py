@@ -78,6 +78,8 @@ _MODULES = {
     "correction": "correction",
     "chatgpt_export": "chatgpt_export",
     "claude_code": "claude_code",
+    "git": "git",
+    "sqlite": "sqlite",
 }
 ADAPTERS = frozenset(_MODULES)
 
