@@ -103,6 +103,7 @@ class Example:
     label: bool | None = None
     tools: list[Any] | None = None
     _id: str | None = field(default=None, repr=False, compare=False)
+    _json: bytes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -154,7 +155,10 @@ class Example:
         return d
 
     def canonical_json(self) -> bytes:
-        return orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS)
+        """Sorted-key JSON of the normalised record: what the id hashes and the catalog stores."""
+        if self._json is None:
+            self._json = orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS)
+        return self._json
 
     @property
     def id(self) -> str:

@@ -37,7 +37,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path: Path) -> None:
         stats = cat.ingest_stats()
         per_source = {k: v for k, v in stats["sources"].items()}
         shared = cat.conn.execute(
-            "SELECT count(*) FROM provenance WHERE source = 'capture:correction'"
+            "SELECT count(*) FROM provenance_paths WHERE source = 'capture:correction'"
         ).fetchone()[0]
     assert per_source["capture:conversation"]["sft"] == 160
     assert per_source["capture:escalation"]["sft"] == 160

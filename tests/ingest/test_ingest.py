@@ -48,7 +48,7 @@ def _snapshot(cat: Catalog) -> tuple[list, list, list]:
     return (
         c.execute("SELECT id, kind, body FROM examples ORDER BY id").fetchall(),
         c.execute(
-            "SELECT example_id, source, file, locator, meta FROM provenance ORDER BY 1, 2, 3, 4"
+            "SELECT example_id, source, file, locator, meta FROM provenance_paths ORDER BY 1, 2, 3, 4"
         ).fetchall(),
         c.execute("SELECT source, file, locator, reason FROM quarantine ORDER BY 1, 2, 3, 4").fetchall(),
     )

@@ -109,6 +109,7 @@ class IngestStore:
     ) -> int:
         """Store a batch and the progress that covers it in one transaction; return new examples."""
         with self.transaction() as c:
+            file_id = self._file_id(c, source, file)
             new = c.executemany(
                 "INSERT OR IGNORE INTO examples (id, kind, body, turns, chars, first_run, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -116,10 +117,10 @@ class IngestStore:
             ).rowcount
             # A row found again is stamped with this run, so a re-read can prune what it no longer finds.
             c.executemany(
-                "INSERT INTO provenance (example_id, source, file, locator, meta, ingest_run)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, file, locator, example_id)"
+                "INSERT INTO provenance (example_id, file_id, locator, meta, ingest_run)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (file_id, locator, example_id)"
                 " DO UPDATE SET ingest_run = excluded.ingest_run, meta = excluded.meta",
-                [(e.id, source, file, e.locator, e.meta, run_id) for e in examples],
+                [(e.id, file_id, e.locator, e.meta, run_id) for e in examples],
             )
             c.executemany(
                 "INSERT INTO quarantine (source, file, locator, reason, snippet, ingest_run)"
@@ -151,6 +152,10 @@ class IngestStore:
             )
         return max(new, 0)
 
+    def _file_id(self, c: sqlite3.Connection, source: str, file: str) -> int:
+        c.execute("INSERT OR IGNORE INTO ingest_files (source, path) VALUES (?, ?)", (source, file))
+        return c.execute("SELECT id FROM ingest_files WHERE source = ? AND path = ?", (source, file)).fetchone()[0]
+
     def prune_file(self, source: str, file: str, pass_run: int) -> int:
         """After a full read of a file that began in `pass_run`: drop the provenance and quarantine rows
         the read did not find again (the file was rewritten), and examples nothing else holds.
@@ -158,17 +163,14 @@ class IngestStore:
         Forgotten examples stay (their hash keeps them from coming back). Returns rows dropped.
         """
         with self.transaction() as c:
+            file_id = self._file_id(c, source, file)
             gone = [
                 r[0]
                 for r in c.execute(
-                    "SELECT example_id FROM provenance WHERE source = ? AND file = ? AND ingest_run < ?",
-                    (source, file, pass_run),
+                    "SELECT example_id FROM provenance WHERE file_id = ? AND ingest_run < ?", (file_id, pass_run)
                 )
             ]
-            c.execute(
-                "DELETE FROM provenance WHERE source = ? AND file = ? AND ingest_run < ?",
-                (source, file, pass_run),
-            )
+            c.execute("DELETE FROM provenance WHERE file_id = ? AND ingest_run < ?", (file_id, pass_run))
             c.execute(
                 "DELETE FROM quarantine WHERE source = ? AND file = ? AND ingest_run < ?",
                 (source, file, pass_run),
@@ -201,7 +203,7 @@ class IngestStore:
     def examples_from(self, file: str, source: str | None = None) -> list[dict[str, Any]]:
         """Examples found in `file` (in locator order of first appearance), with their locators and meta."""
         sql = (
-            "SELECT p.example_id, e.kind, e.body, p.locator, p.meta, p.source FROM provenance p"
+            "SELECT p.example_id, e.kind, e.body, p.locator, p.meta, p.source FROM provenance_paths p"
             " JOIN examples e ON e.id = p.example_id WHERE p.file = ?"
         )
         args: list[Any] = [file]
@@ -259,7 +261,7 @@ class IngestStore:
             )
 
         for source, kind, n in self.conn.execute(
-            "SELECT p.source, e.kind, count(DISTINCT p.example_id) FROM provenance p"
+            "SELECT p.source, e.kind, count(DISTINCT p.example_id) FROM provenance_paths p"
             " JOIN examples e ON e.id = p.example_id WHERE e.forgotten = 0 GROUP BY p.source, e.kind"
         ):
             entry(source)[kind] = n

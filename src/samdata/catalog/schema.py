@@ -124,17 +124,28 @@ MIGRATIONS.append(
         );
         CREATE INDEX examples_by_kind ON examples(kind);
 
+        CREATE TABLE ingest_files (
+            id              INTEGER PRIMARY KEY,
+            source          TEXT NOT NULL,                 -- source name (config), 'scan:<format>', 'capture:<kind>'
+            path            TEXT NOT NULL,                 -- absolute path (capture://<kind> for live captures)
+            UNIQUE (source, path)
+        );
+
         CREATE TABLE provenance (
             id              INTEGER PRIMARY KEY,
             example_id      TEXT NOT NULL REFERENCES examples(id),
-            source          TEXT NOT NULL,                 -- source name (config) or 'scan:<format>'
-            file            TEXT NOT NULL,                 -- absolute path
+            file_id         INTEGER NOT NULL REFERENCES ingest_files(id),
             locator         TEXT NOT NULL,                 -- JSON: {"line": N} | {"index": N} | ids
             meta            TEXT NOT NULL DEFAULT '{}',    -- JSON: labels such as Dolly's category
             ingest_run      INTEGER REFERENCES ingest_runs(id),
-            UNIQUE (source, file, locator, example_id)
+            UNIQUE (file_id, locator, example_id)
         );
         CREATE INDEX provenance_by_example ON provenance(example_id);
+
+        -- Provenance with names instead of ids, for people reading the catalog with sqlite3/Datasette.
+        CREATE VIEW provenance_paths AS
+            SELECT p.id, p.example_id, f.source, f.path AS file, p.locator, p.meta, p.ingest_run
+            FROM provenance p JOIN ingest_files f ON f.id = p.file_id;
 
         CREATE TABLE quarantine (
             id              INTEGER PRIMARY KEY,
