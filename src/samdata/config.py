@@ -88,6 +88,11 @@ class IngestSettings(_Strict):
 
     batch_records: Annotated[int, Field(ge=1)] = 2000
     max_record_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
+    # JSONL is read in chunks of whole lines, one commit each; files of at least
+    # `parallel_min_bytes` have their chunks converted by `workers` processes (0: one per core).
+    chunk_bytes: Annotated[int, Field(ge=4096)] = 4 * 1024 * 1024
+    parallel_min_bytes: Annotated[int, Field(ge=0)] = 64 * 1024 * 1024
+    workers: Annotated[int, Field(ge=0)] = 0
 
 
 class Config(_Strict):

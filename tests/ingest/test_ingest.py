@@ -203,3 +203,35 @@ def test_killed_five_times_then_finished_equals_an_uninterrupted_run(tmp_path: P
     assert got[1] == expected[1]  # same provenance rows
     assert got[2] == expected[2]  # same quarantine
     assert runs == ["running"] * 5 + ["done"]  # five killed runs, then one that finished
+
+
+def test_parallel_chunks_equal_a_sequential_read(tmp_path: Path) -> None:
+    data, config = _source(tmp_path, "big")
+    _big_jsonl(data / "big.jsonl", 20_000)
+    with open(data / "big.jsonl", "a") as f:
+        f.write(
+            '{"messages": [{"role": "user", "content": "' + "y" * 300_000 + '"}]}\n'
+        )  # over the limit below
+        f.write(chat_line(1, "after the long line") + chat_line(2)[:30])  # and a half-written last line
+    ingest = config.ingest.model_copy(update={"max_record_bytes": 100_000, "chunk_bytes": 65_536})
+    sequential = config.model_copy(
+        update={"ingest": ingest.model_copy(update={"workers": 1}), "catalog": tmp_path / "seq.db"}
+    )
+    parallel = config.model_copy(
+        update={
+            "ingest": ingest.model_copy(update={"workers": 2, "parallel_min_bytes": 0}),
+            "catalog": tmp_path / "par.db",
+        }
+    )
+    snapshots = []
+    for cfg in (sequential, parallel):
+        with Catalog.open(cfg.catalog_path) as cat:
+            run_ingest(cfg, cat)
+            snapshots.append(_snapshot(cat))
+            progress = cat.progress("big", str(data / "big.jsonl"))
+    assert snapshots[0] == snapshots[1]
+    reasons = [q[3] for q in snapshots[0][2]]
+    assert any("longer than max_record_bytes" in r for r in reasons)
+    assert any(r.startswith("incomplete last line") for r in reasons)
+    size = (data / "big.jsonl").stat().st_size
+    assert progress.offset == size - 30  # everything but the half-written line is consumed

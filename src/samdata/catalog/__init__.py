@@ -86,6 +86,9 @@ class Catalog(IngestStore):
         # Checkpoint every 64 MB of WAL instead of 4 MB: bulk ingest spent a third of its time in
         # checkpoint fsyncs. Commits stay durable against a killed process either way.
         conn.execute("PRAGMA wal_autocheckpoint = 16384")
+        # Example ids are random hashes: index inserts land all over the B-trees. A 128 MB page cache
+        # (allocated only as used) cut ingest time by a third against the 2 MB default.
+        conn.execute("PRAGMA cache_size = -131072")
         cat = cls(conn, path)
         cat.migrate()
         return cat

@@ -154,7 +154,9 @@ class IngestStore:
 
     def _file_id(self, c: sqlite3.Connection, source: str, file: str) -> int:
         c.execute("INSERT OR IGNORE INTO ingest_files (source, path) VALUES (?, ?)", (source, file))
-        return c.execute("SELECT id FROM ingest_files WHERE source = ? AND path = ?", (source, file)).fetchone()[0]
+        return c.execute(
+            "SELECT id FROM ingest_files WHERE source = ? AND path = ?", (source, file)
+        ).fetchone()[0]
 
     def prune_file(self, source: str, file: str, pass_run: int) -> int:
         """After a full read of a file that began in `pass_run`: drop the provenance and quarantine rows
@@ -167,7 +169,8 @@ class IngestStore:
             gone = [
                 r[0]
                 for r in c.execute(
-                    "SELECT example_id FROM provenance WHERE file_id = ? AND ingest_run < ?", (file_id, pass_run)
+                    "SELECT example_id FROM provenance WHERE file_id = ? AND ingest_run < ?",
+                    (file_id, pass_run),
                 )
             ]
             c.execute("DELETE FROM provenance WHERE file_id = ? AND ingest_run < ?", (file_id, pass_run))

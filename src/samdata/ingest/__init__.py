@@ -12,7 +12,9 @@ from __future__ import annotations
 import glob
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,16 @@ import xxhash
 from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import ExampleRow, Progress, QuarantineRow
 from samdata.config import Config, SourceConfig
-from samdata.ingest.readers import INCOMPLETE_LAST_LINE, Raw, json_records, jsonl_records, zip_member_records
+from samdata.ingest.readers import (
+    INCOMPLETE_LAST_LINE,
+    Chunk,
+    Raw,
+    chunk_records,
+    json_records,
+    jsonl_chunks,
+    jsonl_records,
+    zip_member_records,
+)
 from samdata.model import InvalidExample
 from samdata.scan.analyze import HEAD_BYTES, container_of
 from samdata.scan.formats import classify_record, vote
@@ -192,26 +203,45 @@ def _head_hash(path: Path, length: int) -> str:
     return f"{len(head)}:{xxhash.xxh3_64_hexdigest(head)}"
 
 
-class _Batch:
-    """Examples and quarantined records waiting for the next commit, with the counts so far."""
+@dataclass
+class _Rows:
+    """Examples and quarantined records from some records, with how far they reach in the file.
+
+    Built in the main process or in a worker (it pickles), then committed by the main process.
+    """
+
+    examples: list[ExampleRow] = field(default_factory=list)
+    quarantine: list[QuarantineRow] = field(default_factory=list)
+    records: int = 0
+    consumed: int = 0  # lines or items consumed (absolute), 0 if none
+    end_offset: int = 0
+
+    def add(self, produced: Produced, locator: dict[str, Any]) -> None:
+        self.examples.append(ExampleRow.of(produced.example, {**locator, **produced.ids}, produced.meta))
+
+    def reject(self, locator: dict[str, Any], reason: str, snippet: str = "") -> None:
+        self.quarantine.append(QuarantineRow(_key(locator), reason[:300], snippet[:200]))
+
+    def __len__(self) -> int:
+        return len(self.examples) + len(self.quarantine)
+
+
+class _Batch(_Rows):
+    """Rows waiting for the next commit of one file, which carries the file's progress with it."""
 
     def __init__(
         self, catalog: Catalog, run_id: int, item: WorkItem, fr: FileReport, progress: Progress
     ) -> None:
+        super().__init__()
         self.catalog, self.run_id, self.item, self.fr, self.progress = catalog, run_id, item, fr, progress
-        self.examples: list[ExampleRow] = []
-        self.quarantine: list[QuarantineRow] = []
 
-    def add(self, produced: Produced, locator: dict[str, Any]) -> None:
-        self.examples.append(ExampleRow.of(produced.example, {**locator, **produced.ids}, produced.meta))
-        self.fr.examples += 1
-
-    def reject(self, locator: dict[str, Any], reason: str, snippet: str = "") -> None:
-        self.quarantine.append(QuarantineRow(_key(locator), reason[:300], snippet[:200]))
-        self.fr.quarantined += 1
-
-    def __len__(self) -> int:
-        return len(self.examples) + len(self.quarantine)
+    def take(self, rows: _Rows) -> None:
+        """Absorb a chunk's rows and move the progress to where the chunk ends."""
+        self.examples += rows.examples
+        self.quarantine += rows.quarantine
+        self.fr.records += rows.records
+        if rows.consumed:
+            self.progress.records, self.progress.offset = rows.consumed, rows.end_offset
 
     def finish(self) -> None:
         """Commit the last batch with the file marked done, then prune what this pass did not find."""
@@ -221,6 +251,8 @@ class _Batch:
             self.catalog.prune_file(self.item.source, str(self.item.path), self.progress.pass_run)
 
     def commit(self) -> None:
+        self.fr.examples += len(self.examples)
+        self.fr.quarantined += len(self.quarantine)
         self.fr.examples_new += self.catalog.commit_batch(
             self.run_id,
             self.item.source,
@@ -232,6 +264,58 @@ class _Batch:
         )
         self.examples.clear()
         self.quarantine.clear()
+
+
+def _chunk_job(chunk: Chunk, adapter: Adapter, ctx: Context, auto: bool, limit: int) -> _Rows:
+    """Convert the records of one JSONL chunk (in a worker process for big files)."""
+    rows = _Rows()
+    per_record = _dispatcher(adapter) if auto else None
+    for raw in chunk_records(chunk, limit):
+        if not raw.blank:
+            rows.records += 1
+            if raw.error is not None:
+                rows.reject(raw.locator, raw.error, raw.snippet)
+            else:
+                _convert(adapter, raw, ctx, rows, per_record)
+        if not raw.tentative:
+            rows.consumed, rows.end_offset = raw.consumed, raw.end_offset
+    return rows
+
+
+def _ingest_jsonl(
+    adapter: Adapter,
+    ctx: Context,
+    item: WorkItem,
+    batch: _Batch,
+    config: Config,
+    start_offset: int,
+    start_line: int,
+) -> None:
+    """JSONL in chunks of whole lines, one commit per chunk; a big file's chunks go to worker
+    processes (in order, a bounded number in flight, so memory stays flat)."""
+    settings = config.ingest
+    size = _size(item.path)
+    workers = settings.workers or os.cpu_count() or 1
+    parallel = workers > 1 and size - start_offset >= settings.parallel_min_bytes
+    chunks = jsonl_chunks(
+        item.path, start_offset, start_line, settings.chunk_bytes, settings.max_record_bytes
+    )
+    auto, limit = item.format == "auto", settings.max_record_bytes
+    if not parallel:
+        for chunk in chunks:
+            batch.take(_chunk_job(chunk, adapter, ctx, auto, limit))
+            batch.commit()
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        window: deque[Any] = deque()
+        for chunk in chunks:
+            window.append(pool.submit(_chunk_job, chunk, adapter, ctx, auto, limit))
+            if len(window) > workers:
+                batch.take(window.popleft().result())
+                batch.commit()
+        while window:
+            batch.take(window.popleft().result())
+            batch.commit()
 
 
 def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) -> FileReport:
@@ -305,7 +389,7 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
         assert adapter.convert_file is not None
         try:
             for ids, out in adapter.convert_file(ctx):
-                fr.records += 1
+                batch.records += 1
                 if isinstance(out, Rejected):
                     batch.reject(ids, out.reason, out.snippet)
                 else:
@@ -314,24 +398,24 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
                     batch.commit()
         except (InvalidExample, OSError, ValueError) as e:
             batch.reject({}, f"file cannot be read as {fmt}: {e}")
+        fr.records = batch.records
         batch.finish()
         return fr
 
-    if start_offset or start_records:
+    if container == "jsonl":
+        _ingest_jsonl(adapter, ctx, item, batch, config, start_offset, start_records)
+        batch.finish()
+        return fr
+    if start_records:
         records = _records(path, container, head, config, start_offset, start_records)
-    assert adapter.convert is not None
     per_record = _dispatcher(adapter) if item.format == "auto" else None
     for raw in records:
-        if raw.blank:
-            _advance(progress, raw)
-            continue
-        fr.records += 1
+        rows = _Rows(records=1, consumed=raw.consumed)
         if raw.error is not None:
-            batch.reject(raw.locator, raw.error, raw.snippet)
+            rows.reject(raw.locator, raw.error, raw.snippet)
         else:
-            _convert(adapter, raw, ctx, batch, per_record)
-        if not raw.tentative:
-            _advance(progress, raw)
+            _convert(adapter, raw, ctx, rows, per_record)
+        batch.take(rows)
         if len(batch) >= batch_size:
             batch.commit()
     batch.finish()
@@ -358,17 +442,11 @@ def _dispatcher(default: Adapter) -> Callable[[Any], Adapter]:
     return pick
 
 
-def _advance(progress: Progress, raw: Raw) -> None:
-    progress.records = raw.consumed
-    if raw.end_offset:
-        progress.offset = raw.end_offset
-
-
 def _convert(
     adapter: Adapter,
     raw: Raw,
     ctx: Context,
-    batch: _Batch,
+    batch: _Rows,
     per_record: Callable[[Any], Adapter] | None = None,
 ) -> None:
     assert adapter.convert is not None

@@ -41,63 +41,94 @@ def _snippet(raw: bytes) -> str:
     return raw[:SNIPPET].decode("utf-8", "replace")
 
 
-def jsonl_records(path: Path, start_offset: int, start_line: int, max_record_bytes: int) -> Iterator[Raw]:
-    """Lines from `start_offset` (line `start_line + 1` on). Blank lines are consumed silently.
+@dataclass(slots=True)
+class Chunk:
+    """Whole lines of a JSONL file: `data` ends at a newline, or is one unterminated last line
+    (`final`), or is None for one line longer than the limit (`oversize` bytes, skipped unread)."""
 
-    A last line without a newline that does not parse is left unconsumed: a writer may be
-    half-way through it, and the next run will read it whole.
-    """
-    line_no = start_line
-    offset = start_offset
+    data: bytes | None
+    base_line: int  # lines before this chunk
+    base_offset: int  # byte offset of its first byte
+    final: bool = False
+    oversize: int = 0
+
+
+def jsonl_chunks(
+    path: Path, start_offset: int, start_line: int, chunk_bytes: int, max_record_bytes: int
+) -> Iterator[Chunk]:
+    """Cut a JSONL file into chunks of whole lines from `start_offset`; memory stays bounded by
+    `chunk_bytes` + `max_record_bytes` whatever the file or line size."""
+    base_off, base_line = start_offset, start_line
+    pending = b""
+    skipping = 0  # bytes of an over-long line skipped so far (0: not skipping)
     with open(path, "rb") as f:
         f.seek(start_offset)
-        pending = b""
-        skipping = False
-        while chunk := f.read(CHUNK):
+        while True:
+            data = f.read(chunk_bytes)
+            eof = not data
             if skipping:
-                nl = chunk.find(b"\n")
-                if nl < 0:
-                    offset += len(chunk)
+                nl = data.find(b"\n")
+                if nl < 0 and not eof:
+                    skipping += len(data)
                     continue
-                offset += nl + 1
-                chunk = chunk[nl + 1 :]
-                skipping = False
-                yield Raw(
-                    {"line": line_no},
-                    error=f"line longer than max_record_bytes ({max_record_bytes})",
-                    end_offset=offset,
-                    consumed=line_no,
-                )
-            data = pending + chunk if pending else chunk
-            lines = data.split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                line_no += 1
-                offset += len(line) + 1
-                yield _parse_line(line, line_no, offset)
+                skipping += len(data) if nl < 0 else nl + 1
+                yield Chunk(None, base_line, base_off, oversize=skipping)
+                base_line, base_off, skipping = base_line + 1, base_off + skipping, 0
+                data = b"" if nl < 0 else data[nl + 1 :]
+            if eof:
+                if pending.strip():
+                    yield Chunk(pending, base_line, base_off, final=True)
+                return
+            buf = pending + data if pending else data
+            nl = buf.rfind(b"\n")
+            if nl >= 0:
+                complete, pending = buf[: nl + 1], buf[nl + 1 :]
+                yield Chunk(complete, base_line, base_off)
+                base_line += complete.count(b"\n")
+                base_off += len(complete)
+            else:
+                pending = buf
             if len(pending) > max_record_bytes:
-                line_no += 1
-                offset += len(pending)
-                pending = b""
-                skipping = True
-        if skipping:  # the over-long line runs to the end of the file
-            yield Raw(
-                {"line": line_no},
-                error=f"line longer than max_record_bytes ({max_record_bytes})",
-                end_offset=offset,
-                consumed=line_no,
-            )
-        elif pending.strip():
-            raw = _parse_line(pending, line_no + 1, offset + len(pending))
-            if raw.error is not None:
-                # No newline and no valid JSON: a writer may be half-way through this line. It is
-                # reported but not consumed, so the next run reads it again, whole.
-                raw.error = f"{INCOMPLETE_LAST_LINE}: {raw.error}"
-                raw.tentative = True
-            yield raw
+                skipping, pending = len(pending), b""
+
+
+def chunk_records(chunk: Chunk, max_record_bytes: int) -> Iterator[Raw]:
+    """The records of one chunk, with absolute line numbers and end offsets."""
+    if chunk.data is None:
+        end = chunk.base_offset + chunk.oversize
+        yield Raw(
+            {"line": chunk.base_line + 1},
+            error=f"line longer than max_record_bytes ({max_record_bytes})",
+            end_offset=end,
+            consumed=chunk.base_line + 1,
+        )
+        return
+    if chunk.final:
+        raw = _parse_line(chunk.data, chunk.base_line + 1, chunk.base_offset + len(chunk.data))
+        if raw.error is not None:
+            # No newline and no valid JSON: a writer may be half-way through this line. It is
+            # reported but not consumed, so the next run reads it again, whole.
+            raw.error = f"{INCOMPLETE_LAST_LINE}: {raw.error}"
+            raw.tentative = True
+        yield raw
+        return
+    line_no, offset = chunk.base_line, chunk.base_offset
+    lines = chunk.data.split(b"\n")
+    lines.pop()  # the empty tail after the final newline
+    for line in lines:
+        line_no += 1
+        offset += len(line) + 1
+        yield _parse_line(line, line_no, offset)
+
+
+def jsonl_records(path: Path, start_offset: int, start_line: int, max_record_bytes: int) -> Iterator[Raw]:
+    """Records of a JSONL file from `start_offset` (line `start_line + 1` on)."""
+    for chunk in jsonl_chunks(path, start_offset, start_line, CHUNK, max_record_bytes):
+        yield from chunk_records(chunk, max_record_bytes)
 
 
 def _parse_line(line: bytes, line_no: int, end_offset: int) -> Raw:
+    """Blank lines are consumed silently; a BOM on line 1 is ignored."""
     s = line.strip()
     if not s:
         return Raw({"line": line_no}, end_offset=end_offset, consumed=line_no, blank=True)
