@@ -24,3 +24,4 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) bench/scan.py
+	$(PY) bench/ingest.py

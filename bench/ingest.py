@@ -30,7 +30,29 @@ _TOPICS = ["sql", "rust", "bread", "taxes", "tennis", "lora", "git", "cats", "ja
 def generate(path: Path, target_bytes: int, dup_share: float = 0.3) -> int:
     """Chat records of realistic size (0.3–3 KB), `dup_share` of them repeats of earlier ones."""
     rng = random.Random(3)
-    words = ["the", "of", "and", "to", "in", "is", "you", "that", "it", "for", "on", "are", "with", "as", "this", "be", "at", "have", "from", "or", "can"]
+    words = [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "is",
+        "you",
+        "that",
+        "it",
+        "for",
+        "on",
+        "are",
+        "with",
+        "as",
+        "this",
+        "be",
+        "at",
+        "have",
+        "from",
+        "or",
+        "can",
+    ]
     written = lines = 0
     recent: list[bytes] = []
     with open(path, "wb") as f:

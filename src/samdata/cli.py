@@ -227,7 +227,7 @@ def demo(
 ) -> None:
     """Generate a demo estate, run every stage on it, and print where the catalog and reports are."""
     try:
-        result = run_demo(directory, progress=_RichProgress())
+        result = run_demo(directory, progress=_RichProgress(), ingest_progress=_IngestBar())
     except DemoError as e:
         _fail(str(e))
     if json:
@@ -237,16 +237,27 @@ def demo(
             "catalog": str(result.catalog),
             "reports": {k: str(v) for k, v in result.reports.items()},
             "scan": result.scan.to_dict(),
+            "ingest": result.ingest.to_dict(),
+            "stats": result.stats,
         }
         sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     _print_scan(result.scan)
+    _print_ingest(result.ingest.to_dict())
+    ex = result.stats["examples"]
+    out.print(
+        f"catalog holds {ex['total']:,} examples: "
+        + ", ".join(f"{n:,} {k}" for k, n in ex["by_kind"].items())
+    )
     out.print(f"\nestate:    {result.estate.base}")
     out.print(f"config:    {result.estate.config_path}")
     out.print(f"catalog:   {result.catalog}")
     for fmt, path in result.reports.items():
         out.print(f"inventory: {path}" if fmt == "md" else f"           {path}")
-    out.print(f"\nnext: samdata inventory --config '{result.estate.config_path}'")
+    cfg = result.estate.config_path
+    out.print(
+        f"\nnext: samdata inventory --config '{cfg}'   samdata stats --config '{cfg}'   samdata quarantine --config '{cfg}'"
+    )
 
 
 class _IngestBar(IngestProgress):
@@ -300,28 +311,32 @@ def ingest(
     if json:
         sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        table = Table(title=f"ingest run #{report.run_id}", title_justify="left")
-        for col in ("source", "files", "records", "examples", "new", "quarantined"):
-            table.add_column(col, justify="left" if col == "source" else "right")
-        for name, s in summary["sources"].items():
-            table.add_row(
-                name,
-                f"{s['files']:,}",
-                f"{s['records']:,}",
-                f"{s['examples']:,}",
-                f"{s['examples_new']:,}",
-                f"{s['quarantined']:,}",
-            )
-        out.print(table)
-        out.print(
-            f"{summary['examples_new']:,} new examples from {summary['records']:,} records; "
-            f"{summary['files_unchanged']:,} of {summary['files']:,} files unchanged; "
-            f"{summary['quarantined']:,} quarantined ({summary['elapsed_s']:.1f} s)"
-        )
-        if summary["quarantined"]:
-            out.print("see: samdata quarantine")
+        _print_ingest(summary)
     if strict and summary["quarantined"]:
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _print_ingest(summary: dict[str, Any]) -> None:
+    table = Table(title=f"ingest run #{summary['run_id']}", title_justify="left")
+    for col in ("source", "files", "records", "examples", "new", "quarantined"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for name, s in summary["sources"].items():
+        table.add_row(
+            name,
+            f"{s['files']:,}",
+            f"{s['records']:,}",
+            f"{s['examples']:,}",
+            f"{s['examples_new']:,}",
+            f"{s['quarantined']:,}",
+        )
+    out.print(table)
+    out.print(
+        f"{summary['examples_new']:,} new examples from {summary['records']:,} records; "
+        f"{summary['files_unchanged']:,} of {summary['files']:,} files unchanged; "
+        f"{summary['quarantined']:,} quarantined ({summary['elapsed_s']:.1f} s)"
+    )
+    if summary["quarantined"]:
+        out.print("see: samdata quarantine")
 
 
 @app.command()

@@ -24,6 +24,15 @@ def test_demo_writes_catalog_and_reports(tmp_path: Path) -> None:
     inv = orjson.loads(Path(out["reports"]["json"]).read_bytes())
     assert len({p["kind"] for p in inv["problems"]}) == 11
     assert out["scan"]["files_seen"] == len(inv["files"])
+    # Every configured source was ingested: the backup's 5,000 lines hold 1,000 distinct examples,
+    # the git repository's 3 commits are 3 examples, the truncated captures are quarantined.
+    sources = out["stats"]["sources"]
+    assert sources["backup"]["sft"] == 1000
+    assert sources["sam-code"]["sft"] == 3
+    assert sources["sam-captures"]["quarantined"] == 3 and sources["sam-captures"]["sft"] == 197
+    assert sources["sam-escalations"]["sft"] == 20 and sources["distillation"]["sft"] == 150
+    assert sources["sam-corrections"]["preference"] == 40 and sources["sam-dpo-pairs"]["preference"] == 18
+    assert out["ingest"]["examples_new"] == out["stats"]["examples"]["total"]
 
 
 def test_demo_refuses_a_folder_with_things_in_it(tmp_path: Path) -> None:

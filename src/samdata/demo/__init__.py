@@ -5,10 +5,12 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from samdata.catalog import Catalog
 from samdata.config import load_config
 from samdata.demo.estate import Estate, build_estate
+from samdata.ingest import IngestProgress, IngestReport, run_ingest
 from samdata.paths import write_text_atomic
 from samdata.scan.inventory import build_inventory, render
 from samdata.scan.run import Progress, ScanReport, run_scan
@@ -26,10 +28,17 @@ class DemoResult:
     catalog: Path
     reports: dict[str, Path]
     scan: ScanReport
+    ingest: IngestReport
+    stats: dict[str, Any]
 
 
-def run_demo(directory: Path | None = None, progress: Progress | None = None) -> DemoResult:
-    """Build the demo estate in `directory` (a new temp folder if None), scan it, write inventories."""
+def run_demo(
+    directory: Path | None = None,
+    progress: Progress | None = None,
+    ingest_progress: IngestProgress | None = None,
+) -> DemoResult:
+    """Build the demo estate in `directory` (a new temp folder if None), scan it, write inventories,
+    then ingest every configured source into the catalog."""
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="samdata-demo-"))
     directory = directory.absolute()
@@ -40,9 +49,13 @@ def run_demo(directory: Path | None = None, progress: Progress | None = None) ->
     with Catalog.open(config.catalog_path) as catalog:
         report = run_scan(config, catalog, progress=progress)
         inventory = build_inventory(catalog, config)
+        ingested = run_ingest(config, catalog, progress=ingest_progress)
+        stats = catalog.ingest_stats()
     reports = {}
     for fmt in ("md", "json", "html"):
         path = directory / "reports" / f"inventory.{fmt}"
         write_text_atomic(path, render(inventory, fmt))
         reports[fmt] = path
-    return DemoResult(estate=estate, catalog=config.catalog_path, reports=reports, scan=report)
+    return DemoResult(
+        estate=estate, catalog=config.catalog_path, reports=reports, scan=report, ingest=ingested, stats=stats
+    )

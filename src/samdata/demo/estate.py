@@ -10,8 +10,10 @@ import json
 import math
 import os
 import random
+import shutil
 import sqlite3
 import struct
+import subprocess
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -474,6 +476,9 @@ def build_estate(base: Path, seed: int = 7) -> Estate:
     stray.write_bytes((datasets / "alpaca" / "code_alpaca_2k.json").read_bytes())
     planted["duplicate_file"] = [datasets / "alpaca" / "code_alpaca_2k.json", stray]
 
+    repo = internal / "code" / "sam-assistant"
+    has_repo = _git_repo(repo, rng)
+
     # A link into another drive: dead whenever that drive is unplugged.
     link = internal / "sam" / "public_datasets"
     os.symlink(datasets, link)
@@ -481,11 +486,48 @@ def build_estate(base: Path, seed: int = 7) -> Estate:
     planted["offline_root"] = [archive]
 
     config = base / "samdata.toml"
-    config.write_text(_config_text(roots), encoding="utf-8")
+    config.write_text(_config_text(roots, has_repo), encoding="utf-8")
     return Estate(base=base, config_path=config, roots=roots, planted=planted)
 
 
-def _config_text(roots: dict[str, Path]) -> str:
+def _git_repo(repo: Path, rng: random.Random) -> bool:
+    """A small repository with a few commits (skipped where git is not installed)."""
+    if shutil.which("git") is None:
+        return False
+    repo.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Sam Owner",
+        "GIT_AUTHOR_EMAIL": "owner@example.org",
+        "GIT_COMMITTER_NAME": "Sam Owner",
+        "GIT_COMMITTER_EMAIL": "owner@example.org",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+    git("init", "-q")
+    steps = [
+        ("sam/__init__.py", "VERSION = '0.1'\n", "Start the SAM package"),
+        ("sam/memory.py", "def remember(note):\n    return note.strip()\n", "Add a tiny memory helper"),
+        (
+            "sam/memory.py",
+            "def remember(note: str) -> str:\n    return note.strip()\n",
+            "Type the memory helper",
+        ),
+    ]
+    for rel, text, message in steps:
+        path = repo / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        git("add", ".")
+        git("commit", "-q", "-m", f"{message}\n\n{_sentence(rng, 8)}")
+    return True
+
+
+def _config_text(roots: dict[str, Path], has_repo: bool = False) -> str:
     def q(p: Path | str) -> str:
         return json.dumps(str(p))  # a JSON string is a valid TOML basic string
 
@@ -508,7 +550,13 @@ def _config_text(roots: dict[str, Path]) -> str:
         ("dolly", external / "datasets/dolly/*.jsonl", "dolly", "CC-BY-SA-3.0"),
         ("code-alpaca", external / "datasets/alpaca/*.json", "alpaca", "CC-BY-NC-4.0"),
         ("public-sets", external / "datasets/**/*.json*", "auto", "various"),
+        ("sam-logs", internal / "sam/logs/*.jsonl", "auto", "private"),
+        ("sam-escalations", internal / "sam/training/escalations.db", "sqlite", "private"),
+        ("distillation", roots["#1"] / "sam_old/distill.db", "sqlite", "private"),
+        ("backup", external / "Backups/sam_backup_full.jsonl", "chat_jsonl", "private"),
     ]
+    if has_repo:
+        sources.append(("sam-code", internal / "code/sam-assistant", "git", "private"))
     for name, path, fmt, lic in sources:
         parts += [
             "[[sources]]",

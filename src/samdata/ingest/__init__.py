@@ -132,7 +132,8 @@ def plan(config: Config, catalog: Catalog, names: list[str] | None = None) -> li
         return [item for s in sources for item in _source_files(s, config)]
     items = []
     for f in catalog.files():
-        if f["kind"] == "file" and adapter_for(f["format"] or "") is not None:
+        # Files of an unplugged drive stay in the catalog but cannot be read now.
+        if f["kind"] == "file" and adapter_for(f["format"] or "") is not None and os.path.isfile(f["path"]):
             items.append(WorkItem(f"scan:{f['format']}", Path(f["path"]), f["format"], {}))
     return items
 
@@ -147,7 +148,10 @@ def _source_files(source: SourceConfig, config: Config) -> Iterator[WorkItem]:
                 seen.add(match)
                 yield WorkItem(source.name, Path(match), "git", dict(source.options))
             continue
-        if os.path.isdir(match):
+        if os.path.isdir(match) and source.format == "chatgpt_export":
+            # An export folder also holds HTML, images and audio: the data is conversations.json.
+            paths = [os.path.join(match, "conversations.json")]
+        elif os.path.isdir(match):
             paths = sorted(
                 os.path.join(d, n)
                 for d, dirs, files in os.walk(match)
