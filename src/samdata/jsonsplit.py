@@ -14,6 +14,15 @@ from typing import Any, BinaryIO
 
 import orjson
 
+_POSITION = re.compile(r":? line \d+ column \d+ \(char \d+\)$")
+
+
+def json_error(e: Exception) -> str:
+    """A stable reason for a parse error: orjson's message without its varying position, so that
+    quarantine groups the same fault together (the record's own line or index says where)."""
+    return "invalid JSON: " + _POSITION.sub("", str(e))
+
+
 # A whole string, a lone quote (a string cut by the end of the buffer), or a structural character.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{},]')
 _BOM = b"\xef\xbb\xbf"
@@ -119,4 +128,4 @@ def parsed_elements(f: BinaryIO, max_element_bytes: int) -> Iterator[tuple[int, 
             try:
                 yield index, orjson.loads(item), None
             except orjson.JSONDecodeError as e:
-                yield index, None, f"invalid JSON: {e}"
+                yield index, None, json_error(e)

@@ -437,10 +437,10 @@ def build_estate(base: Path, seed: int = 7) -> Estate:
         datasets / "hh-rlhf" / "harmless-base.jsonl",
         [
             {
-                "chosen": f"\n\nHuman: {_question(rng, i)}\n\nAssistant: {_answer(rng, 'it')}",
-                "rejected": f"\n\nHuman: {_question(rng, i)}\n\nAssistant: {_sentence(rng)}",
+                "chosen": f"\n\nHuman: {q}\n\nAssistant: {_answer(rng, 'it')}",
+                "rejected": f"\n\nHuman: {q}\n\nAssistant: {_sentence(rng)}",
             }
-            for i in range(30)
+            for q in [_question(rng, i) for i in range(30)]
         ],
     )
 

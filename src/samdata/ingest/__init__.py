@@ -54,7 +54,7 @@ class FileReport:
     source: str
     path: str
     format: str | None
-    status: str  # ingested | resumed | unchanged | unsupported | failed
+    status: str  # ingested | resumed | unchanged | empty | unsupported | failed
     records: int = 0
     examples: int = 0
     examples_new: int = 0
@@ -377,6 +377,10 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
             catalog.clear_incomplete_line(item.source, str(path), INCOMPLETE_LAST_LINE)
     progress = Progress(adapter_key, size, mtime, fingerprint, start_offset, start_records, pass_run=pass_run)
     batch = _Batch(catalog, run_id, item, fr, progress)
+    if container == "empty" or (container == "text" and not head.strip()):
+        batch.finish()  # nothing to read and nothing lost: the scan reports empty files
+        fr.status = "empty"
+        return fr
     if adapter is None:
         batch.reject(
             {}, f"format {fmt or container!r} cannot be ingested", head[:200].decode("utf-8", "replace")

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from samdata.jsonsplit import parsed_elements
+from samdata.jsonsplit import json_error, parsed_elements
 from samdata.scan.hashing import CHUNK
 
 _BOM = b"\xef\xbb\xbf"
@@ -139,7 +139,7 @@ def _parse_line(line: bytes, line_no: int, end_offset: int) -> Raw:
     except orjson.JSONDecodeError as e:
         return Raw(
             {"line": line_no},
-            error=f"invalid JSON: {e}",
+            error=json_error(e),
             snippet=_snippet(s),
             end_offset=end_offset,
             consumed=line_no,
@@ -170,7 +170,7 @@ def json_records(path: Path, start_index: int, max_record_bytes: int) -> Iterato
     try:
         yield Raw({"index": 0}, value=orjson.loads(data.removeprefix(_BOM)), consumed=1)
     except orjson.JSONDecodeError as e:
-        yield Raw({"index": 0}, error=f"invalid JSON: {e}", snippet=_snippet(data), consumed=1)
+        yield Raw({"index": 0}, error=json_error(e), snippet=_snippet(data), consumed=1)
 
 
 def _array_items(f: Any, start_index: int, max_record_bytes: int) -> Iterator[Raw]:

@@ -17,7 +17,7 @@ import orjson
 import xxhash
 
 from samdata.config import ScanSettings
-from samdata.jsonsplit import parsed_elements
+from samdata.jsonsplit import json_error, parsed_elements
 from samdata.scan import probes
 from samdata.scan.dupsketch import DistinctSketch
 from samdata.scan.formats import classify_record, vote
@@ -201,7 +201,7 @@ def _read_jsonl(f: BinaryIO, hasher: Any, settings: ScanSettings, facts: FileFac
         try:
             obj = orjson.loads(s)
         except orjson.JSONDecodeError as e:
-            tally.fail(f"invalid JSON: {e}", line=line_no, offset=start)
+            tally.fail(json_error(e), line=line_no, offset=start)
             return
         if not isinstance(obj, dict):
             tally.fail(f"not a JSON object but {type(obj).__name__}", line=line_no, offset=start)
@@ -259,7 +259,7 @@ def _read_json_document(
             try:
                 tally.good(orjson.loads(reader.read().removeprefix(_BOM)))
             except orjson.JSONDecodeError as e:
-                tally.fail(f"invalid JSON: {e}", item=0)
+                tally.fail(json_error(e), item=0)
     tally.into(facts)
     return reader.finish()
 

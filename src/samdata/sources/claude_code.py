@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from samdata.jsonsplit import json_error
 from samdata.model import InvalidExample, Message, ToolCall
 from samdata.sources import Adapter, Context, Produced, Rejected, sft
 
@@ -89,7 +90,7 @@ def convert_file(ctx: Context) -> Iterator[tuple[dict[str, Any], Produced | Reje
             except orjson.JSONDecodeError as e:
                 yield (
                     {"line": line_no},
-                    Rejected(f"invalid JSON: {e}", snippet=line[:200].decode("utf-8", "replace")),
+                    Rejected(json_error(e), snippet=line[:200].decode("utf-8", "replace")),
                 )
                 continue
             if not isinstance(rec, dict):

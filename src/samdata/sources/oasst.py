@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from samdata.jsonsplit import json_error
 from samdata.model import Example, InvalidExample, Message
 from samdata.sources import Adapter, Context, Produced, Rejected, require_dict
 
@@ -114,7 +115,7 @@ def convert_file(ctx: Context) -> Iterator[tuple[dict[str, Any], Produced | Reje
             except orjson.JSONDecodeError as e:
                 yield (
                     {"line": line_no},
-                    Rejected(f"invalid JSON: {e}", snippet=line[:200].decode("utf-8", "replace")),
+                    Rejected(json_error(e), snippet=line[:200].decode("utf-8", "replace")),
                 )
                 continue
             if not isinstance(row, dict) or not isinstance(row.get("message_id"), str):
