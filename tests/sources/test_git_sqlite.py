@@ -131,3 +131,44 @@ def test_without_sources_the_last_scan_is_ingested(tmp_path: Path) -> None:
     assert {"scan:chat_jsonl", "scan:dolly", "scan:oasst", "scan:sqlite", "scan:claude_code"} <= set(sources)
     assert sources["scan:sqlite"]["sft"] == 20 + 150  # escalations.db and distill.db
     assert report.totals()["examples_new"] > 1000
+
+
+def _export_with_regeneration() -> list[dict]:
+    def node(nid: str, parent: str | None, role: str | None, text: str, children: list[str]) -> dict:
+        message = (
+            None
+            if role is None
+            else {"id": nid, "author": {"role": role}, "content": {"content_type": "text", "parts": [text]}}
+        )
+        return {"id": nid, "parent": parent, "children": children, "message": message}
+
+    mapping = {
+        "root": node("root", None, None, "", ["q"]),
+        "q": node("q", "root", "user", "What is 2+2?", ["a1", "a2"]),
+        "a1": node("a1", "q", "assistant", "5", []),
+        "a2": node("a2", "q", "assistant", "4", []),
+    }
+    return [{"id": "conv-1", "title": "maths", "mapping": mapping, "current_node": "a2"}]
+
+
+def test_chatgpt_zip_with_feedback_makes_a_preference_pair(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    z = tmp_path / "export.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("conversations.json", json.dumps(_export_with_regeneration()))
+        zf.writestr(
+            "message_feedback.json",
+            json.dumps([{"message_id": "a1", "conversation_id": "conv-1", "rating": "thumbsDown"}]),
+        )
+    config = config_for(tmp_path, f'[[sources]]\nname = "gpt"\npath = "{z}"\nformat = "auto"\n')
+    with Catalog.open(config.catalog_path) as cat:
+        run_ingest(config, cat)
+        examples = cat.examples_from(str(z))
+    kinds = sorted((e["kind"], e["meta"].get("branch", "")) for e in examples)
+    # The visible answer (a2), its regenerated sibling (a1), and the pair a2 ≻ a1 from the thumbs down.
+    assert kinds == [("preference", ""), ("sft", "alternative"), ("sft", "visible")]
+    pair = next(e for e in examples if e["kind"] == "preference")
+    assert pair["body"]["chosen"][0]["content"] == "4" and pair["body"]["rejected"][0]["content"] == "5"
+    assert pair["locator"]["chosen_id"] == "a2" and pair["locator"]["rejected_id"] == "a1"

@@ -12,7 +12,9 @@ siblings also become a preference pair.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -36,10 +38,9 @@ _DOWN = {"thumbsDown", "thumbs_down", "negative", "down", "bad"}
 def prepare(ctx: Context) -> None:
     """Load the thumbs up/down of `message_feedback.json` next to the export, if there is one."""
     ratings: dict[str, str] = {}
-    path = ctx.path.parent / "message_feedback.json"
     try:
-        entries = orjson.loads(path.read_bytes()) if path.is_file() else []
-    except (OSError, orjson.JSONDecodeError):
+        entries = orjson.loads(_feedback_bytes(ctx.path) or b"[]")
+    except (OSError, orjson.JSONDecodeError, zipfile.BadZipFile):
         entries = []
     for e in entries if isinstance(entries, list) else []:
         if not isinstance(e, dict):
@@ -49,6 +50,16 @@ def prepare(ctx: Context) -> None:
         if isinstance(mid, str) and rating in _UP | _DOWN:
             ratings[mid] = "up" if rating in _UP else "down"
     ctx.state["ratings"] = ratings
+
+
+def _feedback_bytes(path: Path) -> bytes | None:
+    """`message_feedback.json` beside the export file, or inside the export's zip."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            member = next((n for n in z.namelist() if n.rsplit("/", 1)[-1] == "message_feedback.json"), None)
+            return z.read(member) if member else None
+    beside = path.parent / "message_feedback.json"
+    return beside.read_bytes() if beside.is_file() else None
 
 
 def _text(content: dict[str, Any], omitted: list[str]) -> str:
