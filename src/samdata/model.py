@@ -1,18 +1,18 @@
 """Canonical records: `Message`, `Example`, and the content-addressed example id.
 
-An example's id is the 128-bit BLAKE2b digest of its canonical JSON: text normalised (Unicode NFC,
+An example's id is the 128-bit xxh3 digest of its canonical JSON: text normalised (Unicode NFC,
 CRLF → LF, trailing spaces trimmed per line), keys sorted, optional fields left out when empty. The
 same content found in two files is one example with two provenance rows.
 """
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
+import xxhash
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES = frozenset({"system", "user", "assistant", "tool"})
@@ -164,7 +164,9 @@ class Example:
     def id(self) -> str:
         """128-bit content address (hex)."""
         if self._id is None:
-            self._id = hashlib.blake2b(self.canonical_json(), digest_size=16).hexdigest()
+            # xxh3-128: 20x faster than BLAKE2b on a 1 KB record, and collisions among honest
+            # data are as unlikely (2^-64 at 6e9 examples); ids are addresses, not signatures.
+            self._id = xxhash.xxh3_128_hexdigest(self.canonical_json())
         return self._id
 
     @classmethod

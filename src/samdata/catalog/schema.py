@@ -113,7 +113,7 @@ MIGRATIONS.append(
         );
 
         CREATE TABLE examples (
-            id              TEXT NOT NULL UNIQUE,          -- blake2b-128 of the canonical JSON
+            id              TEXT NOT NULL UNIQUE,          -- xxh3-128 of the canonical JSON (samdata.model)
             kind            TEXT NOT NULL CHECK (kind IN ('sft', 'preference', 'kto')),
             body            TEXT NOT NULL,                 -- canonical JSON (messages, chosen, rejected, ...)
             turns           INTEGER NOT NULL,
