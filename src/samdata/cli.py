@@ -277,16 +277,23 @@ class _IngestBar(IngestProgress):
         self.task: TaskID | None = None
         self.total = 0
         self.count = 0
+        self.in_file = 0
         self.bar.start()
 
     def start(self, total_files: int, total_bytes: int) -> None:
         self.total = total_files
         self.task = self.bar.add_task("ingest", total=total_bytes, files=f"0/{total_files:,} files")
 
+    def bytes_done(self, nbytes: int) -> None:
+        self.in_file += nbytes
+        if self.task is not None:
+            self.bar.update(self.task, advance=nbytes)
+
     def file_done(self, report: FileReport, nbytes: int) -> None:
         self.count += 1
+        rest, self.in_file = max(nbytes - self.in_file, 0), 0
         if self.task is not None:
-            self.bar.update(self.task, advance=nbytes, files=f"{self.count:,}/{self.total:,} files")
+            self.bar.update(self.task, advance=rest, files=f"{self.count:,}/{self.total:,} files")
 
     def done(self) -> None:
         self.bar.stop()

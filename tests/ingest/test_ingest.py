@@ -16,7 +16,7 @@ import orjson
 from samdata.catalog import Catalog
 from samdata.config import Config, load_config
 from samdata.demo.estate import build_estate
-from samdata.ingest import run_ingest
+from samdata.ingest import IngestProgress, run_ingest
 from tests.conftest import config_for
 from tests.test_cli import run_cli
 
@@ -223,13 +223,23 @@ def test_parallel_chunks_equal_a_sequential_read(tmp_path: Path) -> None:
             "catalog": tmp_path / "par.db",
         }
     )
-    snapshots = []
+
+    class Bytes(IngestProgress):
+        total = 0
+
+        def bytes_done(self, nbytes: int) -> None:
+            self.total += nbytes
+
+    snapshots, seen = [], []
     for cfg in (sequential, parallel):
+        hooks = Bytes()
         with Catalog.open(cfg.catalog_path) as cat:
-            run_ingest(cfg, cat)
+            run_ingest(cfg, cat, progress=hooks)
             snapshots.append(_snapshot(cat))
             progress = cat.progress("big", str(data / "big.jsonl"))
+        seen.append(hooks.total)
     assert snapshots[0] == snapshots[1]
+    assert seen == [(data / "big.jsonl").stat().st_size] * 2  # progress bars reach 100 % in both modes
     reasons = [q[3] for q in snapshots[0][2]]
     assert any("longer than max_record_bytes" in r for r in reasons)
     assert any(r.startswith("incomplete last line") for r in reasons)

@@ -102,6 +102,7 @@ class IngestProgress:
     """Hooks a front end implements to show progress; the default shows nothing."""
 
     def start(self, total_files: int, total_bytes: int) -> None: ...
+    def bytes_done(self, nbytes: int) -> None: ...  # within a big file, as its chunks are committed
     def file_done(self, report: FileReport, nbytes: int) -> None: ...
     def done(self) -> None: ...
 
@@ -180,7 +181,7 @@ def run_ingest(
     progress.start(len(items), sum(sizes.values()))
     try:
         for item in items:
-            fr = _ingest_file(item, config, catalog, run_id)
+            fr = _ingest_file(item, config, catalog, run_id, progress)
             report.files.append(fr)
             progress.file_done(fr, sizes[item.path])
         report.elapsed_s = time.perf_counter() - t0
@@ -294,6 +295,7 @@ def _ingest_jsonl(
     config: Config,
     start_offset: int,
     start_line: int,
+    hooks: IngestProgress,
 ) -> None:
     """JSONL in chunks of whole lines, one commit per chunk; a big file's chunks go to worker
     processes (in order, a bounded number in flight, so memory stays flat)."""
@@ -305,24 +307,35 @@ def _ingest_jsonl(
         item.path, start_offset, start_line, settings.chunk_bytes, settings.max_record_bytes
     )
     auto, limit = item.format == "auto", settings.max_record_bytes
+
+    def commit(rows: _Rows, chunk_len: int) -> None:
+        batch.take(rows)
+        batch.commit()
+        hooks.bytes_done(chunk_len)
+
     if not parallel:
         for chunk in chunks:
-            batch.take(_chunk_job(chunk, adapter, ctx, auto, limit))
-            batch.commit()
+            commit(_chunk_job(chunk, adapter, ctx, auto, limit), _chunk_len(chunk))
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        window: deque[Any] = deque()
+        window: deque[tuple[Any, int]] = deque()
         for chunk in chunks:
-            window.append(pool.submit(_chunk_job, chunk, adapter, ctx, auto, limit))
+            window.append((pool.submit(_chunk_job, chunk, adapter, ctx, auto, limit), _chunk_len(chunk)))
             if len(window) > workers:
-                batch.take(window.popleft().result())
-                batch.commit()
+                future, n = window.popleft()
+                commit(future.result(), n)
         while window:
-            batch.take(window.popleft().result())
-            batch.commit()
+            future, n = window.popleft()
+            commit(future.result(), n)
 
 
-def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) -> FileReport:
+def _chunk_len(chunk: Chunk) -> int:
+    return chunk.oversize if chunk.data is None else len(chunk.data)
+
+
+def _ingest_file(
+    item: WorkItem, config: Config, catalog: Catalog, run_id: int, hooks: IngestProgress | None = None
+) -> FileReport:
     path = item.path
     fr = FileReport(item.source, str(path), None, "ingested")
     try:
@@ -411,7 +424,9 @@ def _ingest_file(item: WorkItem, config: Config, catalog: Catalog, run_id: int) 
         return fr
 
     if container == "jsonl":
-        _ingest_jsonl(adapter, ctx, item, batch, config, start_offset, start_records)
+        _ingest_jsonl(
+            adapter, ctx, item, batch, config, start_offset, start_records, hooks or IngestProgress()
+        )
         batch.finish()
         return fr
     if start_records:
