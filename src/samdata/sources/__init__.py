@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from samdata.jsonsplit import json_error
 from samdata.model import Example, InvalidExample, Message, ToolCall
 
 __all__ = ["ADAPTERS", "Adapter", "Context", "Produced", "Rejected", "adapter_for"]
@@ -94,6 +95,24 @@ def adapter_for(fmt: str, variant: str | None = None) -> Adapter | None:
 
 
 # -- helpers shared by adapters ---------------------------------------------------------------
+
+
+def jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
+    """(line number, object) per non-blank line of a JSONL file that file-wise adapters read whole;
+    a line that is not a JSON object comes as a `Rejected` with the reason."""
+    with open(path, "rb") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                yield line_no, Rejected(json_error(e), snippet=line[:200].decode("utf-8", "replace"))
+                continue
+            if not isinstance(value, dict):
+                yield line_no, Rejected(f"record is {type(value).__name__}, not an object")
+                continue
+            yield line_no, value
 
 
 def text_of(content: Any, omitted: list[str] | None = None) -> str:

@@ -14,9 +14,8 @@ from typing import Any
 
 import orjson
 
-from samdata.jsonsplit import json_error
 from samdata.model import InvalidExample, Message, ToolCall
-from samdata.sources import Adapter, Context, Produced, Rejected, sft
+from samdata.sources import Adapter, Context, Produced, Rejected, jsonl_objects, sft
 
 _CONVERSATIONAL = {"user", "assistant"}
 DEFAULT_TOOL_OUTPUT_CHARS = 2000
@@ -81,33 +80,22 @@ def convert_file(ctx: Context) -> Iterator[tuple[dict[str, Any], Produced | Reje
     records: dict[str, dict[str, Any]] = {}
     lines: dict[str, int] = {}
     order: list[str] = []
-    with open(ctx.path, "rb") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                yield (
-                    {"line": line_no},
-                    Rejected(json_error(e), snippet=line[:200].decode("utf-8", "replace")),
-                )
-                continue
-            if not isinstance(rec, dict):
-                yield {"line": line_no}, Rejected("record is not an object")
-                continue
-            uuid = rec.get("uuid")
-            if rec.get("type") in _CONVERSATIONAL and not isinstance(rec.get("message"), dict):
-                yield (
-                    {"line": line_no, **({"uuid": uuid} if uuid else {})},
-                    Rejected(f"{rec.get('type')} record without message"),
-                )
-                continue
-            if not isinstance(uuid, str) or uuid in records:
-                continue  # queue operations and summaries have no uuid; replays repeat one
-            records[uuid] = rec
-            lines[uuid] = line_no
-            order.append(uuid)
+    for line_no, rec in jsonl_objects(ctx.path):
+        if isinstance(rec, Rejected):
+            yield {"line": line_no}, rec
+            continue
+        uuid = rec.get("uuid")
+        if rec.get("type") in _CONVERSATIONAL and not isinstance(rec.get("message"), dict):
+            yield (
+                {"line": line_no, **({"uuid": uuid} if uuid else {})},
+                Rejected(f"{rec.get('type')} record without message"),
+            )
+            continue
+        if not isinstance(uuid, str) or uuid in records:
+            continue  # queue operations and summaries have no uuid; replays repeat one
+        records[uuid] = rec
+        lines[uuid] = line_no
+        order.append(uuid)
 
     # One conversation per thread: the main thread and each sidechain, each ending at its last record.
     leaves: dict[tuple[bool, str], str] = {}

@@ -12,11 +12,8 @@ from collections.abc import Iterable, Iterator
 from itertools import combinations
 from typing import Any
 
-import orjson
-
-from samdata.jsonsplit import json_error
 from samdata.model import Example, InvalidExample, Message
-from samdata.sources import Adapter, Context, Produced, Rejected, require_dict
+from samdata.sources import Adapter, Context, Produced, Rejected, jsonl_objects, require_dict
 
 
 def _usable(node: Any) -> bool:
@@ -106,27 +103,19 @@ def convert_file(ctx: Context) -> Iterator[tuple[dict[str, Any], Produced | Reje
     nodes: dict[str, dict[str, Any]] = {}
     lines: dict[str, int] = {}
     order: list[str] = []
-    with open(ctx.path, "rb") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                yield (
-                    {"line": line_no},
-                    Rejected(json_error(e), snippet=line[:200].decode("utf-8", "replace")),
-                )
-                continue
-            if not isinstance(row, dict) or not isinstance(row.get("message_id"), str):
-                yield {"line": line_no}, Rejected("message row without message_id")
-                continue
-            if row.get("message_tree_id") and "prompt" in row:
-                yield {"line": line_no}, Rejected("a message tree inside a message file")
-                continue
-            nodes[row["message_id"]] = {**row, "replies": []}
-            lines[row["message_id"]] = line_no
-            order.append(row["message_id"])
+    for line_no, row in jsonl_objects(ctx.path):
+        if isinstance(row, Rejected):
+            yield {"line": line_no}, row
+            continue
+        if not isinstance(row.get("message_id"), str):
+            yield {"line": line_no}, Rejected("message row without message_id")
+            continue
+        if row.get("message_tree_id") and "prompt" in row:
+            yield {"line": line_no}, Rejected("a message tree inside a message file")
+            continue
+        nodes[row["message_id"]] = {**row, "replies": []}
+        lines[row["message_id"]] = line_no
+        order.append(row["message_id"])
     roots = []
     for mid in order:
         node = nodes[mid]
