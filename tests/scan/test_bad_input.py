@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -38,9 +39,11 @@ def _kinds(report) -> dict[str, list]:
 def _scan_as_nobody(config) -> dict:
     """Run a real scan in a forked child that dropped root (root reads every file whatever its mode)."""
     # Warm up on another folder: every module the child needs is imported before it loses access.
-    warm, warm_config = _config(Path(tempfile.mkdtemp(prefix="samdata-warm-")))
+    warm_dir = Path(tempfile.mkdtemp(prefix="samdata-warm-"))
+    warm, warm_config = _config(warm_dir)
     (warm / "w.jsonl").write_bytes(CHAT)
     scan(warm_config)
+    shutil.rmtree(warm_dir)
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
@@ -87,6 +90,8 @@ def test_unreadable_file_and_folder_are_reported() -> None:
         report = _scan_as_nobody(config)
     finally:
         os.chmod(locked, 0o755)
+        os.chmod(secret, 0o644)
+        shutil.rmtree(base)
     unreadable = {tuple(p["paths"]) for p in report["problems"] if p["kind"] == "unreadable"}
     assert unreadable == {(str(secret),), (str(locked),)}
     assert report["files_seen"] == 2  # ok.jsonl and secret.jsonl; the locked folder cannot be listed
