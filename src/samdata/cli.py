@@ -26,6 +26,7 @@ from rich.table import Table
 from samdata import __version__
 from samdata.catalog import Catalog, CatalogError
 from samdata.config import Config, ConfigError, load_config, write_starter_config
+from samdata.curate import run_curate
 from samdata.demo import DemoError, run_demo
 from samdata.ingest import FileReport, IngestError, IngestProgress, run_ingest
 from samdata.paths import human_size, write_text_atomic
@@ -239,6 +240,7 @@ def demo(
             "scan": result.scan.to_dict(),
             "ingest": result.ingest.to_dict(),
             "stats": result.stats,
+            "curate": result.curate.to_dict(),
         }
         sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -249,15 +251,14 @@ def demo(
         f"catalog holds {ex['total']:,} examples: "
         + ", ".join(f"{n:,} {k}" for k, n in ex["by_kind"].items())
     )
+    _print_funnel(result.curate.funnel)
     out.print(f"\nestate:    {result.estate.base}")
     out.print(f"config:    {result.estate.config_path}")
     out.print(f"catalog:   {result.catalog}")
     for fmt, path in result.reports.items():
         out.print(f"inventory: {path}" if fmt == "md" else f"           {path}")
     cfg = result.estate.config_path
-    out.print(
-        f"\nnext: samdata inventory --config '{cfg}'   samdata stats --config '{cfg}'   samdata quarantine --config '{cfg}'"
-    )
+    out.print(f"\nnext: samdata inventory|stats|quarantine|secrets --config '{cfg}'")
 
 
 class _IngestBar(IngestProgress):
@@ -394,6 +395,69 @@ def quarantine(
                 f"    {escape(r['file'])} ({escape(where)}) \\[{escape(r['source'])}] {escape(r['snippet'][:80])}",
                 markup=True,
             )
+
+
+@app.command()
+def curate(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
+    """Label every ingested example: secrets and personal data (redacted), quality flags; print the funnel."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        report = run_curate(cfg, cat)
+    if json:
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    out.print(
+        "labelled: "
+        + ", ".join(f"{n:,} by {d}" for d, n in report.labelled.items())
+        + f" ({report.elapsed_s:.1f} s)"
+    )
+    _print_funnel(report.funnel)
+    if report.flags:
+        out.print("quality flags: " + ", ".join(f"{k} {n:,}" for k, n in report.flags.items()))
+
+
+def _print_funnel(funnel: dict[str, dict[str, int]]) -> None:
+    table = Table(
+        title="ingested → flagged by quality → with secrets (redacted) → kept", title_justify="left"
+    )
+    for col in ("source", "ingested", "quality flagged", "with secrets", "kept"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+
+    def pct(n: int, total: int) -> str:
+        return f"{n:,} ({n / total:.0%})" if total else "0"
+
+    for name, f in funnel.items():
+        table.add_row(
+            name,
+            f"{f['ingested']:,}",
+            pct(f["quality_flagged"], f["ingested"]),
+            pct(f["with_secrets"], f["ingested"]),
+            pct(f["kept"], f["ingested"]),
+        )
+    out.print(table)
+
+
+@app.command()
+def secrets(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
+    """Secret and personal-data findings for review; add a finding's hash to [curate] allow to silence it."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        findings = cat.secret_findings()
+    if json:
+        sys.stdout.write(orjson.dumps({"findings": findings}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if not findings:
+        out.print("no findings (run `samdata curate` first if you have not)")
+        return
+    table = Table(title=f"{len(findings):,} findings", title_justify="left")
+    for col in ("kind", "preview", "hash", "where", "source", "file"):
+        table.add_column(col)
+    for f in findings:
+        where = f"{f['part']} " + ", ".join(f"{k} {v}" for k, v in f["locator"].items())
+        table.add_row(
+            f["kind"], escape(f["preview"]), f["hash"], escape(where), escape(f["source"]), escape(f["file"])
+        )
+    out.print(table)
 
 
 def _version(value: bool) -> None:

@@ -95,6 +95,15 @@ class IngestSettings(_Strict):
     workers: Annotated[int, Field(ge=0)] = 0
 
 
+class CurateSettings(_Strict):
+    """What curate looks for: the owner's private literals, reviewed false positives, answer bounds."""
+
+    literals: list[str] = Field(default_factory=list)  # names, home paths, host names to redact
+    allow: list[str] = Field(default_factory=list)  # finding hashes (`samdata secrets`) that are fine
+    min_answer_chars: Annotated[int, Field(ge=0)] = 1
+    max_answer_chars: Annotated[int, Field(ge=1)] = 24_000
+
+
 class Config(_Strict):
     """The whole `samdata.toml`."""
 
@@ -104,6 +113,7 @@ class Config(_Strict):
     expects: list[ExpectConfig] = Field(default_factory=list)
     scan: ScanSettings = Field(default_factory=ScanSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    curate: CurateSettings = Field(default_factory=CurateSettings)
     # Where the file was read from; relative paths were resolved against its folder.
     config_path: Path | None = Field(default=None, exclude=True)
 

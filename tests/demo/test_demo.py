@@ -25,10 +25,10 @@ def test_demo_writes_catalog_and_reports(tmp_path: Path) -> None:
     assert len({p["kind"] for p in inv["problems"]}) == 11
     assert out["scan"]["files_seen"] == len(inv["files"])
     # Every configured source was ingested: the backup's 5,000 lines hold 1,000 distinct examples,
-    # the git repository's 3 commits are 3 examples, the truncated captures are quarantined.
+    # the git repository's 4 commits are 4 examples, the truncated captures are quarantined.
     sources = out["stats"]["sources"]
     assert sources["backup"]["sft"] == 1000
-    assert sources["sam-code"]["sft"] == 3
+    assert sources["sam-code"]["sft"] == 4
     assert sources["sam-captures"]["quarantined"] == 3 and sources["sam-captures"]["sft"] == 197
     assert sources["sam-escalations"]["sft"] == 20 and sources["distillation"]["sft"] == 150
     assert sources["sam-corrections"]["preference"] == 40 and sources["sam-dpo-pairs"]["preference"] == 18

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from samdata.catalog.curate import CurateStore
 from samdata.catalog.ingest import IngestStore
 from samdata.catalog.schema import MIGRATIONS
 
@@ -63,7 +64,7 @@ class CatalogError(Exception):
     """The catalog file cannot be opened or is newer than this samdata."""
 
 
-class Catalog(IngestStore):
+class Catalog(IngestStore, CurateStore):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:

@@ -175,3 +175,38 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        3,
+        "curate: attributes, secret findings, redacted bodies",
+        """
+        CREATE TABLE attributes (
+            example_id      TEXT NOT NULL REFERENCES examples(id),
+            detector        TEXT NOT NULL,                 -- secrets | quality | ...
+            version         INTEGER NOT NULL,              -- a new version recomputes everything
+            value           TEXT NOT NULL,                 -- JSON
+            computed_at     TEXT NOT NULL,
+            PRIMARY KEY (example_id, detector)
+        ) WITHOUT ROWID;
+        CREATE INDEX attributes_by_detector ON attributes(detector, version);
+
+        CREATE TABLE findings (
+            id              INTEGER PRIMARY KEY,
+            example_id      TEXT NOT NULL REFERENCES examples(id),
+            kind            TEXT NOT NULL,                 -- aws_access_key, email, ...
+            part            TEXT NOT NULL,                 -- where: messages[1].content, chosen[0].content, ...
+            span_start      INTEGER NOT NULL,
+            span_end        INTEGER NOT NULL,
+            hash            TEXT NOT NULL,                 -- xxh3-64 of the matched text: the allow-list key
+            preview         TEXT NOT NULL                  -- enough to recognise it, not to use it
+        );
+        CREATE INDEX findings_by_example ON findings(example_id);
+
+        CREATE TABLE redactions (
+            example_id      TEXT PRIMARY KEY REFERENCES examples(id),
+            body            TEXT NOT NULL                  -- canonical JSON with typed placeholders
+        );
+        """,
+    )
+)

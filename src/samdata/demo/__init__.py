@@ -9,6 +9,7 @@ from typing import Any
 
 from samdata.catalog import Catalog
 from samdata.config import load_config
+from samdata.curate import CurateReport, run_curate
 from samdata.demo.estate import Estate, build_estate
 from samdata.ingest import IngestProgress, IngestReport, run_ingest
 from samdata.paths import write_text_atomic
@@ -30,6 +31,7 @@ class DemoResult:
     scan: ScanReport
     ingest: IngestReport
     stats: dict[str, Any]
+    curate: CurateReport
 
 
 def run_demo(
@@ -38,7 +40,7 @@ def run_demo(
     ingest_progress: IngestProgress | None = None,
 ) -> DemoResult:
     """Build the demo estate in `directory` (a new temp folder if None), scan it, write inventories,
-    then ingest every configured source into the catalog."""
+    then ingest every configured source into the catalog and curate it."""
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="samdata-demo-"))
     directory = directory.absolute()
@@ -51,11 +53,18 @@ def run_demo(
         inventory = build_inventory(catalog, config)
         ingested = run_ingest(config, catalog, progress=ingest_progress)
         stats = catalog.ingest_stats()
+        curated = run_curate(config, catalog)
     reports = {}
     for fmt in ("md", "json", "html"):
         path = directory / "reports" / f"inventory.{fmt}"
         write_text_atomic(path, render(inventory, fmt))
         reports[fmt] = path
     return DemoResult(
-        estate=estate, catalog=config.catalog_path, reports=reports, scan=report, ingest=ingested, stats=stats
+        estate=estate,
+        catalog=config.catalog_path,
+        reports=reports,
+        scan=report,
+        ingest=ingested,
+        stats=stats,
+        curate=curated,
     )

@@ -327,7 +327,14 @@ def build_estate(base: Path, seed: int = 7) -> Estate:
     empty = internal / "sam" / "logs" / "capture_2025-11-02.jsonl"
     empty.parent.mkdir(parents=True)
     empty.touch()
-    _jsonl(internal / "sam" / "logs" / "capture_2025-11-01.jsonl", _chat_rows(rng, 12, start=2000))
+    logs = _chat_rows(rng, 12, start=2000)
+    # What live captures really hold: secrets pasted into chats, and boilerplate answers.
+    logs[0]["messages"][1]["content"] = (
+        "My deploy fails. Key is AKIAQ3EGUFYP7XLMN2RT, can you check the policy?"
+    )
+    logs[1]["messages"][1]["content"] = "Email the report to dana.w@example-family.org and cc me."
+    logs[2]["messages"][2]["content"] = "As an AI language model, I cannot browse your files."
+    _jsonl(internal / "sam" / "logs" / "capture_2025-11-01.jsonl", logs)
     planted["empty_file"] = [empty]
 
     exports = internal / "sam" / "exports"
@@ -516,6 +523,11 @@ def _git_repo(repo: Path, rng: random.Random) -> bool:
             "sam/memory.py",
             "def remember(note: str) -> str:\n    return note.strip()\n",
             "Type the memory helper",
+        ),
+        (
+            "sam/settings.py",
+            'DB_URL = "postgres://sam:Tr0ub4dor-3@db.home.lan:5432/sam"\n',
+            "Point SAM at the home database",
         ),
     ]
     for rel, text, message in steps:

@@ -1,0 +1,151 @@
+"""`samdata curate`: label every ingested example, incrementally, without touching its raw record.
+
+Detectors write attributes (one JSON value per example and detector, with the detector's version):
+an example is (re)labelled when it has no value yet or its value came from an older version. The
+secrets detector also stores findings and a redacted body, which is what exports use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import xxhash
+
+from samdata.catalog import Catalog, utcnow
+from samdata.config import Config
+from samdata.curate import quality, secrets
+
+BATCH = 1000
+
+
+@dataclass
+class CurateReport:
+    """How many examples each detector labelled in this run, and the funnel after it."""
+
+    labelled: dict[str, int] = field(default_factory=dict)
+    funnel: dict[str, dict[str, int]] = field(default_factory=dict)
+    flags: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "labelled": self.labelled,
+            "funnel": self.funnel,
+            "quality_flags": self.flags,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def _texts(body: dict[str, Any]) -> list[tuple[str, list[Any], str]]:
+    """(part name, containing object path, text) of every string an example trains on or shows."""
+    out = []
+    for side in ("messages", "chosen", "rejected"):
+        for i, m in enumerate(body.get(side) or []):
+            out.append((f"{side}[{i}].content", [side, i, "content"], m["content"]))
+            for j, call in enumerate(m.get("tool_calls") or []):
+                args = call["arguments"]
+                text = args if isinstance(args, str) else orjson.dumps(args).decode()
+                out.append(
+                    (f"{side}[{i}].tool_calls[{j}].arguments", [side, i, "tool_calls", j, "arguments"], text)
+                )
+    return out
+
+
+def scan_secrets(
+    body: dict[str, Any], scanner: secrets.SecretScanner
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Findings of one example body and, if there are any, its redacted body."""
+    findings: list[dict[str, Any]] = []
+    redacted = None
+    for part, path, text in _texts(body):
+        hits = scanner.scan(text)
+        if not hits:
+            continue
+        if redacted is None:
+            redacted = orjson.loads(orjson.dumps(body))
+        node = redacted
+        for key in path[:-1]:
+            node = node[key]
+        clean = secrets.redact(text, hits)
+        if path[-1] == "arguments" and not isinstance(node["arguments"], str):
+            try:
+                node["arguments"] = orjson.loads(clean)
+            except orjson.JSONDecodeError:
+                node["arguments"] = clean
+        else:
+            node[path[-1]] = clean
+        findings += [
+            {
+                "kind": h.kind,
+                "part": part,
+                "start": h.start,
+                "end": h.end,
+                "hash": h.hash,
+                "preview": h.preview,
+            }
+            for h in hits
+        ]
+    return findings, redacted
+
+
+def run_curate(
+    config: Config, catalog: Catalog, on_batch: Callable[[str, int], None] | None = None
+) -> CurateReport:
+    """Label what is not labelled by the current detector versions; return counts and the funnel."""
+    t0 = time.perf_counter()
+    report = CurateReport()
+    settings = config.curate
+    scanner = secrets.SecretScanner(settings.literals, settings.allow)
+    # The allow-list and literals change what the secrets detector finds: they are part of its version.
+    secrets_version = secrets.VERSION * 1_000_003 + hash_settings(settings.literals, settings.allow)
+    rules = quality.QualityRules(
+        min_answer_chars=settings.min_answer_chars, max_answer_chars=settings.max_answer_chars
+    )
+
+    def label_secrets(rows: list[tuple[str, str, str]]) -> None:
+        values, found, redactions = [], [], []
+        for example_id, _kind, raw in rows:
+            findings, redacted = scan_secrets(orjson.loads(raw), scanner)
+            values.append((example_id, [f["kind"] for f in findings]))
+            found += [
+                (example_id, f["kind"], f["part"], f["start"], f["end"], f["hash"], f["preview"])
+                for f in findings
+            ]
+            if redacted is not None:
+                redactions.append((example_id, orjson.dumps(redacted, option=orjson.OPT_SORT_KEYS).decode()))
+        catalog.save_attributes("secrets", secrets_version, values, utcnow(), found, redactions)
+
+    def label_quality(rows: list[tuple[str, str, str]]) -> None:
+        values = [
+            (example_id, quality.example_flags(orjson.loads(raw), rules)) for example_id, _kind, raw in rows
+        ]
+        catalog.save_attributes(
+            "quality", quality.VERSION * 1_000_003 + hash_settings(rules), values, utcnow()
+        )
+
+    detectors = [
+        ("secrets", secrets_version, label_secrets),
+        ("quality", quality.VERSION * 1_000_003 + hash_settings(rules), label_quality),
+    ]
+    for name, version, label in detectors:
+        after, done = "", 0
+        while rows := catalog.pending(name, version, after, BATCH):
+            label(rows)
+            done += len(rows)
+            after = rows[-1][0]
+            if on_batch:
+                on_batch(name, len(rows))
+        report.labelled[name] = done
+    report.funnel = catalog.funnel()
+    report.flags = catalog.quality_flag_counts()
+    report.elapsed_s = time.perf_counter() - t0
+    return report
+
+
+def hash_settings(*parts: Any) -> int:
+    """A small, stable number from settings (so a settings change re-labels, like a new version)."""
+    return xxhash.xxh3_64_intdigest(repr(parts).encode()) % 1_000_003

@@ -1,0 +1,118 @@
+"""Quality flags for chat examples: each a name, a reason and the numbers behind it.
+
+The rules are deliberately plain so that a flag can be explained: answer length bounds,
+refusal / AI-boilerplate phrases, truncated answers (no closing punctuation, an odd number of code
+fences), Gopher-style repetition (share of duplicated lines, share of characters in the most
+frequent word 2-gram), mojibake, placeholder text, and user turns that are only a greeting.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+VERSION = 1
+
+REFUSALS = (
+    "as an ai language model",
+    "as a large language model",
+    "as an ai assistant, i",
+    "i'm sorry, but i cannot",
+    "i am sorry, but i cannot",
+    "i'm sorry, but i can't",
+    "i cannot fulfill",
+    "i can't assist with",
+    "i cannot assist with",
+    "i'm not able to provide",
+    "i do not have personal opinions",
+    "i don't have personal opinions",
+    "i don't have the ability to",
+    "my knowledge cutoff",
+)
+_MOJIBAKE = re.compile(r"Ã[\u0080-\u00bf]|â€[\u0080-\u00bf™œ]|\ufffd|Â[\u00a0-\u00bf]")
+_PLACEHOLDER = re.compile(r"\{\{\s*\w+\s*\}\}|lorem ipsum|\[insert [^\]]{1,40}\]|\bTODO: fill", re.I)
+_GREETING = re.compile(
+    r"^\s*(hi|hello|hey|yo|hiya|howdy|good (morning|afternoon|evening)|greetings)( there)?[\s!.?,]*$", re.I
+)
+_WORD = re.compile(r"\w+")
+_END_OK = (*tuple(".!?…:;)]}\"'`*>|"), "```")
+
+
+@dataclass(frozen=True)
+class QualityRules:
+    min_answer_chars: int = 1
+    max_answer_chars: int = 24_000
+    max_duplicate_line_share: float = 0.3  # Gopher: 0.30 of lines duplicated
+    max_top_bigram_share: float = 0.2  # Gopher: 0.20 of characters in the top 2-gram
+    truncation_min_chars: int = 200  # shorter answers often end without punctuation on purpose
+
+
+def _flag(name: str, reason: str, **figures: Any) -> dict[str, Any]:
+    return {"flag": name, "reason": reason, **({"figures": figures} if figures else {})}
+
+
+def _repetition(text: str, rules: QualityRules) -> list[dict[str, Any]]:
+    out = []
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    if len(lines) >= 4:
+        dup = 1 - len(set(lines)) / len(lines)
+        if dup > rules.max_duplicate_line_share:
+            out.append(_flag("repetition", "many lines repeat", duplicate_line_share=round(dup, 3)))
+    words = _WORD.findall(text.lower())
+    if len(words) >= 50:
+        bigrams = Counter(itertools.pairwise(words))
+        (a, b), n = bigrams.most_common(1)[0]
+        share = n * (len(a) + len(b)) / max(sum(len(w) for w in words), 1)
+        if share > rules.max_top_bigram_share:
+            out.append(
+                _flag("repetition", f"the 2-gram {a!r} {b!r} dominates", top_bigram_share=round(share, 3))
+            )
+    return out
+
+
+def answer_flags(answer: str, rules: QualityRules) -> list[dict[str, Any]]:
+    """Flags of one assistant answer."""
+    flags = []
+    n = len(answer.strip())
+    if n < rules.min_answer_chars:
+        flags.append(
+            _flag("too_short", "answer shorter than the minimum", chars=n, min=rules.min_answer_chars)
+        )
+    elif n > rules.max_answer_chars:
+        flags.append(_flag("too_long", "answer longer than the maximum", chars=n, max=rules.max_answer_chars))
+    low = answer.lower()
+    hit = next((p for p in REFUSALS if p in low), None)
+    if hit:
+        flags.append(_flag("refusal_or_boilerplate", f"contains {hit!r}"))
+    fences = answer.count("```")
+    if fences % 2:
+        flags.append(_flag("truncated", "unbalanced code fence", fences=fences))
+    elif n >= rules.truncation_min_chars and not answer.rstrip().endswith(_END_OK):
+        flags.append(_flag("truncated", "ends mid-sentence", last_chars=answer.rstrip()[-20:]))
+    flags += _repetition(answer, rules)
+    if _MOJIBAKE.search(answer):
+        flags.append(_flag("mojibake", "encoding damage such as 'Ã©' or '\\ufffd'"))
+    if _PLACEHOLDER.search(answer):
+        flags.append(_flag("placeholder", "template placeholder or lorem ipsum"))
+    return flags
+
+
+def example_flags(body: dict[str, Any], rules: QualityRules | None = None) -> list[dict[str, Any]]:
+    """All flags of an example body (canonical dict): its answers, and its user turns."""
+    rules = rules or QualityRules()
+    if body["kind"] == "preference":
+        answers = [m["content"] for m in body.get("chosen", []) if m["role"] == "assistant"]
+    else:
+        answers = [m["content"] for m in body["messages"][-1:] if m["role"] == "assistant"]
+    flags = [f for a in answers for f in answer_flags(a, rules)]
+    users = [m["content"] for m in body["messages"] if m["role"] == "user"]
+    if users and all(_GREETING.match(u) for u in users):
+        flags.append(_flag("greeting_only", "the user only greets"))
+    for u in users:
+        if _PLACEHOLDER.search(u):
+            flags.append(_flag("placeholder", "template placeholder in the prompt"))
+            break
+    return flags

@@ -1,0 +1,63 @@
+"""`samdata curate` on the demo: incremental, versioned, redacted bodies, the funnel and the CLI contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from samdata.catalog import Catalog
+from samdata.config import load_config
+from samdata.curate import run_curate
+from samdata.demo import run_demo
+from tests.test_cli import run_cli
+
+
+def test_curate_labels_once_redacts_and_reports(tmp_path: Path) -> None:
+    demo = run_demo(tmp_path / "demo")
+    config = load_config(demo.estate.config_path)
+    total = demo.stats["examples"]["total"]
+    assert demo.curate.labelled == {"secrets": total, "quality": total}  # the demo curates too
+    with Catalog.open(config.catalog_path) as cat:
+        cat.conn.execute("DELETE FROM attributes")  # start over: curate must label everything again
+        first = run_curate(config, cat)
+        assert first.labelled == {"secrets": total, "quality": total}
+        assert run_curate(config, cat).labelled == {"secrets": 0, "quality": 0}  # incremental
+        logs = first.funnel["sam-logs"]
+        # The demo planted an AWS key and an e-mail address in two captures, and one boilerplate answer.
+        assert logs == {"ingested": 12, "quality_flagged": 1, "with_secrets": 2, "kept": 11, "not_curated": 0}
+        assert first.funnel["sam-code"]["with_secrets"] == 1  # the database URL in a commit's diff
+        key_example = next(
+            e
+            for e in cat.examples_from(
+                str(demo.estate.roots["Internal"] / "sam/logs/capture_2025-11-01.jsonl")
+            )
+            if e["locator"] == {"line": 1}
+        )
+        redacted = cat.redacted_body(key_example["id"])
+        assert "<AWS_ACCESS_KEY>" in redacted["messages"][1]["content"]
+        assert "AKIA" not in orjson.dumps(redacted).decode()
+        assert "AKIA" in key_example["body"]["messages"][1]["content"]  # the raw record is never rewritten
+
+    # The allow-list is part of the secrets detector's version: adding a hash re-labels everything.
+    cfg_text = demo.estate.config_path.read_text()
+    with Catalog.open(config.catalog_path) as cat:
+        email = next(f for f in cat.secret_findings() if f["kind"] == "email")
+    demo.estate.config_path.write_text(cfg_text + f'\n[curate]\nallow = ["{email["hash"]}"]\n')
+    proc = run_cli("curate", "--config", str(demo.estate.config_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = orjson.loads(proc.stdout)
+    assert report["labelled"] == {"secrets": total, "quality": 0}
+    assert report["funnel"]["sam-logs"]["with_secrets"] == 1
+
+    findings = orjson.loads(run_cli("secrets", "--config", str(demo.estate.config_path), "--json").stdout)[
+        "findings"
+    ]
+    assert {(f["kind"], f["source"]) for f in findings} == {
+        ("aws_access_key", "sam-logs"),
+        ("database_url", "sam-code"),
+    }
+    for f in findings:
+        assert {"example_id", "kind", "source", "locator"} <= set(f) and len(f["example_id"]) == 32
+    human = run_cli("curate", "--config", str(demo.estate.config_path))
+    assert "quality flagged" in human.stdout and "sam-logs" in human.stdout

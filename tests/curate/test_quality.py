@@ -1,0 +1,54 @@
+"""Quality flags: each fires on its case, with its reason, and clean answers stay clean."""
+
+from __future__ import annotations
+
+import pytest
+
+from samdata.curate.quality import QualityRules, example_flags
+
+
+def body(user: str, answer: str) -> dict:
+    return {
+        "kind": "sft",
+        "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+    }
+
+
+LONG_OK = "Use a context manager so the file is closed. " * 6 + "That is all."
+
+
+@pytest.mark.parametrize(
+    ("user", "answer", "flag"),
+    [
+        ("q", "x" * 30_000 + ".", "too_long"),
+        ("Explain X", "As an AI language model, I cannot have opinions about X.", "refusal_or_boilerplate"),
+        ("Write code", "Here it is:\n```python\nprint(1)\n", "truncated"),
+        ("Explain", LONG_OK + " and then the next step is to open the", "truncated"),
+        ("List", "\n".join(["same line here"] * 6 + ["other"]), "repetition"),
+        ("Say", " ".join(["very good"] * 60) + ".", "repetition"),
+        ("Translate", "The cafÃ© is open.", "mojibake"),
+        ("Greet", "Dear {{name}}, thanks for your order.", "placeholder"),
+        ("Fill", "Lorem ipsum dolor sit amet.", "placeholder"),
+        ("hello!", "Hi! How can I help?", "greeting_only"),
+    ],
+)
+def test_each_flag_fires(user: str, answer: str, flag: str) -> None:
+    flags = example_flags(body(user, answer))
+    assert flag in {f["flag"] for f in flags}, flags
+    assert all(f["reason"] for f in flags)
+
+
+def test_clean_answers_and_preferences() -> None:
+    assert example_flags(body("How do I close a file?", LONG_OK)) == []
+    assert example_flags(body("2+2?", "4")) == []  # by default only the length bounds of config apply
+    pair = {
+        "kind": "preference",
+        "messages": [{"role": "user", "content": "q"}],
+        "chosen": [{"role": "assistant", "content": "A careful answer."}],
+        "rejected": [{"role": "assistant", "content": "As an AI language model, I cannot."}],
+    }
+    assert example_flags(pair) == []  # only the chosen side is trained toward
+    assert example_flags(body("q", "ok"), QualityRules(min_answer_chars=5))[0]["figures"] == {
+        "chars": 2,
+        "min": 5,
+    }
