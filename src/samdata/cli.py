@@ -418,9 +418,10 @@ def curate(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt =
 
 def _print_funnel(funnel: dict[str, dict[str, int]]) -> None:
     table = Table(
-        title="ingested → flagged by quality → with secrets (redacted) → kept", title_justify="left"
+        title="ingested → near-dups removed → flagged by quality → with secrets (redacted) → kept",
+        title_justify="left",
     )
-    for col in ("source", "ingested", "quality flagged", "with secrets", "kept"):
+    for col in ("source", "ingested", "near-dups removed", "quality flagged", "with secrets", "kept"):
         table.add_column(col, justify="left" if col == "source" else "right")
 
     def pct(n: int, total: int) -> str:
@@ -430,11 +431,33 @@ def _print_funnel(funnel: dict[str, dict[str, int]]) -> None:
         table.add_row(
             name,
             f"{f['ingested']:,}",
+            pct(f["near_dup_removed"], f["ingested"]),
             pct(f["quality_flagged"], f["ingested"]),
             pct(f["with_secrets"], f["ingested"]),
             pct(f["kept"], f["ingested"]),
         )
     out.print(table)
+
+
+@app.command()
+def dupes(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
+    """Near-duplicate clusters found by curate: the keeper and every member with its source and locator."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        clusters = cat.clusters()
+    if json:
+        sys.stdout.write(orjson.dumps({"clusters": clusters}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if not clusters:
+        out.print("no near-duplicate clusters (run `samdata curate` first if you have not)")
+    for c in clusters:
+        out.print(
+            f"[bold]{c['keeper']}[/] keeps {len({m['id'] for m in c['members']})} examples:", markup=True
+        )
+        for m in c["members"]:
+            mark = "keep" if m["id"] == c["keeper"] else "drop"
+            where = ", ".join(f"{k} {v}" for k, v in m["locator"].items())
+            out.print(f"    {mark} {m['id']}  {escape(m['source'])} ({escape(where)})")
 
 
 @app.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -102,6 +102,14 @@ class CurateSettings(_Strict):
     allow: list[str] = Field(default_factory=list)  # finding hashes (`samdata secrets`) that are fine
     min_answer_chars: Annotated[int, Field(ge=0)] = 1
     max_answer_chars: Annotated[int, Field(ge=1)] = 24_000
+    # Near-duplicates: shingles, verified Jaccard threshold, LSH bands × rows, keeper priority.
+    shingle: Literal["word", "char"] = "word"
+    shingle_size: Annotated[int, Field(ge=1, le=32)] = 5
+    neardup_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
+    lsh_bands: Annotated[int, Field(ge=1)] = 16
+    lsh_rows: Annotated[int, Field(ge=1)] = 8
+    normalize_numbers: bool = False
+    source_priority: list[str] = Field(default_factory=list)  # keeper: earliest listed source wins
 
 
 class Config(_Strict):

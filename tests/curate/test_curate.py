@@ -17,15 +17,25 @@ def test_curate_labels_once_redacts_and_reports(tmp_path: Path) -> None:
     demo = run_demo(tmp_path / "demo")
     config = load_config(demo.estate.config_path)
     total = demo.stats["examples"]["total"]
-    assert demo.curate.labelled == {"secrets": total, "quality": total}  # the demo curates too
+    everything = {"secrets": total, "quality": total, "minhash": total}
+    assert demo.curate.labelled == everything  # the demo curates too
     with Catalog.open(config.catalog_path) as cat:
         cat.conn.execute("DELETE FROM attributes")  # start over: curate must label everything again
         first = run_curate(config, cat)
-        assert first.labelled == {"secrets": total, "quality": total}
-        assert run_curate(config, cat).labelled == {"secrets": 0, "quality": 0}  # incremental
+        assert first.labelled == everything
+        assert run_curate(config, cat).labelled == {"secrets": 0, "quality": 0, "minhash": 0}  # incremental
         logs = first.funnel["sam-logs"]
         # The demo planted an AWS key and an e-mail address in two captures, and one boilerplate answer.
-        assert logs == {"ingested": 12, "quality_flagged": 1, "with_secrets": 2, "kept": 11, "not_curated": 0}
+        assert logs == {
+            "ingested": 12,
+            "near_dup_removed": 0,
+            "quality_flagged": 1,
+            "with_secrets": 2,
+            "kept": 11,
+            "not_curated": 0,
+        }
+        # Five Dolly rows are near-copies of five others (last word changed): five clusters.
+        assert first.clusters == 5 and first.funnel["dolly"]["near_dup_removed"] == 5
         assert first.funnel["sam-code"]["with_secrets"] == 1  # the database URL in a commit's diff
         key_example = next(
             e
@@ -47,7 +57,7 @@ def test_curate_labels_once_redacts_and_reports(tmp_path: Path) -> None:
     proc = run_cli("curate", "--config", str(demo.estate.config_path), "--json")
     assert proc.returncode == 0, proc.stderr
     report = orjson.loads(proc.stdout)
-    assert report["labelled"] == {"secrets": total, "quality": 0}
+    assert report["labelled"] == {"secrets": total, "quality": 0, "minhash": 0}
     assert report["funnel"]["sam-logs"]["with_secrets"] == 1
 
     findings = orjson.loads(run_cli("secrets", "--config", str(demo.estate.config_path), "--json").stdout)[
@@ -60,4 +70,13 @@ def test_curate_labels_once_redacts_and_reports(tmp_path: Path) -> None:
     for f in findings:
         assert {"example_id", "kind", "source", "locator"} <= set(f) and len(f["example_id"]) == 32
     human = run_cli("curate", "--config", str(demo.estate.config_path))
-    assert "quality flagged" in human.stdout and "sam-logs" in human.stdout
+    assert "flagged by quality" in human.stdout and "sam-logs" in human.stdout
+    dupes = orjson.loads(run_cli("dupes", "--config", str(demo.estate.config_path), "--json").stdout)[
+        "clusters"
+    ]
+    assert len(dupes) == 5
+    for c in dupes:
+        ids = {m["id"] for m in c["members"]}
+        assert c["keeper"] in ids and len(ids) == 2
+        # each example appears once per provenance row: Dolly rows are in "dolly" and "public-sets"
+        assert sorted(m["source"] for m in c["members"]) == ["dolly", "dolly", "public-sets", "public-sets"]

@@ -53,6 +53,100 @@ class CurateStore:
                 )
                 c.executemany("INSERT INTO redactions (example_id, body) VALUES (?, ?)", redactions)
 
+    # -- near-duplicates ----------------------------------------------------------------------
+
+    def reset_neardup(self) -> None:
+        """Forget bands, pairs and clusters (the shingling or banding changed)."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM lsh_bands")
+            c.execute("DELETE FROM neardup_pairs")
+            c.execute("DELETE FROM attributes WHERE detector IN ('minhash', 'neardup')")
+
+    def add_bands(
+        self, rows: Sequence[tuple[int, int, str]], values: Sequence[tuple[str, Any]], version: int, now: str
+    ) -> None:
+        """Band hashes of newly signed examples, and their `minhash` attribute, in one transaction."""
+        with self.transaction() as c:
+            c.executemany("INSERT OR IGNORE INTO lsh_bands (band, hash, example_id) VALUES (?, ?, ?)", rows)
+            c.executemany(
+                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'minhash', ?, ?, ?)"
+                " ON CONFLICT (example_id, detector) DO UPDATE SET version = excluded.version,"
+                " value = excluded.value, computed_at = excluded.computed_at",
+                [(i, version, orjson.dumps(v).decode(), now) for i, v in values],
+            )
+
+    def band_candidates(self, ids: Sequence[str]) -> set[tuple[str, str]]:
+        """Pairs (a < b) sharing at least one band hash, with at least one side among `ids`."""
+        out: set[tuple[str, str]] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for x, y in self.conn.execute(
+                f"SELECT DISTINCT x.example_id, y.example_id FROM lsh_bands x JOIN lsh_bands y"
+                f" ON y.band = x.band AND y.hash = x.hash AND y.example_id != x.example_id"
+                f" WHERE x.example_id IN ({marks})",
+                chunk,
+            ):
+                out.add((x, y) if x < y else (y, x))
+        return out
+
+    def bodies(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for i, body in self.conn.execute(f"SELECT id, body FROM examples WHERE id IN ({marks})", chunk):
+                out[i] = orjson.loads(body)
+        return out
+
+    def save_pairs(self, pairs: Sequence[tuple[str, str, float]]) -> None:
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO neardup_pairs (a, b, jaccard) VALUES (?, ?, ?)", pairs)
+
+    def neardup_pairs(self) -> list[tuple[str, str, float]]:
+        return self.conn.execute(
+            "SELECT p.a, p.b, p.jaccard FROM neardup_pairs p JOIN examples x ON x.id = p.a AND x.forgotten = 0"
+            " JOIN examples y ON y.id = p.b AND y.forgotten = 0"
+        ).fetchall()
+
+    def keeper_facts(self, ids: Sequence[str]) -> dict[str, tuple[list[str], int, str]]:
+        """id → (its sources, number of quality flags, created_at) for choosing a cluster's keeper."""
+        out: dict[str, tuple[list[str], int, str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for i, sources, flags, created in self.conn.execute(
+                f"SELECT e.id, (SELECT group_concat(DISTINCT source) FROM provenance_paths p WHERE p.example_id = e.id),"
+                f" (SELECT json_array_length(value) FROM attributes a WHERE a.example_id = e.id AND a.detector = 'quality'),"
+                f" e.created_at FROM examples e WHERE e.id IN ({marks})",
+                chunk,
+            ):
+                out[i] = ((sources or "").split(","), flags or 0, created)
+        return out
+
+    def replace_clusters(self, values: Sequence[tuple[str, Any]], version: int, now: str) -> None:
+        """The `neardup` attribute of every clustered example (everything else has none)."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM attributes WHERE detector = 'neardup'")
+            c.executemany(
+                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'neardup', ?, ?, ?)",
+                [(i, version, orjson.dumps(v).decode(), now) for i, v in values],
+            )
+
+    def clusters(self) -> list[dict[str, Any]]:
+        """Near-duplicate clusters: keeper and members, one member entry per provenance row."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for example_id, value, source, locator in self.conn.execute(
+            "SELECT a.example_id, a.value, p.source, p.locator FROM attributes a"
+            " JOIN provenance_paths p ON p.example_id = a.example_id WHERE a.detector = 'neardup'"
+            " ORDER BY a.example_id, p.id"
+        ):
+            keeper = orjson.loads(value)["keeper_id"]
+            groups.setdefault(keeper, []).append(
+                {"id": example_id, "source": source, "locator": orjson.loads(locator)}
+            )
+        return [{"keeper": k, "members": m} for k, m in sorted(groups.items())]
+
     def redacted_body(self, example_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT body FROM redactions WHERE example_id = ?", (example_id,)).fetchone()
         return None if row is None else orjson.loads(row[0])
@@ -73,24 +167,30 @@ class CurateStore:
         return out
 
     def funnel(self) -> dict[str, dict[str, int]]:
-        """Per source: ingested → flagged by quality → with secrets (redacted) → kept (no quality flag)."""
+        """Per source: ingested → near-duplicates removed (not their cluster's keeper) → flagged by
+        quality → with secrets (kept, redacted) → kept (no quality flag, not a removed near-duplicate)."""
         out: dict[str, dict[str, int]] = {}
         sql = (
             "SELECT p.source, count(DISTINCT p.example_id),"
+            " count(DISTINCT CASE WHEN n.value LIKE '%\"keeper\":false%' THEN p.example_id END),"
             " count(DISTINCT CASE WHEN q.value != '[]' THEN p.example_id END),"
             " count(DISTINCT CASE WHEN s.value != '[]' THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN q.value IS NULL THEN p.example_id END)"
+            " count(DISTINCT CASE WHEN q.value IS NULL THEN p.example_id END),"
+            " count(DISTINCT CASE WHEN q.value = '[]' AND (n.value IS NULL OR n.value LIKE '%\"keeper\":true%')"
+            " THEN p.example_id END)"
             " FROM provenance_paths p JOIN examples e ON e.id = p.example_id AND e.forgotten = 0"
             " LEFT JOIN attributes q ON q.example_id = p.example_id AND q.detector = 'quality'"
             " LEFT JOIN attributes s ON s.example_id = p.example_id AND s.detector = 'secrets'"
+            " LEFT JOIN attributes n ON n.example_id = p.example_id AND n.detector = 'neardup'"
             " GROUP BY p.source ORDER BY p.source"
         )
-        for source, total, flagged, secrets, uncurated in self.conn.execute(sql):
+        for source, total, near, flagged, secrets, uncurated, kept in self.conn.execute(sql):
             out[source] = {
                 "ingested": total,
+                "near_dup_removed": near,
                 "quality_flagged": flagged,
                 "with_secrets": secrets,
-                "kept": total - flagged - uncurated,
+                "kept": kept,
                 "not_curated": uncurated,
             }
         return out

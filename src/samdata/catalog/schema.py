@@ -210,3 +210,26 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        4,
+        "curate: LSH band index and verified near-duplicate pairs",
+        """
+        CREATE TABLE lsh_bands (
+            band            INTEGER NOT NULL,
+            hash            INTEGER NOT NULL,              -- xxh3-64 of the band's MinHash rows
+            example_id      TEXT NOT NULL REFERENCES examples(id),
+            PRIMARY KEY (band, hash, example_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX lsh_bands_by_example ON lsh_bands(example_id);
+
+        CREATE TABLE neardup_pairs (
+            a               TEXT NOT NULL REFERENCES examples(id),
+            b               TEXT NOT NULL REFERENCES examples(id),  -- a < b
+            jaccard         REAL NOT NULL,                 -- verified on the shingle sets
+            PRIMARY KEY (a, b)
+        ) WITHOUT ROWID;
+        """,
+    )
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -17,7 +18,7 @@ import xxhash
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config
-from samdata.curate import quality, secrets
+from samdata.curate import neardup, quality, secrets
 
 BATCH = 1000
 
@@ -27,6 +28,7 @@ class CurateReport:
     """How many examples each detector labelled in this run, and the funnel after it."""
 
     labelled: dict[str, int] = field(default_factory=dict)
+    clusters: int = 0
     funnel: dict[str, dict[str, int]] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
@@ -34,6 +36,7 @@ class CurateReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "labelled": self.labelled,
+            "neardup_clusters": self.clusters,
             "funnel": self.funnel,
             "quality_flags": self.flags,
             "elapsed_s": round(self.elapsed_s, 3),
@@ -127,9 +130,37 @@ def run_curate(
             "quality", quality.VERSION * 1_000_003 + hash_settings(rules), values, utcnow()
         )
 
+    params = neardup.NearDupParams(
+        shingle=settings.shingle,
+        n=settings.shingle_size,
+        threshold=settings.neardup_threshold,
+        bands=settings.lsh_bands,
+        rows=settings.lsh_rows,
+        normalize_numbers=settings.normalize_numbers,
+    )
+    minhash_version = neardup.VERSION * 1_000_003 + hash_settings(params)
+    if catalog.get_stat("neardup.version") != minhash_version:
+        catalog.reset_neardup()
+        catalog.put_stat("neardup.version", minhash_version)
+    hasher = neardup.MinHasher(params)
+
+    def label_minhash(rows: list[tuple[str, str, str]]) -> None:
+        ids = [r[0] for r in rows]
+        docs = [neardup.shingles(neardup.example_text(orjson.loads(r[2])), params) for r in rows]
+        bands = hasher.band_hashes(hasher.signatures(docs), [r[1] for r in rows])
+        band_rows = [(b, int(h), i) for i, hs in zip(ids, bands, strict=True) for b, h in enumerate(hs)]
+        catalog.add_bands(
+            band_rows,
+            [(i, {"shingles": len(d)}) for i, d in zip(ids, docs, strict=True)],
+            minhash_version,
+            utcnow(),
+        )
+        _verify(catalog, catalog.band_candidates(ids), params)
+
     detectors = [
         ("secrets", secrets_version, label_secrets),
         ("quality", quality.VERSION * 1_000_003 + hash_settings(rules), label_quality),
+        ("minhash", minhash_version, label_minhash),
     ]
     for name, version, label in detectors:
         after, done = "", 0
@@ -140,10 +171,51 @@ def run_curate(
             if on_batch:
                 on_batch(name, len(rows))
         report.labelled[name] = done
+    report.clusters = _cluster(catalog, settings.source_priority, minhash_version)
     report.funnel = catalog.funnel()
     report.flags = catalog.quality_flag_counts()
     report.elapsed_s = time.perf_counter() - t0
     return report
+
+
+def _verify(catalog: Catalog, candidates: set[tuple[str, str]], params: neardup.NearDupParams) -> None:
+    """Keep the candidate pairs whose shingle sets really reach the Jaccard threshold."""
+    if not candidates:
+        return
+    ids = sorted({x for pair in candidates for x in pair})
+    sets = {i: neardup.shingles(neardup.example_text(b), params) for i, b in catalog.bodies(ids).items()}
+    verified = []
+    for a, b in sorted(candidates):
+        if a in sets and b in sets:
+            j = neardup.jaccard(sets[a], sets[b])
+            if j >= params.threshold:
+                verified.append((a, b, round(j, 4)))
+    catalog.save_pairs(verified)
+
+
+def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
+    """Union-find over verified pairs; one keeper per cluster by a documented priority:
+    1. the earliest source in `[curate] source_priority` (unlisted sources come after listed ones),
+    2. fewer quality flags, 3. the newest (latest created_at), 4. the smallest id (stable)."""
+    uf = neardup.UnionFind()
+    for a, b, _j in catalog.neardup_pairs():
+        uf.union(a, b)
+    groups = uf.groups()
+    facts = catalog.keeper_facts([x for g in groups for x in g])
+    rank = {name: i for i, name in enumerate(source_priority)}
+
+    def priority(example_id: str) -> tuple[int, int, float, str]:
+        sources, flags, created = facts.get(example_id, ([], 0, ""))
+        best_source = min((rank.get(s, len(rank)) for s in sources), default=len(rank))
+        newest_first = -datetime.fromisoformat(created).timestamp() if created else 0.0
+        return best_source, flags, newest_first, example_id
+
+    values = []
+    for group in groups:
+        keeper = min(group, key=priority)
+        values += [(x, {"keeper_id": keeper, "keeper": x == keeper, "size": len(group)}) for x in group]
+    catalog.replace_clusters(values, version, utcnow())
+    return len(groups)
 
 
 def hash_settings(*parts: Any) -> int:

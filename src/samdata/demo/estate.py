@@ -356,18 +356,19 @@ def build_estate(base: Path, seed: int = 7) -> Estate:
     # -- David External: public sets, the big backup, the export's copy, voice clips ---------
     datasets = external / "datasets"
     dolly_cats = ["open_qa", "general_qa", "classification", "closed_qa", "brainstorming", "summarization"]
-    _jsonl(
-        datasets / "dolly" / "databricks-dolly-15k.jsonl",
-        [
-            {
-                "instruction": _question(rng, i),
-                "context": _sentence(rng) if i % 3 == 0 else "",
-                "response": _answer(rng, "it"),
-                "category": dolly_cats[i % len(dolly_cats)],
-            }
-            for i in range(120)
-        ],
-    )
+    dolly = [
+        {
+            "instruction": _question(rng, i),
+            "context": _sentence(rng) if i % 3 == 0 else "",
+            "response": _answer(rng, "it", 6),
+            "category": dolly_cats[i % len(dolly_cats)],
+        }
+        for i in range(120)
+    ]
+    # Five near-copies, as pasted answers drift: the same row with its last word changed.
+    for i in range(5):
+        dolly[115 + i] = {**dolly[i], "response": dolly[i]["response"].rsplit(" ", 1)[0] + " indeed."}
+    _jsonl(datasets / "dolly" / "databricks-dolly-15k.jsonl", dolly)
     _json(
         datasets / "alpaca" / "code_alpaca_2k.json",
         [{"instruction": _question(rng, i), "input": "", "output": _answer(rng, "code")} for i in range(80)],
