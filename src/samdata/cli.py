@@ -353,6 +353,11 @@ def stats(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
     cfg = _config(config, catalog)
     with _open_catalog(cfg) as cat:
         figures = cat.ingest_stats()
+        figures["curation"] = {
+            "funnel": cat.funnel(),
+            "quality_flags": cat.quality_flag_counts(),
+            **cat.breakdowns(),
+        }
     if json:
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -364,6 +369,14 @@ def stats(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
     for name, s in figures["sources"].items():
         table.add_row(name, *(f"{s[k]:,}" for k in ("sft", "preference", "kto", "quarantined", "files")))
     out.print(table)
+    cur = figures["curation"]
+    if cur["by_category"]:
+        _print_funnel(cur["funnel"])
+        for key in ("by_category", "by_language", "by_token_length"):
+            out.print(
+                f"{key.removeprefix('by_').replace('_', ' ')}: "
+                + ", ".join(f"{k} {n:,}" for k, n in cur[key].items())
+            )
 
 
 @app.command()

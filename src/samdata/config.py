@@ -58,6 +58,8 @@ class SourceConfig(_Strict):
     active: bool = True
     # Adapter options, e.g. `tool_output_chars` for claude_code, `tool_turns` for chatgpt_export.
     options: dict[str, Any] = Field(default_factory=dict)
+    category: str | None = None  # curate: every example of this source gets this category
+    language: str | None = None  # curate: the language its examples should be in (ISO 639-1)
 
 
 class ExpectConfig(_Strict):
@@ -110,6 +112,8 @@ class CurateSettings(_Strict):
     lsh_rows: Annotated[int, Field(ge=1)] = 8
     normalize_numbers: bool = False
     source_priority: list[str] = Field(default_factory=list)  # keeper: earliest listed source wins
+    category_overrides: dict[str, str] = Field(default_factory=dict)  # example id → category
+    tokenizer: str = "qwen2.5"  # the bundled Qwen2.5 BPE, or a folder holding tokenizer.json
 
 
 class Config(_Strict):

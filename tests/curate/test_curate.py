@@ -17,13 +17,14 @@ def test_curate_labels_once_redacts_and_reports(tmp_path: Path) -> None:
     demo = run_demo(tmp_path / "demo")
     config = load_config(demo.estate.config_path)
     total = demo.stats["examples"]["total"]
-    everything = {"secrets": total, "quality": total, "minhash": total}
+    everything = dict.fromkeys(("secrets", "quality", "minhash", "category", "language", "tokens"), total)
+    nothing = dict.fromkeys(everything, 0)
     assert demo.curate.labelled == everything  # the demo curates too
     with Catalog.open(config.catalog_path) as cat:
         cat.conn.execute("DELETE FROM attributes")  # start over: curate must label everything again
         first = run_curate(config, cat)
         assert first.labelled == everything
-        assert run_curate(config, cat).labelled == {"secrets": 0, "quality": 0, "minhash": 0}  # incremental
+        assert run_curate(config, cat).labelled == nothing  # incremental
         logs = first.funnel["sam-logs"]
         # The demo planted an AWS key and an e-mail address in two captures, and one boilerplate answer.
         assert logs == {
@@ -57,7 +58,7 @@ def test_curate_labels_once_redacts_and_reports(tmp_path: Path) -> None:
     proc = run_cli("curate", "--config", str(demo.estate.config_path), "--json")
     assert proc.returncode == 0, proc.stderr
     report = orjson.loads(proc.stdout)
-    assert report["labelled"] == {"secrets": total, "quality": 0, "minhash": 0}
+    assert report["labelled"] == {**nothing, "secrets": total}
     assert report["funnel"]["sam-logs"]["with_secrets"] == 1
 
     findings = orjson.loads(run_cli("secrets", "--config", str(demo.estate.config_path), "--json").stdout)[

@@ -195,6 +195,32 @@ class CurateStore:
             }
         return out
 
+    def breakdowns(self) -> dict[str, dict[str, int]]:
+        """Live examples by category, language and token length (from the curate attributes)."""
+        out: dict[str, dict[str, int]] = {"by_category": {}, "by_language": {}, "by_token_length": {}}
+        queries = {
+            "by_category": "json_extract(a.value, '$.category')",
+            "by_language": "json_extract(a.value, '$.lang')",
+            "by_token_length": "CASE WHEN json_extract(a.value, '$.tokens') < 256 THEN '<256'"
+            " WHEN json_extract(a.value, '$.tokens') < 1024 THEN '256-1k'"
+            " WHEN json_extract(a.value, '$.tokens') < 4096 THEN '1k-4k'"
+            " WHEN json_extract(a.value, '$.tokens') < 16384 THEN '4k-16k' ELSE '>=16k' END",
+        }
+        detectors = {"by_category": "category", "by_language": "language", "by_token_length": "tokens"}
+        for key, expr in queries.items():
+            for value, n in self.conn.execute(
+                f"SELECT {expr}, count(*) FROM attributes a JOIN examples e ON e.id = a.example_id AND e.forgotten = 0"
+                f" WHERE a.detector = ? AND a.value != 'null' GROUP BY 1 ORDER BY 2 DESC",
+                (detectors[key],),
+            ):
+                out[key][str(value)] = n
+        out["wrong_language"] = {
+            "examples": self.conn.execute(
+                "SELECT count(*) FROM attributes WHERE detector = 'language' AND json_extract(value, '$.mismatch') = 1"
+            ).fetchone()[0]
+        }
+        return out
+
     def quality_flag_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for (value,) in self.conn.execute(

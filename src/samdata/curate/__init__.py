@@ -18,7 +18,7 @@ import xxhash
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config
-from samdata.curate import neardup, quality, secrets
+from samdata.curate import categorize, language, neardup, quality, secrets, tokens
 
 BATCH = 1000
 
@@ -157,10 +157,74 @@ def run_curate(
         )
         _verify(catalog, catalog.band_candidates(ids), params)
 
+    defaults = {s.name: s.category for s in config.sources if s.category}
+    expected = {s.name: s.language for s in config.sources if s.language}
+    order = [s.name for s in config.sources]
+
+    def sources_of(ids: list[str]) -> dict[str, list[str]]:
+        facts = catalog.keeper_facts(ids)
+        return {
+            i: sorted(facts[i][0], key=lambda n: order.index(n) if n in order else len(order)) for i in ids
+        }
+
+    def label_category(rows: list[tuple[str, str, str]]) -> None:
+        srcs = sources_of([r[0] for r in rows])
+        values = []
+        for example_id, kind, raw in rows:
+            if kind != "sft":
+                values.append((example_id, None))
+            elif example_id in settings.category_overrides:
+                values.append(
+                    (
+                        example_id,
+                        {
+                            "category": settings.category_overrides[example_id],
+                            "confidence": 1.0,
+                            "by": "override",
+                        },
+                    )
+                )
+            elif default := next((defaults[s] for s in srcs[example_id] if s in defaults), None):
+                values.append((example_id, {"category": default, "confidence": 1.0, "by": "source"}))
+            else:
+                category, confidence, rule = categorize.classify(orjson.loads(raw))
+                values.append(
+                    (example_id, {"category": category, "confidence": confidence, "by": f"rule:{rule}"})
+                )
+        catalog.save_attributes("category", category_version, values, utcnow())
+
+    def label_language(rows: list[tuple[str, str, str]]) -> None:
+        srcs = sources_of([r[0] for r in rows])
+        values = []
+        for example_id, _kind, raw in rows:
+            lang, p = language.example_language(orjson.loads(raw))
+            want = next((expected[s] for s in srcs[example_id] if s in expected), None)
+            value: dict[str, Any] = {"lang": lang, "p": p}
+            if want:
+                value.update(expected=want, mismatch=lang not in (want, "und"))
+            values.append((example_id, value))
+        catalog.save_attributes("language", language_version, values, utcnow())
+
+    count_text = tokens.encoder(settings.tokenizer)
+
+    def label_tokens(rows: list[tuple[str, str, str]]) -> None:
+        values = [
+            (example_id, tokens.count(orjson.loads(raw), count_text)) for example_id, _kind, raw in rows
+        ]
+        catalog.save_attributes("tokens", tokens_version, values, utcnow())
+
+    category_version = categorize.VERSION * 1_000_003 + hash_settings(
+        sorted(defaults.items()), sorted(settings.category_overrides.items())
+    )
+    language_version = language.VERSION * 1_000_003 + hash_settings(sorted(expected.items()))
+    tokens_version = tokens.VERSION * 1_000_003 + hash_settings(settings.tokenizer)
     detectors = [
         ("secrets", secrets_version, label_secrets),
         ("quality", quality.VERSION * 1_000_003 + hash_settings(rules), label_quality),
         ("minhash", minhash_version, label_minhash),
+        ("category", category_version, label_category),
+        ("language", language_version, label_language),
+        ("tokens", tokens_version, label_tokens),
     ]
     for name, version, label in detectors:
         after, done = "", 0
