@@ -81,3 +81,35 @@ def test_curate_labels_once_redacts_and_reports(tmp_path: Path) -> None:
         assert c["keeper"] in ids and len(ids) == 2
         # each example appears once per provenance row: Dolly rows are in "dolly" and "public-sets"
         assert sorted(m["source"] for m in c["members"]) == ["dolly", "dolly", "public-sets", "public-sets"]
+
+
+def test_wrong_language_for_the_source_is_flagged(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "How do I boil an egg properly?"},
+                {"role": "assistant", "content": "Put it in boiling water for nine minutes, then cool it."},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Wie koche ich ein Ei richtig?"},
+                {
+                    "role": "assistant",
+                    "content": "Leg es neun Minuten in kochendes Wasser und kühle es danach ab.",
+                },
+            ]
+        },
+    ]
+    (data / "en.jsonl").write_text("\n".join(orjson.dumps(r).decode() for r in rows) + "\n")
+    cfg = tmp_path / "samdata.toml"
+    cfg.write_text(
+        f'[[sources]]\nname = "english"\npath = "{data}/en.jsonl"\nformat = "chat_jsonl"\nlanguage = "en"\n'
+    )
+    assert run_cli("ingest", "--config", str(cfg)).returncode == 0
+    report = orjson.loads(run_cli("curate", "--config", str(cfg), "--json").stdout)
+    assert report["funnel"]["english"]["quality_flagged"] == 1 and report["funnel"]["english"]["kept"] == 1
+    stats = orjson.loads(run_cli("stats", "--config", str(cfg), "--json").stdout)["curation"]
+    assert stats["wrong_language"] == {"examples": 1} and stats["by_language"] == {"en": 1, "de": 1}

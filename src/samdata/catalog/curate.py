@@ -168,17 +168,20 @@ class CurateStore:
 
     def funnel(self) -> dict[str, dict[str, int]]:
         """Per source: ingested → near-duplicates removed (not their cluster's keeper) → flagged by
-        quality → with secrets (kept, redacted) → kept (no quality flag, not a removed near-duplicate)."""
+        quality (a quality flag, or not in the source's configured language) → with secrets (kept,
+        redacted) → kept (no flag, not a removed near-duplicate)."""
         out: dict[str, dict[str, int]] = {}
         sql = (
             "SELECT p.source, count(DISTINCT p.example_id),"
             " count(DISTINCT CASE WHEN n.value LIKE '%\"keeper\":false%' THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN q.value != '[]' THEN p.example_id END),"
+            " count(DISTINCT CASE WHEN q.value != '[]' OR json_extract(l.value, '$.mismatch') = 1"
+            " THEN p.example_id END),"
             " count(DISTINCT CASE WHEN s.value != '[]' THEN p.example_id END),"
             " count(DISTINCT CASE WHEN q.value IS NULL THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN q.value = '[]' AND (n.value IS NULL OR n.value LIKE '%\"keeper\":true%')"
-            " THEN p.example_id END)"
+            " count(DISTINCT CASE WHEN q.value = '[]' AND coalesce(json_extract(l.value, '$.mismatch'), 0) = 0"
+            " AND (n.value IS NULL OR n.value LIKE '%\"keeper\":true%') THEN p.example_id END)"
             " FROM provenance_paths p JOIN examples e ON e.id = p.example_id AND e.forgotten = 0"
+            " LEFT JOIN attributes l ON l.example_id = p.example_id AND l.detector = 'language'"
             " LEFT JOIN attributes q ON q.example_id = p.example_id AND q.detector = 'quality'"
             " LEFT JOIN attributes s ON s.example_id = p.example_id AND s.detector = 'secrets'"
             " LEFT JOIN attributes n ON n.example_id = p.example_id AND n.detector = 'neardup'"
