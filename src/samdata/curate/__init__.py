@@ -108,6 +108,7 @@ def run_curate(
     rules = quality.QualityRules(
         min_answer_chars=settings.min_answer_chars, max_answer_chars=settings.max_answer_chars
     )
+    quality_version = quality.VERSION * 1_000_003 + hash_settings(rules)
 
     def label_secrets(rows: list[tuple[str, str, str]]) -> None:
         values, found, redactions = [], [], []
@@ -126,9 +127,7 @@ def run_curate(
         values = [
             (example_id, quality.example_flags(orjson.loads(raw), rules)) for example_id, _kind, raw in rows
         ]
-        catalog.save_attributes(
-            "quality", quality.VERSION * 1_000_003 + hash_settings(rules), values, utcnow()
-        )
+        catalog.save_attributes("quality", quality_version, values, utcnow())
 
     params = neardup.NearDupParams(
         shingle=settings.shingle,
@@ -220,7 +219,7 @@ def run_curate(
     tokens_version = tokens.VERSION * 1_000_003 + hash_settings(settings.tokenizer)
     detectors = [
         ("secrets", secrets_version, label_secrets),
-        ("quality", quality.VERSION * 1_000_003 + hash_settings(rules), label_quality),
+        ("quality", quality_version, label_quality),
         ("minhash", minhash_version, label_minhash),
         ("category", category_version, label_category),
         ("language", language_version, label_language),
