@@ -85,21 +85,26 @@ def _open_catalog(cfg: Config) -> Catalog:
         _fail(str(e))
 
 
+def _bytes_bar() -> Progress:
+    """Description, bar, file count, bytes, speed and ETA on stderr; silent when not a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[files]}"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
 class _RichProgress(scan_run.Progress):
     """Progress bars on stderr while the scan walks and reads (silent when not a terminal)."""
 
     def __init__(self) -> None:
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[files]}"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
+        self.bar = _bytes_bar()
         self.walk_task: TaskID | None = None
         self.read_task: TaskID | None = None
         self.total_files = 0
@@ -265,16 +270,7 @@ class _IngestBar(IngestProgress):
     """A files/bytes progress bar for ingest (silent when not a terminal)."""
 
     def __init__(self) -> None:
-        self.bar = Progress(
-            TextColumn("ingesting"),
-            BarColumn(),
-            TextColumn("{task.fields[files]}"),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
+        self.bar = _bytes_bar()
         self.task: TaskID | None = None
         self.total = 0
         self.count = 0
@@ -283,7 +279,7 @@ class _IngestBar(IngestProgress):
 
     def start(self, total_files: int, total_bytes: int) -> None:
         self.total = total_files
-        self.task = self.bar.add_task("ingest", total=total_bytes, files=f"0/{total_files:,} files")
+        self.task = self.bar.add_task("ingesting", total=total_bytes, files=f"0/{total_files:,} files")
 
     def bytes_done(self, nbytes: int) -> None:
         self.in_file += nbytes
