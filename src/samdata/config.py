@@ -108,8 +108,8 @@ class CurateSettings(_Strict):
     shingle: Literal["word", "char"] = "word"
     shingle_size: Annotated[int, Field(ge=1, le=32)] = 5
     neardup_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
-    lsh_bands: Annotated[int, Field(ge=1)] = 16
-    lsh_rows: Annotated[int, Field(ge=1)] = 8
+    lsh_bands: Annotated[int, Field(ge=1)] = 20
+    lsh_rows: Annotated[int, Field(ge=1)] = 6
     normalize_numbers: bool = False
     source_priority: list[str] = Field(default_factory=list)  # keeper: earliest listed source wins
     category_overrides: dict[str, str] = Field(default_factory=dict)  # example id → category

@@ -145,7 +145,7 @@ def run_curate(
 
     def label_minhash(rows: list[tuple[str, str, str]]) -> None:
         ids = [r[0] for r in rows]
-        docs = [neardup.shingles(neardup.example_text(orjson.loads(r[2])), params) for r in rows]
+        docs = neardup.shingles_batch([neardup.example_text(orjson.loads(r[2])) for r in rows], params)
         bands = hasher.band_hashes(hasher.signatures(docs), [r[1] for r in rows])
         band_rows = [(b, int(h), i) for i, hs in zip(ids, bands, strict=True) for b, h in enumerate(hs)]
         catalog.add_bands(
@@ -246,7 +246,13 @@ def _verify(catalog: Catalog, candidates: set[tuple[str, str]], params: neardup.
     if not candidates:
         return
     ids = sorted({x for pair in candidates for x in pair})
-    sets = {i: neardup.shingles(neardup.example_text(b), params) for i, b in catalog.bodies(ids).items()}
+    bodies = catalog.bodies(ids)
+    keys = list(bodies)
+    sets = dict(
+        zip(
+            keys, neardup.shingles_batch([neardup.example_text(bodies[k]) for k in keys], params), strict=True
+        )
+    )
     verified = []
     for a, b in sorted(candidates):
         if a in sets and b in sets:
