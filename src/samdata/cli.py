@@ -28,6 +28,7 @@ from samdata.catalog import Catalog, CatalogError
 from samdata.config import Config, ConfigError, load_config, write_starter_config
 from samdata.curate import run_curate
 from samdata.demo import DemoError, run_demo
+from samdata.export import ExportError, run_export
 from samdata.ingest import FileReport, IngestError, IngestProgress, run_ingest
 from samdata.paths import human_size, write_text_atomic
 from samdata.scan import run as scan_run
@@ -246,6 +247,7 @@ def demo(
             "ingest": result.ingest.to_dict(),
             "stats": result.stats,
             "curate": result.curate.to_dict(),
+            "exports": {k: {"out": str(v.out_dir), "counts": v.counts} for k, v in result.exports.items()},
         }
         sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -262,6 +264,11 @@ def demo(
     out.print(f"catalog:   {result.catalog}")
     for fmt, path in result.reports.items():
         out.print(f"inventory: {path}" if fmt == "md" else f"           {path}")
+    for name, exp in result.exports.items():
+        c = exp.counts
+        out.print(
+            f"export:    {exp.out_dir} ({name}: {c['train']:,} train, {c['valid']:,} valid, {c['test']:,} test)"
+        )
     cfg = result.estate.config_path
     out.print(f"\nnext: samdata inventory|stats|quarantine|secrets --config '{cfg}'")
 
@@ -446,6 +453,36 @@ def _print_funnel(funnel: dict[str, dict[str, int]]) -> None:
             pct(f["kept"], f["ingested"]),
         )
     out.print(table)
+
+
+@app.command()
+def export(
+    recipe: Annotated[str, typer.Argument(help="A [recipes.NAME] of the config.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for train/valid/test.jsonl and manifest.json.")
+    ],
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Write a recipe's train/valid/test files and manifest; the same catalog gives the same bytes."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        try:
+            result = run_export(cfg, cat, recipe, out_dir.absolute())
+        except ExportError as e:
+            _fail(str(e))
+    if json:
+        payload = {"export_id": result.export_id, "out": str(result.out_dir), "counts": result.counts,
+                   "dropped": result.manifest["dropped"], "files": result.manifest["files"]}  # fmt: skip
+        sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    c = result.counts
+    out.print(
+        f"export #{result.export_id} → {result.out_dir}: {c['train']:,} train, {c['valid']:,} valid, {c['test']:,} test"
+    )
+    for reason, n in result.manifest["dropped"].items():
+        out.print(f"  left out {n:,}: {reason}")
 
 
 @app.command()

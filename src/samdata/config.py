@@ -116,6 +116,31 @@ class CurateSettings(_Strict):
     tokenizer: str = "qwen2.5"  # the bundled Qwen2.5 BPE, or a folder holding tokenizer.json
 
 
+class RecipeConfig(_Strict):
+    """What goes into an export and how it is written (`[recipes.NAME]`)."""
+
+    sources: list[str]
+    kinds: list[Literal["sft", "preference", "kto"]] = Field(default_factory=lambda: ["sft"])
+    splits: dict[Literal["train", "valid", "test"], Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"train": 0.9, "valid": 0.05, "test": 0.05}
+    )
+    format: Literal["mlx", "trl"] = "mlx"
+    salt: str = "samdata"
+    categories: list[str] | None = None  # only these categories (SFT)
+    exclude_near_duplicates: bool = True  # drop near-duplicates that are not their cluster's keeper
+    exclude_quality_flags: list[str] = Field(default_factory=list)  # e.g. ["refusal_or_boilerplate"]
+    max_tokens: Annotated[int, Field(ge=1)] | None = None  # longer examples are dropped (and counted)
+    system_prompt: str = "You are SAM, a helpful personal assistant."
+    system_policy: Literal["keep", "add", "replace"] = "add"  # add: only where none is given
+    batch_size: Annotated[int, Field(ge=1)] = 4  # valid/test must hold at least this many rows
+
+    @model_validator(mode="after")
+    def _fractions(self) -> RecipeConfig:
+        if sum(self.splits.values()) <= 0:
+            raise ValueError("splits: fractions must add up to more than 0")
+        return self
+
+
 class Config(_Strict):
     """The whole `samdata.toml`."""
 
@@ -126,6 +151,7 @@ class Config(_Strict):
     scan: ScanSettings = Field(default_factory=ScanSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     curate: CurateSettings = Field(default_factory=CurateSettings)
+    recipes: dict[str, RecipeConfig] = Field(default_factory=dict)
     # Where the file was read from; relative paths were resolved against its folder.
     config_path: Path | None = Field(default=None, exclude=True)
 

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from samdata.catalog.curate import CurateStore
+from samdata.catalog.export import ExportStore
 from samdata.catalog.ingest import IngestStore
 from samdata.catalog.schema import MIGRATIONS
 
@@ -64,7 +65,7 @@ class CatalogError(Exception):
     """The catalog file cannot be opened or is newer than this samdata."""
 
 
-class Catalog(IngestStore, CurateStore):
+class Catalog(IngestStore, CurateStore, ExportStore):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:

@@ -233,3 +233,29 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        5,
+        "export: export history and members",
+        """
+        CREATE TABLE exports (
+            id              INTEGER PRIMARY KEY,
+            recipe          TEXT NOT NULL,
+            recipe_json     TEXT NOT NULL,
+            out_dir         TEXT NOT NULL,
+            created_at      TEXT NOT NULL,
+            manifest_sha256 TEXT NOT NULL,
+            counts          TEXT NOT NULL                  -- JSON: examples per split
+        );
+
+        CREATE TABLE export_members (
+            export_id       INTEGER NOT NULL REFERENCES exports(id) ON DELETE CASCADE,
+            example_id      TEXT NOT NULL REFERENCES examples(id),
+            split           TEXT NOT NULL CHECK (split IN ('train', 'valid', 'test')),
+            PRIMARY KEY (export_id, example_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX export_members_by_example ON export_members(example_id);
+        """,
+    )
+)

@@ -282,7 +282,12 @@ def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
     values = []
     for group in groups:
         keeper = min(group, key=priority)
-        values += [(x, {"keeper_id": keeper, "keeper": x == keeper, "size": len(group)}) for x in group]
+        # The anchor (oldest member) never changes as new members join: exports group by it.
+        anchor = min(group, key=lambda x: (facts.get(x, ([], 0, ""))[2], x))
+        values += [
+            (x, {"keeper_id": keeper, "keeper": x == keeper, "size": len(group), "anchor": anchor})
+            for x in group
+        ]
     catalog.replace_clusters(values, version, utcnow())
     return len(groups)
 

@@ -11,6 +11,7 @@ from samdata.catalog import Catalog
 from samdata.config import load_config
 from samdata.curate import CurateReport, run_curate
 from samdata.demo.estate import Estate, build_estate
+from samdata.export import ExportResult, run_export
 from samdata.ingest import IngestProgress, IngestReport, run_ingest
 from samdata.paths import write_text_atomic
 from samdata.scan.inventory import build_inventory, render
@@ -32,6 +33,7 @@ class DemoResult:
     ingest: IngestReport
     stats: dict[str, Any]
     curate: CurateReport
+    exports: dict[str, ExportResult]
 
 
 def run_demo(
@@ -40,7 +42,7 @@ def run_demo(
     ingest_progress: IngestProgress | None = None,
 ) -> DemoResult:
     """Build the demo estate in `directory` (a new temp folder if None), scan it, write inventories,
-    then ingest every configured source into the catalog and curate it."""
+    then ingest every configured source, curate it, and export every recipe."""
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="samdata-demo-"))
     directory = directory.absolute()
@@ -54,6 +56,9 @@ def run_demo(
         ingested = run_ingest(config, catalog, progress=ingest_progress)
         stats = catalog.ingest_stats()
         curated = run_curate(config, catalog)
+        exports = {
+            name: run_export(config, catalog, name, directory / "exports" / name) for name in config.recipes
+        }
     reports = {}
     for fmt in ("md", "json", "html"):
         path = directory / "reports" / f"inventory.{fmt}"
@@ -67,4 +72,5 @@ def run_demo(
         ingest=ingested,
         stats=stats,
         curate=curated,
+        exports=exports,
     )

@@ -589,4 +589,18 @@ def _config_text(roots: dict[str, Path], has_repo: bool = False) -> str:
         'reader = "sam/pipeline/build_training_data.py"',
         "",
     ]
+    parts += [
+        "[recipes.sam-sft]",
+        'sources = ["sam-conversations", "sam-captures", "sam-logs", "claude-code", "chatgpt-export", "dolly", "code-alpaca", "backup"]',
+        'kinds = ["sft"]',
+        "splits = { train = 0.8, valid = 0.1, test = 0.1 }",
+        'format = "mlx"',
+        "",
+        "[recipes.sam-dpo]",
+        'sources = ["sam-corrections", "sam-dpo-pairs", "public-sets"]',
+        'kinds = ["preference"]',
+        "splits = { train = 0.8, valid = 0.1, test = 0.1 }",
+        'format = "mlx"',
+        "",
+    ]
     return "\n".join(parts)
