@@ -486,6 +486,76 @@ def export(
 
 
 @app.command()
+def trace(
+    example_id: Annotated[str, typer.Argument(help="An example id (or a unique prefix of one).")],
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Where an example came from (every file and locator) and went (every export and split)."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        ids = cat.resolve_ids(example_id)
+        if len(ids) != 1:
+            _fail(
+                f"{example_id!r} matches {len(ids) if len(ids) < 11 else 'more than 10'} examples; give more of the id"
+            )
+        info = cat.trace(ids[0])
+    assert info is not None
+    if json:
+        sys.stdout.write(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    out.print(
+        f"[bold]{info['id']}[/] {info['kind']}{' (forgotten)' if info['forgotten'] else ''}", markup=True
+    )
+    for p in info["provenance"]:
+        where = ", ".join(f"{k} {v}" for k, v in p["locator"].items())
+        out.print(f"  from {escape(p['source'])}: {escape(p['file'])} ({escape(where)})")
+    for x in info["exports"]:
+        out.print(
+            f"  in export #{x['export_id']} {escape(x['recipe'])} → {x['split']} ({escape(x['out_dir'])})"
+        )
+    if not info["exports"]:
+        out.print("  in no export")
+
+
+@app.command()
+def forget(
+    example_ids: Annotated[list[str] | None, typer.Argument(help="Example ids to forget.")] = None,
+    match: Annotated[
+        str | None, typer.Option("--match", help="Forget every example whose text contains this.")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do it (without it, only show what would be forgotten).")
+    ] = False,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Wipe examples from the catalog for good (re-ingest will not bring them back) and say where they went."""
+    if not example_ids and not match:
+        _fail("give example ids or --match TEXT")
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        ids = list(example_ids or [])
+        if match:
+            ids += cat.match_ids(match)
+        traces = [t for t in (cat.trace(i) for i in sorted(set(ids))) if t is not None]
+        for t in traces:
+            exports = sorted({f"#{x['export_id']} {x['recipe']}" for x in t["exports"]})
+            out.print(
+                f"{t['id']} ({len(t['provenance'])} sources){' in exports ' + ', '.join(exports) if exports else ''}"
+            )
+        if not traces:
+            out.print("nothing to forget")
+            return
+        if not yes:
+            out.print(f"{len(traces)} examples would be forgotten; run again with --yes")
+            raise typer.Exit(EXIT_OK)
+        n = cat.forget([t["id"] for t in traces])
+    out.print(f"forgot {n} examples; exports made before keep them until re-exported")
+
+
+@app.command()
 def dupes(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
     """Near-duplicate clusters found by curate: the keeper and every member with its source and locator."""
     cfg = _config(config, catalog)

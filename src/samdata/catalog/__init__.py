@@ -14,6 +14,7 @@ import orjson
 from samdata.catalog.curate import CurateStore
 from samdata.catalog.export import ExportStore
 from samdata.catalog.ingest import IngestStore
+from samdata.catalog.lineage import LineageStore
 from samdata.catalog.schema import MIGRATIONS
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -65,7 +66,7 @@ class CatalogError(Exception):
     """The catalog file cannot be opened or is newer than this samdata."""
 
 
-class Catalog(IngestStore, CurateStore, ExportStore):
+class Catalog(IngestStore, CurateStore, ExportStore, LineageStore):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:

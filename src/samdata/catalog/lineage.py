@@ -1,0 +1,86 @@
+"""Catalog SQL for lineage: where an example came from and went, and forgetting it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+FORGOTTEN_BODY = '{"forgotten":true}'
+
+
+class LineageStore:
+    """Mixed into `Catalog`."""
+
+    conn: sqlite3.Connection
+    transaction: Any  # Catalog.transaction
+
+    def resolve_ids(self, prefix: str) -> list[str]:
+        """Example ids starting with `prefix` (people paste short ids)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM examples WHERE id >= ? AND id < ? || 'g' ORDER BY id LIMIT 11",
+                (prefix, prefix),
+            )
+        ]
+
+    def trace(self, example_id: str) -> dict[str, Any] | None:
+        """Every file and locator an example came from, every export and split it went into."""
+        row = self.conn.execute(
+            "SELECT id, kind, forgotten, created_at FROM examples WHERE id = ?", (example_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        provenance = [
+            {"source": s, "file": f, "locator": orjson.loads(loc), "meta": orjson.loads(meta)}
+            for s, f, loc, meta in self.conn.execute(
+                "SELECT source, file, locator, meta FROM provenance_paths WHERE example_id = ? ORDER BY id",
+                (example_id,),
+            )
+        ]
+        exports = [
+            {"export_id": i, "recipe": r, "split": sp, "out_dir": d, "created_at": c}
+            for i, r, sp, d, c in self.conn.execute(
+                "SELECT x.id, x.recipe, m.split, x.out_dir, x.created_at FROM export_members m"
+                " JOIN exports x ON x.id = m.export_id WHERE m.example_id = ? ORDER BY x.id",
+                (example_id,),
+            )
+        ]
+        attributes = {
+            d: orjson.loads(v)
+            for d, v in self.conn.execute(
+                "SELECT detector, value FROM attributes WHERE example_id = ?", (example_id,)
+            )
+        }
+        return {
+            "id": row[0],
+            "kind": row[1],
+            "forgotten": bool(row[2]),
+            "created_at": row[3],
+            "provenance": provenance,
+            "exports": exports,
+            "runs": [],  # training runs arrive with `samdata train`
+            "attributes": attributes,
+        }
+
+    def match_ids(self, text: str) -> list[str]:
+        """Live examples whose body contains `text` (case-insensitive)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM examples WHERE forgotten = 0 AND instr(lower(body), lower(?)) > 0 ORDER BY id", (text,)
+        )]  # fmt: skip
+
+    def forget(self, ids: Sequence[str]) -> int:
+        """Wipe the bodies and everything derived from them; keep the ids so re-ingest skips them."""
+        rows = [(i,) for i in ids]
+        with self.transaction() as c:
+            n = c.executemany(
+                f"UPDATE examples SET forgotten = 1, body = '{FORGOTTEN_BODY}', chars = 0 WHERE id = ? AND forgotten = 0",
+                rows,
+            ).rowcount
+            for table, column in (("redactions", "example_id"), ("findings", "example_id"), ("attributes", "example_id"),
+                                  ("lsh_bands", "example_id"), ("neardup_pairs", "a"), ("neardup_pairs", "b")):  # fmt: skip
+                c.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
+        return max(n, 0)
