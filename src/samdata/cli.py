@@ -64,6 +64,11 @@ class InventoryFormat(StrEnum):
     html = "html"
 
 
+def _emit_json(value: object) -> None:
+    """Machine-readable output for scripts: indented JSON on stdout."""
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     raise typer.Exit(code)
@@ -189,7 +194,7 @@ def scan(
             cfg, cat, [str(p) for p in paths] if paths else None, progress=_RichProgress(), workers=workers
         )
     if json:
-        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json(report.to_dict())
     else:
         _print_scan(report)
     if strict and report.problems:
@@ -249,7 +254,7 @@ def demo(
             "curate": result.curate.to_dict(),
             "exports": {k: {"out": str(v.out_dir), "counts": v.counts} for k, v in result.exports.items()},
         }
-        sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json(payload)
         return
     _print_scan(result.scan)
     _print_ingest(result.ingest.to_dict())
@@ -320,7 +325,7 @@ def ingest(
             _fail(str(e))
     summary = report.to_dict()
     if json:
-        sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json(summary)
     else:
         _print_ingest(summary)
     if strict and summary["quarantined"]:
@@ -362,7 +367,7 @@ def stats(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
             **cat.breakdowns(),
         }
     if json:
-        sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json(figures)
         return
     ex = figures["examples"]
     out.print(f"{ex['total']:,} examples: " + ", ".join(f"{n:,} {k}" for k, n in ex["by_kind"].items()))
@@ -396,7 +401,7 @@ def quarantine(
     with _open_catalog(cfg) as cat:
         rows = cat.quarantined(reason, source)
     if json:
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json(rows)
         return
     by_reason: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -420,7 +425,7 @@ def curate(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt =
     with _open_catalog(cfg) as cat:
         report = run_curate(cfg, cat)
     if json:
-        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json(report.to_dict())
         return
     out.print(
         "labelled: "
@@ -475,7 +480,7 @@ def export(
     if json:
         payload = {"export_id": result.export_id, "out": str(result.out_dir), "counts": result.counts,
                    "dropped": result.manifest["dropped"], "files": result.manifest["files"]}  # fmt: skip
-        sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json(payload)
         return
     c = result.counts
     out.print(
@@ -503,7 +508,7 @@ def trace(
         info = cat.trace(ids[0])
     assert info is not None
     if json:
-        sys.stdout.write(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json(info)
         return
     out.print(
         f"[bold]{info['id']}[/] {info['kind']}{' (forgotten)' if info['forgotten'] else ''}", markup=True
@@ -562,7 +567,7 @@ def dupes(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
     with _open_catalog(cfg) as cat:
         clusters = cat.clusters()
     if json:
-        sys.stdout.write(orjson.dumps({"clusters": clusters}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json({"clusters": clusters})
         return
     if not clusters:
         out.print("no near-duplicate clusters (run `samdata curate` first if you have not)")
@@ -583,7 +588,7 @@ def secrets(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt 
     with _open_catalog(cfg) as cat:
         findings = cat.secret_findings()
     if json:
-        sys.stdout.write(orjson.dumps({"findings": findings}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _emit_json({"findings": findings})
         return
     if not findings:
         out.print("no findings (run `samdata curate` first if you have not)")

@@ -70,6 +70,16 @@ def _line(value: dict[str, Any]) -> bytes:
     return orjson.dumps(value) + b"\n"
 
 
+def _sft_row(body: dict[str, Any], recipe: RecipeConfig, changed: Counter[str]) -> bytes | None:
+    """The chat row both formats share: `{"messages", "tools"?}` (None for kinds they cannot hold)."""
+    if body["kind"] != "sft":
+        return None
+    row: dict[str, Any] = {"messages": _with_system(_messages(body["messages"], changed), recipe, changed)}
+    if body.get("tools"):
+        row["tools"] = body["tools"]
+    return _line(row)
+
+
 def mlx_row(body: dict[str, Any], recipe: RecipeConfig, changed: Counter[str]) -> bytes | None:
     if body["kind"] == "preference":
         prompt = _with_system(_messages(body["messages"], changed), recipe, changed)
@@ -84,12 +94,7 @@ def mlx_row(body: dict[str, Any], recipe: RecipeConfig, changed: Counter[str]) -
             "system": system,
         }
         return _line(row)
-    if body["kind"] != "sft":
-        return None
-    row: dict[str, Any] = {"messages": _with_system(_messages(body["messages"], changed), recipe, changed)}
-    if body.get("tools"):
-        row["tools"] = body["tools"]
-    return _line(row)
+    return _sft_row(body, recipe, changed)
 
 
 def trl_row(body: dict[str, Any], recipe: RecipeConfig, changed: Counter[str]) -> bytes | None:
@@ -101,12 +106,7 @@ def trl_row(body: dict[str, Any], recipe: RecipeConfig, changed: Counter[str]) -
                 "rejected": _messages(body["rejected"], changed),
             }
         )
-    if body["kind"] != "sft":
-        return None
-    row: dict[str, Any] = {"messages": _with_system(_messages(body["messages"], changed), recipe, changed)}
-    if body.get("tools"):
-        row["tools"] = body["tools"]
-    return _line(row)
+    return _sft_row(body, recipe, changed)
 
 
 WRITERS: dict[str, Callable[[dict[str, Any], RecipeConfig, Counter[str]], bytes | None]] = {
