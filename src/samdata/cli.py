@@ -460,6 +460,30 @@ def _print_funnel(funnel: dict[str, dict[str, int]]) -> None:
     out.print(table)
 
 
+@app.command("export-diff")
+def export_diff(
+    a: Annotated[int, typer.Argument(help="The earlier export id.")],
+    b: Annotated[int, typer.Argument(help="The later export id.")],
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """What entered, left, or changed split between two exports (ids from `samdata export`)."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        try:
+            diff = cat.export_diff(a, b)
+        except KeyError as e:
+            _fail(f"no export #{e.args[0]}")
+    if json:
+        _emit_json(diff)
+        return
+    out.print(
+        f"export #{a} → #{b}: {len(diff['entered']):,} entered, {len(diff['left']):,} left, "
+        f"{len(diff['moved']):,} changed split, {diff['unchanged']:,} unchanged"
+    )
+
+
 @app.command()
 def export(
     recipe: Annotated[str, typer.Argument(help="A [recipes.NAME] of the config.")],

@@ -119,6 +119,11 @@ def test_splits_do_not_move_when_data_grows(tmp_path: Path) -> None:
         after = cat.export_members(second.export_id)
     assert len(after) == len(before) + 200
     assert {i: after[i] for i in before} == before  # no existing example changed split
+    proc = run_cli("export-diff", str(first.export_id), str(second.export_id), "--config", str(cfg), "--json")
+    diff = orjson.loads(proc.stdout)
+    assert (len(diff["entered"]), len(diff["left"]), diff["moved"]) == (200, 0, [])
+    assert diff["unchanged"] == len(before)
+    assert run_cli("export-diff", "1", "999", "--config", str(cfg)).returncode == 2
 
 
 def test_fractions_and_groups() -> None:

@@ -78,3 +78,22 @@ class ExportStore:
                 "SELECT example_id, split FROM export_members WHERE export_id = ?", (export_id,)
             )
         )
+
+    def export_diff(self, a: int, b: int) -> dict[str, Any]:
+        """What entered, left, or changed split between export `a` and export `b`."""
+        old, new = self.export_members(a), self.export_members(b)
+        if not old and not self.conn.execute("SELECT 1 FROM exports WHERE id = ?", (a,)).fetchone():
+            raise KeyError(a)
+        if not new and not self.conn.execute("SELECT 1 FROM exports WHERE id = ?", (b,)).fetchone():
+            raise KeyError(b)
+        entered = sorted(set(new) - set(old))
+        left = sorted(set(old) - set(new))
+        moved = sorted(i for i in set(old) & set(new) if old[i] != new[i])
+        return {
+            "from": a,
+            "to": b,
+            "entered": [{"id": i, "split": new[i]} for i in entered],
+            "left": [{"id": i, "split": old[i]} for i in left],
+            "moved": [{"id": i, "from": old[i], "to": new[i]} for i in moved],
+            "unchanged": len(set(old) & set(new)) - len(moved),
+        }
