@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from samdata.paths import is_below
+
 CONFIG_FILENAME = "samdata.toml"
 # Finder/Spotlight litter on macOS drives: never data, never worth a problem.
 DEFAULT_EXCLUDES = [
@@ -188,6 +190,14 @@ class Config(_Strict):
     @property
     def base_dir(self) -> Path:
         return self.config_path.parent if self.config_path else Path.cwd()
+
+    def root_for(self, path: str) -> RootConfig | None:
+        """The innermost configured root that holds `path` (roots may be nested)."""
+        best = None
+        for r in self.roots:
+            if is_below(path, str(r.path)) and (best is None or len(str(r.path)) > len(str(best.path))):
+                best = r
+        return best
 
     @property
     def catalog_path(self) -> Path:

@@ -71,7 +71,7 @@ def detect_problems(
     rank = {r.name: i for i, r in enumerate(config.roots)}
 
     def keep_first(path: str) -> tuple[int, str]:
-        return rank.get(_root_of(config, path) or "", len(rank)), path
+        return rank.get(_root_name(config, path) or "", len(rank)), path
 
     trees, covered = _duplicate_trees(live, keep_first)
     problems += trees
@@ -110,19 +110,16 @@ def _offline_roots(
     return out
 
 
-def _root_of(config: Config, path: str) -> str | None:
-    best = None
-    for r in config.roots:
-        if is_below(path, str(r.path)) and (best is None or len(str(r.path)) > len(str(best.path))):
-            best = r
-    return best.name if best else None
+def _root_name(config: Config, path: str) -> str | None:
+    root = config.root_for(path)
+    return root.name if root else None
 
 
 def _missing_inputs(config: Config, online: Mapping[str, bool]) -> list[Problem]:
     out = []
     for e in config.expects:
         path = str(e.path)
-        root = _root_of(config, path)
+        root = _root_name(config, path)
         if root is not None and not online.get(root, False):
             continue  # its drive is offline: reported as offline_root, not as missing
         if os.path.lexists(path):
@@ -142,7 +139,7 @@ def _missing_inputs(config: Config, online: Mapping[str, bool]) -> list[Problem]
         if not s.active:
             continue
         fixed = _glob_base(s.path)
-        root = _root_of(config, fixed)
+        root = _root_name(config, fixed)
         if root is not None and not online.get(root, False):
             continue
         if next(glob.iglob(s.path, recursive=True, include_hidden=True), None) is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from samdata.catalog import Catalog
-from samdata.config import Config, RootConfig, ScanSettings
+from samdata.config import Config, ScanSettings
 from samdata.paths import display_path, is_below
 from samdata.scan.analyze import analyze_file, analyzer_key
 from samdata.scan.inventory import format_summary
@@ -66,15 +66,7 @@ class Progress:
     def done(self) -> None: ...
 
 
-def _root_for(path: str, roots: Sequence[RootConfig]) -> RootConfig | None:
-    best = None
-    for r in roots:
-        if is_below(path, str(r.path)) and (best is None or len(str(r.path)) > len(str(best.path))):
-            best = r
-    return best
-
-
-def inspect_symlink(path: str, roots: Sequence[RootConfig]) -> dict[str, Any]:
+def inspect_symlink(path: str, config: Config) -> dict[str, Any]:
     """Where a link leads and whether it is dangling, a loop, chained, or crosses roots."""
     target = os.readlink(path)
     info: dict[str, Any] = {"target": display_path(target)[0]}
@@ -94,9 +86,9 @@ def inspect_symlink(path: str, roots: Sequence[RootConfig]) -> dict[str, Any]:
     # A chain (the target is itself a link) breaks when any link in it moves. System links
     # above the roots (macOS /tmp → /private/tmp) are not the owner's and do not count.
     info["via_link"] = os.path.islink(os.path.normpath(os.path.join(os.path.dirname(path), target)))
-    here = _root_for(os.path.abspath(path), roots)
+    here = config.root_for(os.path.abspath(path))
     there = None
-    for r in roots:
+    for r in config.roots:
         if is_below(resolved, os.path.realpath(r.path)):
             there = r
             break
@@ -188,7 +180,7 @@ def run_scan(
             shown, _raw = display_path(e.path)
             prev = known.pop(shown, None)
             if e.kind == "symlink":
-                link_rows.append(_symlink_row(e, config.roots, targets))
+                link_rows.append(_symlink_row(e, config, targets))
             elif prev is None or prev[1:] != (e.size, e.mtime_ns, analyzer):
                 to_read.append(e)
         if link_rows:
@@ -222,9 +214,9 @@ def run_scan(
     return report
 
 
-def _base_row(e: Entry, roots: Sequence[RootConfig], targets: Sequence[str]) -> dict[str, Any]:
+def _base_row(e: Entry, config: Config, targets: Sequence[str]) -> dict[str, Any]:
     shown, raw = display_path(e.path)
-    root = _root_for(e.path, roots)
+    root = config.root_for(e.path)
     if root is not None:
         rel = os.path.relpath(e.path, root.path)
     else:
@@ -242,10 +234,10 @@ def _base_row(e: Entry, roots: Sequence[RootConfig], targets: Sequence[str]) -> 
     }
 
 
-def _symlink_row(e: Entry, roots: Sequence[RootConfig], targets: Sequence[str]) -> dict[str, Any]:
-    row = _base_row(e, roots, targets)
+def _symlink_row(e: Entry, config: Config, targets: Sequence[str]) -> dict[str, Any]:
+    row = _base_row(e, config, targets)
     try:
-        info = inspect_symlink(e.path, roots)
+        info = inspect_symlink(e.path, config)
     except OSError as err:
         info = {"status": "unreadable", "reason": err.strerror or str(err)}
     row.update(
@@ -282,7 +274,7 @@ def _read_all(
                 (v[0] for v in catalog.file_index([shown]).values()), scan_id
             )
             return
-        row = _base_row(e, config.roots, targets)
+        row = _base_row(e, config, targets)
         row.update(result)
         row["analyzer"] = analyzer if "error" not in result else None
         report.files_read += 1
