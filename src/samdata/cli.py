@@ -64,6 +64,11 @@ class InventoryFormat(StrEnum):
     html = "html"
 
 
+def _where(locator: dict[str, Any]) -> str:
+    """A locator for people: `line 17`, `index 3, conversation_id abc`."""
+    return ", ".join(f"{k} {v}" for k, v in locator.items())
+
+
 def _emit_json(value: object) -> None:
     """Machine-readable output for scripts: indented JSON on stdout."""
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -411,7 +416,7 @@ def quarantine(
     for why, items in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
         out.print(f"[bold]{len(items):,}[/] × {escape(why)}", markup=True)
         for r in items[:limit]:
-            where = ", ".join(f"{k} {v}" for k, v in r["locator"].items())
+            where = _where(r["locator"])
             out.print(
                 f"    {escape(r['file'])} ({escape(where)}) \\[{escape(r['source'])}] {escape(r['snippet'][:80])}",
                 markup=True,
@@ -538,7 +543,7 @@ def trace(
         f"[bold]{info['id']}[/] {info['kind']}{' (forgotten)' if info['forgotten'] else ''}", markup=True
     )
     for p in info["provenance"]:
-        where = ", ".join(f"{k} {v}" for k, v in p["locator"].items())
+        where = _where(p["locator"])
         out.print(f"  from {escape(p['source'])}: {escape(p['file'])} ({escape(where)})")
     for x in info["exports"]:
         out.print(
@@ -601,7 +606,7 @@ def dupes(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
         )
         for m in c["members"]:
             mark = "keep" if m["id"] == c["keeper"] else "drop"
-            where = ", ".join(f"{k} {v}" for k, v in m["locator"].items())
+            where = _where(m["locator"])
             out.print(f"    {mark} {m['id']}  {escape(m['source'])} ({escape(where)})")
 
 
@@ -621,7 +626,7 @@ def secrets(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt 
     for col in ("kind", "preview", "hash", "where", "source", "file"):
         table.add_column(col)
     for f in findings:
-        where = f"{f['part']} " + ", ".join(f"{k} {v}" for k, v in f["locator"].items())
+        where = f"{f['part']} " + _where(f["locator"])
         table.add_row(
             f["kind"], escape(f["preview"]), f["hash"], escape(where), escape(f["source"]), escape(f["file"])
         )

@@ -37,9 +37,13 @@ class ExampleRow:
 
 @dataclass(slots=True)
 class QuarantineRow:
-    locator: str
+    locator: str  # canonical JSON
     reason: str
     snippet: str
+
+    @classmethod
+    def of(cls, locator: dict[str, Any], reason: str, snippet: str = "") -> QuarantineRow:
+        return cls(_json(locator), reason[:300], snippet[:200])
 
 
 @dataclass(slots=True)

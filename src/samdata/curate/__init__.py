@@ -104,11 +104,11 @@ def run_curate(
     settings = config.curate
     scanner = secrets.SecretScanner(settings.literals, settings.allow)
     # The allow-list and literals change what the secrets detector finds: they are part of its version.
-    secrets_version = secrets.VERSION * 1_000_003 + hash_settings(settings.literals, settings.allow)
+    secrets_version = detector_version(secrets.VERSION, settings.literals, settings.allow)
     rules = quality.QualityRules(
         min_answer_chars=settings.min_answer_chars, max_answer_chars=settings.max_answer_chars
     )
-    quality_version = quality.VERSION * 1_000_003 + hash_settings(rules)
+    quality_version = detector_version(quality.VERSION, rules)
 
     def label_secrets(rows: list[tuple[str, str, str]]) -> None:
         values, found, redactions = [], [], []
@@ -137,7 +137,7 @@ def run_curate(
         rows=settings.lsh_rows,
         normalize_numbers=settings.normalize_numbers,
     )
-    minhash_version = neardup.VERSION * 1_000_003 + hash_settings(params)
+    minhash_version = detector_version(neardup.VERSION, params)
     if catalog.get_stat("neardup.version") != minhash_version:
         catalog.reset_neardup()
         catalog.put_stat("neardup.version", minhash_version)
@@ -212,11 +212,11 @@ def run_curate(
         ]
         catalog.save_attributes("tokens", tokens_version, values, utcnow())
 
-    category_version = categorize.VERSION * 1_000_003 + hash_settings(
-        sorted(defaults.items()), sorted(settings.category_overrides.items())
+    category_version = detector_version(
+        categorize.VERSION, sorted(defaults.items()), sorted(settings.category_overrides.items())
     )
-    language_version = language.VERSION * 1_000_003 + hash_settings(sorted(expected.items()))
-    tokens_version = tokens.VERSION * 1_000_003 + hash_settings(settings.tokenizer)
+    language_version = detector_version(language.VERSION, sorted(expected.items()))
+    tokens_version = detector_version(tokens.VERSION, settings.tokenizer)
     detectors = [
         ("secrets", secrets_version, label_secrets),
         ("quality", quality_version, label_quality),
@@ -292,6 +292,7 @@ def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
     return len(groups)
 
 
-def hash_settings(*parts: Any) -> int:
-    """A small, stable number from settings (so a settings change re-labels, like a new version)."""
-    return xxhash.xxh3_64_intdigest(repr(parts).encode()) % 1_000_003
+def detector_version(version: int, *settings: Any) -> int:
+    """A detector's version folded with the settings that shape its output, so a settings change
+    re-labels exactly like a new version does."""
+    return version * 1_000_003 + xxhash.xxh3_64_intdigest(repr(settings).encode()) % 1_000_003

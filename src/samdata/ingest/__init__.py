@@ -45,10 +45,6 @@ from samdata.sources.git import head as git_head
 _SNIFF_RECORDS = 50
 
 
-def _key(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-
-
 @dataclass
 class FileReport:
     source: str
@@ -225,7 +221,7 @@ class _Rows:
         self.examples.append(ExampleRow.of(produced.example, {**locator, **produced.ids}, produced.meta))
 
     def reject(self, locator: dict[str, Any], reason: str, snippet: str = "") -> None:
-        self.quarantine.append(QuarantineRow(_key(locator), reason[:300], snippet[:200]))
+        self.quarantine.append(QuarantineRow.of(locator, reason, snippet))
 
     def __len__(self) -> int:
         return len(self.examples) + len(self.quarantine)
@@ -360,7 +356,7 @@ def _ingest_file(
     fmt, variant, records = _resolve_format(item, container, path, records)
     fr.format = fmt
     adapter = adapter_for(fmt, variant) if fmt else None
-    options_key = xxhash.xxh3_64_hexdigest(_key(item.options).encode())
+    options_key = xxhash.xxh3_64_hexdigest(orjson.dumps(item.options, option=orjson.OPT_SORT_KEYS))
     adapter_key = f"{adapter.name}:{adapter.version}:{options_key}" if adapter else f"none:{fmt}"
     prev = catalog.progress(item.source, str(path))
     if (
