@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	# torch first, from the exact release (a bare range would fetch a multi-GB CUDA build).
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev,trl,mlx]'
 	touch $(STAMP)
 
 .PHONY: install demo test lint bench

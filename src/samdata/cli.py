@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -33,6 +34,7 @@ from samdata.ingest import FileReport, IngestError, IngestProgress, run_ingest
 from samdata.paths import human_size, write_text_atomic
 from samdata.scan import run as scan_run
 from samdata.scan.inventory import NoScanError, build_inventory, render
+from samdata.train import TrainError, TrainOptions, launch, prepare_run, reconcile, stop_run
 
 app = typer.Typer(
     name="samdata",
@@ -551,6 +553,10 @@ def trace(
         )
     if not info["exports"]:
         out.print("  in no export")
+    for r in info["runs"]:
+        out.print(
+            f"  trained in run #{r['run_id']} ({r['backend']} {r['mode']}, {r['status']}) on export #{r['export_id']}"
+        )
 
 
 @app.command()
@@ -582,11 +588,16 @@ def forget(
         if not traces:
             out.print("nothing to forget")
             return
+        for r in cat.runs_of_examples([t["id"] for t in traces]):
+            adapter = f", adapter {escape(r['adapter_path'])}" if r["adapter_path"] else ""
+            out.print(
+                f"seen by run #{r['run_id']} ({r['backend']} {r['mode']}, {r['status']}, {r['examples']} of them{adapter})"
+            )
         if not yes:
             out.print(f"{len(traces)} examples would be forgotten; run again with --yes")
             raise typer.Exit(EXIT_OK)
         n = cat.forget([t["id"] for t in traces])
-    out.print(f"forgot {n} examples; exports made before keep them until re-exported")
+    out.print(f"forgot {n} examples; exports and adapters made before keep them until re-made")
 
 
 @app.command()
@@ -631,6 +642,209 @@ def secrets(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt 
             f["kind"], escape(f["preview"]), f["hash"], escape(where), escape(f["source"]), escape(f["file"])
         )
     out.print(table)
+
+
+class Backend(StrEnum):
+    mlx = "mlx"
+    trl = "trl"
+
+
+def _follow(cat: Catalog, run_id: int, steps: int, proc: Any) -> None:
+    """A progress bar over the steps the worker has logged, until it exits."""
+    import time
+
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), console=err, transient=True,
+        disable=not err.is_terminal,
+    )  # fmt: skip
+    with bar:
+        task = bar.add_task(f"run #{run_id}", total=steps, losses="")
+        while proc.poll() is None:
+            time.sleep(0.5)
+            metrics = cat.metrics(run_id)
+            if metrics:
+                train_loss = next(
+                    (m["train_loss"] for m in reversed(metrics) if m["train_loss"] is not None), None
+                )
+                valid_loss = next(
+                    (m["valid_loss"] for m in reversed(metrics) if m["valid_loss"] is not None), None
+                )
+                losses = " ".join(
+                    f"{k} {v:.4f}" for k, v in (("train", train_loss), ("valid", valid_loss)) if v is not None
+                )
+                bar.update(task, completed=metrics[-1]["step"], losses=losses)
+
+
+def _print_run(run: dict[str, Any]) -> None:
+    out.print(
+        f"run #{run['id']} {run['status']}: {run['backend']} {run['mode']} on export #{run['export_id']}, "
+        f"base {escape(run['base_model'])}"
+    )
+    if run["adapter_path"]:
+        out.print(f"  adapter: {escape(run['adapter_path'])}")
+    if run["error"]:
+        out.print(f"  error:   {escape(run['error'])}")
+    out.print(f"  log:     {escape(str(Path(run['job_dir']) / 'train.log'))}")
+
+
+@app.command()
+def train(
+    export: Annotated[str, typer.Argument(help="An export folder, or an export id (3 or #3).")],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="Base model: a local folder (never downloaded).")
+    ],
+    backend: Annotated[
+        Backend | None,
+        typer.Option("--backend", "-b", help="mlx or trl (default: mlx on Apple silicon, else trl)."),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = TrainOptions().steps,
+    batch_size: Annotated[int | None, typer.Option(help="Default: the recipe's batch_size.")] = None,
+    learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = TrainOptions().learning_rate,
+    lora_rank: Annotated[int, typer.Option(help="LoRA rank.")] = TrainOptions().lora_rank,
+    lora_layers: Annotated[
+        int, typer.Option(help="mlx: top layers that get adapters.")
+    ] = TrainOptions().lora_layers,
+    max_seq_length: Annotated[
+        int, typer.Option(help="Longest sequence in tokens.")
+    ] = TrainOptions().max_seq_length,
+    eval_every: Annotated[
+        int, typer.Option(help="Steps between validation losses.")
+    ] = TrainOptions().eval_every,
+    report_every: Annotated[
+        int, typer.Option(help="Steps between train-loss reports.")
+    ] = TrainOptions().report_every,
+    mask_prompt: Annotated[
+        bool, typer.Option(help="mlx SFT: train on the last assistant turn only.")
+    ] = False,
+    job_dir: Annotated[
+        Path | None, typer.Option(help="Job folder (default: runs/run-N beside the catalog).")
+    ] = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Start the run and return at once.")] = False,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Train a LoRA adapter on an export; the run, its metrics and adapter are recorded in the catalog."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        reconcile(cat)
+        try:
+            options = TrainOptions(
+                steps=steps, batch_size=batch_size, learning_rate=learning_rate, lora_rank=lora_rank,
+                lora_layers=lora_layers, max_seq_length=max_seq_length, eval_every=eval_every,
+                report_every=report_every, mask_prompt=mask_prompt,
+            )  # fmt: skip
+            job = prepare_run(cat, export, model, backend.value if backend else None, options, job_dir)
+        except (TrainError, ValidationError) as e:
+            _fail(str(e))
+        proc = launch(cat.path, job)
+        cat.update_run(job.run_id, pid=proc.pid)
+        if detach:
+            out.print(
+                f"run #{job.run_id} started (pid {proc.pid}); `samdata runs show {job.run_id}` follows it"
+            )
+            return
+        try:
+            _follow(cat, job.run_id, options.steps, proc)
+        except KeyboardInterrupt:
+            err.print(f"stopping run #{job.run_id} …")
+            stop_run(cat, job.run_id)
+        proc.wait()
+        run = cat.run(job.run_id)
+        metrics = cat.metrics(job.run_id)
+    assert run is not None
+    if json:
+        _emit_json({**run, "metrics": metrics})
+    else:
+        _print_run(run)
+        if metrics:
+            last = metrics[-1]
+            out.print(f"  steps:   {last['step']}, train loss {last['train_loss']}, valid loss "
+                      f"{next((m['valid_loss'] for m in reversed(metrics) if m['valid_loss'] is not None), None)}")  # fmt: skip
+    if run["status"] != "completed":
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+runs_app = typer.Typer(help="Training runs: list, show, stop.", no_args_is_help=False)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_list(
+    ctx: typer.Context, config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False
+) -> None:
+    """Every training run, newest last (a run whose process vanished is marked failed first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        reconcile(cat)
+        runs = cat.runs()
+        last = {r["id"]: cat.metrics(r["id"])[-1:] for r in runs}
+    if json:
+        _emit_json({"runs": runs})
+        return
+    if not runs:
+        out.print("no training runs yet (samdata train EXPORT --model PATH)")
+        return
+    table = Table(title=f"{len(runs)} runs", title_justify="left")
+    for col in ("run", "status", "backend", "mode", "export", "base model", "steps", "train loss", "started"):
+        table.add_column(col)
+    for r in runs:
+        m = last[r["id"]][0] if last[r["id"]] else {}
+        loss = f"{m['train_loss']:.4f}" if m.get("train_loss") is not None else "-"
+        table.add_row(
+            str(r["id"]), r["status"], r["backend"], r["mode"], f"#{r['export_id']}",
+            escape(Path(r["base_model"]).name), f"{m.get('step', 0)}/{r['config']['steps']}", loss,
+            r["started_at"] or "-",
+        )  # fmt: skip
+    out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[int, typer.Argument(help="Run number.")],
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """One run: settings, status, error, adapter, and every logged step."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        reconcile(cat)
+        run = cat.run(run_id)
+        metrics = cat.metrics(run_id)
+    if run is None:
+        _fail(f"no run #{run_id}")
+    if json:
+        _emit_json({**run, "metrics": metrics})
+        return
+    _print_run(run)
+    out.print("  config:  " + escape(", ".join(f"{k}={v}" for k, v in sorted(run["config"].items()))))
+    table = Table(title="metrics", title_justify="left")
+    for col in ("step", "train loss", "valid loss", "tokens/s", "learning rate"):
+        table.add_column(col, justify="right")
+    for m in metrics:
+        table.add_row(*(f"{m[k]:.4g}" if isinstance(m[k], float) else str(m[k] if m[k] is not None else "-")
+                        for k in ("step", "train_loss", "valid_loss", "tokens_per_second", "learning_rate")))  # fmt: skip
+    out.print(table)
+
+
+@runs_app.command("stop")
+def runs_stop(
+    run_id: Annotated[int, typer.Argument(help="Run number.")],
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Stop a running training run (its adapter so far is kept if the trainer saved one)."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        try:
+            status = stop_run(cat, run_id)
+        except TrainError as e:
+            _fail(str(e))
+    out.print(f"run #{run_id}: {status}")
 
 
 def _version(value: bool) -> None:

@@ -16,6 +16,7 @@ from samdata.catalog.export import ExportStore
 from samdata.catalog.ingest import IngestStore
 from samdata.catalog.lineage import LineageStore
 from samdata.catalog.schema import MIGRATIONS
+from samdata.catalog.train import TrainStore
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -66,7 +67,7 @@ class CatalogError(Exception):
     """The catalog file cannot be opened or is newer than this samdata."""
 
 
-class Catalog(IngestStore, CurateStore, ExportStore, LineageStore):
+class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:

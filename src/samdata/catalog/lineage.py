@@ -62,7 +62,7 @@ class LineageStore:
             "created_at": row[3],
             "provenance": provenance,
             "exports": exports,
-            "runs": [],  # training runs arrive with `samdata train`
+            "runs": self.runs_of_examples([example_id]),  # type: ignore[attr-defined]
             "attributes": attributes,
         }
 

@@ -259,3 +259,43 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        6,
+        "train: training runs and their per-step metrics",
+        """
+        CREATE TABLE training_runs (
+            id              INTEGER PRIMARY KEY,
+            backend         TEXT NOT NULL,                 -- mlx | trl
+            mode            TEXT NOT NULL CHECK (mode IN ('sft', 'dpo')),
+            base_model      TEXT NOT NULL,                 -- a local folder
+            export_id       INTEGER REFERENCES exports(id),
+            data_dir        TEXT NOT NULL,
+            job_dir         TEXT NOT NULL,
+            config          TEXT NOT NULL,                 -- JSON: every setting the run used
+            status          TEXT NOT NULL
+                            CHECK (status IN ('queued', 'running', 'completed', 'failed', 'stopped')),
+            pid             INTEGER,
+            host            TEXT,
+            created_at      TEXT NOT NULL,
+            started_at      TEXT,
+            finished_at     TEXT,
+            error           TEXT,
+            adapter_path    TEXT
+        );
+        CREATE INDEX training_runs_by_export ON training_runs(export_id);
+
+        CREATE TABLE validation_log (
+            run_id          INTEGER NOT NULL REFERENCES training_runs(id) ON DELETE CASCADE,
+            step            INTEGER NOT NULL,
+            train_loss      REAL,
+            valid_loss      REAL,
+            tokens_per_second REAL,
+            learning_rate   REAL,
+            logged_at       TEXT NOT NULL,
+            PRIMARY KEY (run_id, step)
+        ) WITHOUT ROWID;
+        """,
+    )
+)
