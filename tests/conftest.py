@@ -45,3 +45,16 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Estate:
 def estate_scan(estate: Estate) -> tuple[Config, ScanReport]:
     config = load_config(estate.config_path)
     return config, scan(config, workers=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Qwen2 model + ChatML tokenizer, its BPE trained on real Dolly text (built, never downloaded)."""
+    import json
+
+    from samdata.train.tiny import build_tiny_model
+
+    dolly = real_fixtures() / "dolly" / "databricks-dolly-15k.jsonl"
+    with open(dolly) as f:
+        texts = [json.loads(line)["response"] for line, _ in zip(f, range(2000), strict=False)]
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2-tiny", texts)
