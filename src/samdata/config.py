@@ -126,12 +126,20 @@ class RecipeConfig(_Strict):
     splits: dict[Literal["train", "valid", "test"], Annotated[float, Field(ge=0)]] = Field(
         default_factory=lambda: {"train": 0.9, "valid": 0.05, "test": 0.05}
     )
-    format: Literal["mlx", "trl"] = "mlx"
+    format: Literal["mlx", "trl", "sharegpt", "alpaca"] = "mlx"
     salt: str = "samdata"
     categories: list[str] | None = None  # only these categories (SFT)
     exclude_near_duplicates: bool = True  # drop near-duplicates that are not their cluster's keeper
     exclude_quality_flags: list[str] = Field(default_factory=list)  # e.g. ["refusal_or_boilerplate"]
-    max_tokens: Annotated[int, Field(ge=1)] | None = None  # longer examples are dropped (and counted)
+    max_tokens: Annotated[int, Field(ge=1)] | None = None  # longer examples: see on_long (always counted)
+    on_long: Literal["drop", "truncate"] = "drop"  # truncate: SFT loses its last turns, never a prompt
+    # Weights by source or category name: 3 = each train example written 3 times, 0.5 = half of
+    # them kept (chosen by a stable hash); a source's and a category's weight multiply.
+    source_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    category_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    # At most this many examples per source or category (before repetition), in id order.
+    source_caps: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    category_caps: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     system_prompt: str = "You are SAM, a helpful personal assistant."
     system_policy: Literal["keep", "add", "replace"] = "add"  # add: only where none is given
     batch_size: Annotated[int, Field(ge=1)] = 4  # valid/test must hold at least this many rows
@@ -140,6 +148,12 @@ class RecipeConfig(_Strict):
     def _fractions(self) -> RecipeConfig:
         if sum(self.splits.values()) <= 0:
             raise ValueError("splits: fractions must add up to more than 0")
+        if "sft" in self.kinds and "preference" in self.kinds:
+            # Loaders pick a row shape from the first row of a file: one export, one shape.
+            raise ValueError('kinds: "sft" and "preference" rows cannot share files; make two recipes')
+        unknown = (set(self.source_weights) | set(self.source_caps)) - set(self.sources)
+        if unknown:
+            raise ValueError(f"source_weights/source_caps name sources not in this recipe: {sorted(unknown)}")
         return self
 
 

@@ -148,15 +148,20 @@ def test_no_conversation_straddles_splits(tmp_path: Path) -> None:
     body = (
         f'[[sources]]\nname = "gpt"\npath = "{root}/chatgpt_export/**/*.json"\nformat = "auto"\n'
         f'[[sources]]\nname = "oasst"\npath = "{root}/oasst/*.jsonl"\nformat = "auto"\n'
-        '[recipes.all]\nsources = ["gpt", "oasst"]\nkinds = ["sft", "preference"]\n'
-        "splits = { train = 0.5, valid = 0.25, test = 0.25 }\nbatch_size = 1\nexclude_near_duplicates = false\n"
     )
+    for kind in ("sft", "preference"):  # one shape per export; the same salt puts a conversation's
+        body += (  # answers and the pairs mined from it in the same split
+            f'[recipes.{kind}]\nsources = ["gpt", "oasst"]\nkinds = ["{kind}"]\n'
+            "splits = { train = 0.5, valid = 0.25, test = 0.25 }\nbatch_size = 1\nexclude_near_duplicates = false\n"
+        )
     config = config_for(tmp_path, body)
     with Catalog.open(config.catalog_path) as cat:
         run_ingest(config, cat)
         run_curate(config, cat)
-        export = run_export(config, cat, "all", tmp_path / "out")
-        members = cat.export_members(export.export_id)
+        members = {}
+        for kind in ("sft", "preference"):
+            export = run_export(config, cat, kind, tmp_path / kind)
+            members |= cat.export_members(export.export_id)
         rows = cat.conn.execute(
             "SELECT example_id, file, json_extract(locator, '$.line'), json_extract(locator, '$.conversation_id')"
             " FROM provenance_paths"

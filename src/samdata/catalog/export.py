@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -57,7 +57,7 @@ class ExportStore:
 
     def record_export(
         self, recipe: str, recipe_json: str, out_dir: str, now: str, manifest_sha: str, counts: dict[str, int],
-        members: Sequence[tuple[str, str]],
+        members: Iterable[tuple[str, str]],
     ) -> int:  # fmt: skip
         with self.transaction() as c:
             cur = c.execute(
@@ -68,7 +68,7 @@ class ExportStore:
             export_id = int(cur.lastrowid or 0)
             c.executemany(
                 "INSERT INTO export_members (export_id, example_id, split) VALUES (?, ?, ?)",
-                [(export_id, i, split) for i, split in members],
+                ((export_id, i, split) for i, split in members),
             )
         return export_id
 

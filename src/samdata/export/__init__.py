@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+import xxhash
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config, RecipeConfig
+from samdata.curate import tokens
 from samdata.export.split import SPLITS, conversation_key, split_of
-from samdata.export.writers import WRITERS
+from samdata.export.writers import WRITERS, sidecars
 
 MANIFEST_SCHEMA = "samdata.export/1"
 
@@ -57,9 +59,99 @@ def _dropped_reason(row: dict[str, Any], recipe: RecipeConfig) -> str | None:
         category = (row["category"] or {}).get("category")
         if category not in recipe.categories:
             return "category not in recipe"
-    if recipe.max_tokens and row["tokens"] and row["tokens"]["tokens"] > recipe.max_tokens:
-        return f"longer than max_tokens ({recipe.max_tokens})"
     return None
+
+
+def _copies(weight: float, example_id: str, salt: str) -> int:
+    """How many times a weighted example is written: the integer part, plus one more with the
+    fractional part's probability, drawn from a stable hash so reruns and growth agree."""
+    whole = int(weight)
+    point = xxhash.xxh3_64_intdigest(f"{salt}\x00weight\x00{example_id}".encode()) / 2**64
+    return whole + (point < weight - whole)
+
+
+def _apply_system(body: dict[str, Any], recipe: RecipeConfig, changed: Counter[str]) -> str | None:
+    """Apply the recipe's system-prompt policy to the body in place; return the replaced text, if any."""
+    turns = body["messages"]
+    has = bool(turns) and turns[0]["role"] == "system"
+    system = {"role": "system", "content": recipe.system_prompt}
+    if recipe.system_policy == "replace":
+        changed["system prompt replaced" if has else "system prompt added"] += 1
+        old = turns[0]["content"] if has else None
+        body["messages"] = [system, *(turns[1:] if has else turns)]
+        return old
+    if not has and recipe.system_prompt:
+        changed["system prompt added"] += 1
+        body["messages"] = [system, *turns]
+    return None
+
+
+class _Fitter:
+    """max_tokens with the curate tokenizer: counts from curate, corrected for the system prompt the
+    export added or replaced; SFT truncation keeps whole turns and ends on an assistant turn."""
+
+    def __init__(self, recipe: RecipeConfig, tokenizer: str) -> None:
+        assert recipe.max_tokens is not None
+        self.limit = recipe.max_tokens
+        self.truncate = recipe.on_long == "truncate"
+        self.count = tokens.encoder(tokenizer)
+        self.system_tokens = self.count(recipe.system_prompt) + tokens.TEMPLATE_TOKENS_PER_TURN
+
+    def _turn(self, m: dict[str, Any]) -> int:
+        calls = orjson.dumps(m["tool_calls"]).decode() if m.get("tool_calls") else ""
+        return self.count(m["content"] + calls) + tokens.TEMPLATE_TOKENS_PER_TURN
+
+    def fit(self, body: dict[str, Any], counted: int, added: bool, replaced: str | None) -> str | None:
+        """None if the body fits (truncated in place if allowed); else the reason it is left out."""
+        total = counted + (self.system_tokens if added or replaced is not None else 0)
+        if replaced is not None:
+            total -= self.count(replaced) + tokens.TEMPLATE_TOKENS_PER_TURN
+        if body["kind"] == "preference":
+            sides = [sum(self._turn(m) for m in body[s]) for s in ("chosen", "rejected")]
+            total += max(sides) - sides[0]  # curate counted the chosen side
+        if total <= self.limit:
+            return None
+        if not self.truncate or body["kind"] != "sft":
+            return f"longer than max_tokens ({self.limit})"
+        used, keep = 0, 0
+        for i, m in enumerate(body["messages"]):
+            used += self._turn(m)
+            if used > self.limit:
+                break
+            if m["role"] == "assistant":
+                keep = i + 1
+        if keep == 0:
+            return f"prompt and first answer longer than max_tokens ({self.limit})"
+        body["messages"] = body["messages"][:keep]
+        return None
+
+
+class _SplitFile:
+    """One split's file, written to a temp name while hashed; renamed into place by `commit`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+        self.f = open(self.tmp, "wb")  # noqa: SIM115 - closed by commit/abort
+        self.sha = hashlib.sha256()
+        self.rows = 0
+
+    def write(self, line: bytes, copies: int = 1) -> None:
+        data = line * copies
+        self.f.write(data)
+        self.sha.update(data)
+        self.rows += copies
+
+    def commit(self) -> str:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        os.replace(self.tmp, self.path)
+        return self.sha.hexdigest()
+
+    def abort(self) -> None:
+        self.f.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, data: bytes) -> str:
@@ -72,38 +164,119 @@ def _write_atomic(path: Path, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass
+class _Tally:
+    """What the manifest reports, accumulated in bounded memory while rows stream through."""
+
+    dropped: Counter[str] = field(default_factory=Counter)
+    changed: Counter[str] = field(default_factory=Counter)
+    breakdown: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    per_source: Counter[str] = field(default_factory=Counter)
+    per_category: Counter[str] = field(default_factory=Counter)
+    tokens: dict[str, list[int]] = field(
+        default_factory=lambda: {s: [0, 0, 0] for s in SPLITS}
+    )  # sum, max, n
+
+    def count_tokens(self, split: str, n: int, copies: int) -> None:
+        t = self.tokens[split]
+        t[0] += n * copies
+        t[1] = max(t[1], n)
+        t[2] += copies
+
+
 def run_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> ExportResult:
-    """Write the recipe's files and manifest into `out_dir`; record the export and its members."""
+    """Write the recipe's files and manifest into `out_dir`; record the export and its members.
+
+    Streams: rows go straight to temp files and members to a spool file, so memory does not grow
+    with the number of examples."""
     recipe = config.recipes.get(name)
     if recipe is None:
         known = ", ".join(sorted(config.recipes)) or "none"
         raise ExportError(f"no recipe {name!r} in {config.config_path} (recipes: {known})")
     write = WRITERS[recipe.format]
-    rows: dict[str, list[bytes]] = {s: [] for s in SPLITS}
-    members: list[tuple[str, str]] = []
-    dropped: Counter[str] = Counter()
-    changed: Counter[str] = Counter()
-    breakdown: Counter[tuple[str, str, str, str]] = Counter()
-    tokens: dict[str, list[int]] = defaultdict(list)
-    for row in catalog.export_candidates(recipe.sources, recipe.kinds):
-        reason = _dropped_reason(row, recipe)
-        if reason:
-            dropped[reason] += 1
-            continue
-        body = orjson.loads(row["redacted"] or row["body"])
-        split = split_of(_group(row), recipe.salt, recipe.splits)
-        line = write(body, recipe, changed)
-        if line is None:
-            dropped[f"cannot be written as {recipe.format}"] += 1
-            continue
-        rows[split].append(line)
-        members.append((row["id"], split))
-        source = next((s for s in row["sources"] if s in recipe.sources), row["sources"][0])
-        category = (row["category"] or {}).get("category", "-") if row["kind"] == "sft" else "-"
-        breakdown[(split, source, category, row["kind"])] += 1
-        if row["tokens"]:
-            tokens[split].append(row["tokens"]["tokens"])
-    counts = {s: len(rows[s]) for s in SPLITS}
+    fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {s: _SplitFile(out_dir / f"{s}.jsonl") for s in SPLITS}
+    spool_path = out_dir / f".members.tmp-{os.getpid()}"
+    tally = _Tally()
+    try:
+        with open(spool_path, "wb") as spool:
+            for row in catalog.export_candidates(recipe.sources, recipe.kinds):
+                entry = _entry(row, recipe, fitter, write, tally)
+                if entry is None:
+                    continue
+                split, line, copies, n_tokens = entry
+                files[split].write(line, copies)
+                spool.write(f"{row['id']} {split}\n".encode())
+                if n_tokens is not None:
+                    tally.count_tokens(split, n_tokens, copies)
+        counts = {s: files[s].rows for s in SPLITS}
+        _check_sizes(name, recipe, counts, tally.dropped)
+        shas = {f"{s}.jsonl": files[s].commit() for s in SPLITS}
+        for fname, data in sidecars(name, recipe, [s for s in SPLITS if counts[s]]).items():
+            shas[fname] = _write_atomic(out_dir / fname, data)
+        manifest = _manifest(name, recipe, catalog, counts, tally, shas)
+        manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        manifest_sha = _write_atomic(out_dir / "manifest.json", manifest_bytes)
+        recipe_json = orjson.dumps(recipe.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode()
+        with open(spool_path, "rb") as spool:
+            members = (tuple(line.decode().split()) for line in spool)
+            export_id = catalog.record_export(
+                name, recipe_json, str(out_dir), utcnow(), manifest_sha, counts, members
+            )
+    finally:
+        for f in files.values():
+            if not f.f.closed:
+                f.abort()
+        spool_path.unlink(missing_ok=True)
+    return ExportResult(export_id, out_dir, counts, manifest)
+
+
+def _entry(
+    row: dict[str, Any], recipe: RecipeConfig, fitter: _Fitter | None, write: Any, tally: _Tally
+) -> tuple[str, bytes, int, int | None] | None:
+    """One candidate → (split, line, copies, tokens), or None with the reason counted."""
+    reason = _dropped_reason(row, recipe)
+    source = next((s for s in row["sources"] if s in recipe.sources), row["sources"][0])
+    category = (row["category"] or {}).get("category", "-") if row["kind"] == "sft" else "-"
+    if reason is None and tally.per_source[source] >= recipe.source_caps.get(source, 1 << 62):
+        reason = f"over the cap for source {source}"
+    if reason is None and tally.per_category[category] >= recipe.category_caps.get(category, 1 << 62):
+        reason = f"over the cap for category {category}"
+    weight = recipe.source_weights.get(source, 1.0) * recipe.category_weights.get(category, 1.0)
+    copies = _copies(weight, row["id"], recipe.salt) if weight != 1.0 else 1
+    if reason is None and copies == 0:
+        reason = "left out by a weight below 1"
+    body = orjson.loads(row["redacted"] or row["body"]) if reason is None else None
+    n_tokens = row["tokens"]["tokens"] if row["tokens"] else None
+    if body is not None:
+        has_system = bool(body["messages"]) and body["messages"][0]["role"] == "system"
+        replaced = _apply_system(body, recipe, tally.changed)
+        if fitter is not None and n_tokens is not None:
+            before = len(body["messages"])
+            added = not has_system and bool(body["messages"]) and body["messages"][0]["role"] == "system"
+            reason = fitter.fit(body, n_tokens, added, replaced)
+            if reason is None and len(body["messages"]) < before:
+                tally.changed[f"truncated to max_tokens ({fitter.limit})"] += 1
+    if reason is not None:
+        tally.dropped[reason] += 1
+        return None
+    assert body is not None
+    line = write(body, tally.changed)
+    if line is None:
+        tally.dropped[f"cannot be written as {recipe.format}"] += 1
+        return None
+    split = split_of(_group(row), recipe.salt, recipe.splits)
+    copies = copies if split == "train" else 1  # repeats help training; they only skew valid and test
+    if copies > 1:
+        tally.changed["repeated by weight (extra rows)"] += copies - 1
+    tally.per_source[source] += 1
+    tally.per_category[category] += 1
+    tally.breakdown[(split, source, category, row["kind"])] += copies
+    return split, line, copies, n_tokens
+
+
+def _check_sizes(name: str, recipe: RecipeConfig, counts: dict[str, int], dropped: Counter[str]) -> None:
     for s in ("valid", "test"):
         if recipe.splits.get(s, 0) > 0 and 0 < counts[s] < recipe.batch_size:
             raise ExportError(
@@ -115,36 +288,31 @@ def run_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> Ex
             f"recipe {name!r}: no training rows (dropped: {dict(dropped) or 'nothing matched'})"
         )
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for s in SPLITS:
-        files[f"{s}.jsonl"] = _write_atomic(out_dir / f"{s}.jsonl", b"".join(rows[s]))
-    manifest = {
+
+def _manifest(
+    name: str,
+    recipe: RecipeConfig,
+    catalog: Catalog,
+    counts: dict[str, int],
+    tally: _Tally,
+    shas: dict[str, str],
+) -> dict[str, Any]:
+    live = catalog.conn.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0]
+    return {
         "schema": MANIFEST_SCHEMA,
         "recipe": {"name": name, **recipe.model_dump(mode="json")},
-        "catalog": {
-            "examples": catalog.conn.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[
-                0
-            ]
-        },
+        "catalog": {"examples": live},
         "counts": counts,
         "breakdown": [
             {"split": k[0], "source": k[1], "category": k[2], "kind": k[3], "examples": n}
-            for k, n in sorted(breakdown.items())
+            for k, n in sorted(tally.breakdown.items())
         ],
         "tokens": {
-            s: {"total": sum(v), "max": max(v), "mean": round(sum(v) / len(v), 1)}
-            for s, v in sorted(tokens.items())
-            if v
+            s: {"total": t[0], "max": t[1], "mean": round(t[0] / t[2], 1)}
+            for s, t in tally.tokens.items()
+            if t[2]
         },
-        "dropped": dict(sorted(dropped.items())),
-        "changed": dict(sorted(changed.items())),
-        "files": files,
+        "dropped": dict(sorted(tally.dropped.items())),
+        "changed": dict(sorted(tally.changed.items())),
+        "files": shas,
     }
-    manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-    manifest_sha = _write_atomic(out_dir / "manifest.json", manifest_bytes)
-    recipe_json = orjson.dumps(recipe.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode()
-    export_id = catalog.record_export(
-        name, recipe_json, str(out_dir), utcnow(), manifest_sha, counts, members
-    )
-    return ExportResult(export_id, out_dir, counts, manifest)
