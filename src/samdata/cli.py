@@ -242,11 +242,15 @@ def demo(
     directory: Annotated[
         Path | None, typer.Argument(help="New or empty folder (default: a temp folder).")
     ] = None,
+    train: Annotated[
+        bool,
+        typer.Option("--train/--no-train", help="Train a tiny local model on the export (needs a backend)."),
+    ] = True,
     json: JsonOpt = False,
 ) -> None:
     """Generate a demo estate, run every stage on it, and print where the catalog and reports are."""
     try:
-        result = run_demo(directory, progress=_RichProgress(), ingest_progress=_IngestBar())
+        result = run_demo(directory, progress=_RichProgress(), ingest_progress=_IngestBar(), train=train)
     except DemoError as e:
         _fail(str(e))
     if json:
@@ -260,6 +264,8 @@ def demo(
             "stats": result.stats,
             "curate": result.curate.to_dict(),
             "exports": {k: {"out": str(v.out_dir), "counts": v.counts} for k, v in result.exports.items()},
+            "run": result.run,
+            "train_skipped": result.train_skipped,
         }
         _emit_json(payload)
         return
@@ -281,8 +287,17 @@ def demo(
         out.print(
             f"export:    {exp.out_dir} ({name}: {c['train']:,} train, {c['valid']:,} valid, {c['test']:,} test)"
         )
+    if result.run:
+        _print_run(result.run)
+        losses = [m["train_loss"] for m in result.run["metrics"] if m["train_loss"] is not None]
+        if losses:
+            out.print(
+                f"  train loss {losses[0]:.4f} → {losses[-1]:.4f} over {result.run['config']['steps']} steps"
+            )
+    else:
+        out.print(f"train:     skipped ({result.train_skipped})")
     cfg = result.estate.config_path
-    out.print(f"\nnext: samdata inventory|stats|quarantine|secrets --config '{cfg}'")
+    out.print(f"\nnext: samdata inventory|stats|quarantine|secrets|runs --config '{cfg}'")
 
 
 class _IngestBar(IngestProgress):

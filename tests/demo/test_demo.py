@@ -33,6 +33,11 @@ def test_demo_writes_catalog_and_reports(tmp_path: Path) -> None:
     assert sources["sam-escalations"]["sft"] == 20 and sources["distillation"]["sft"] == 150
     assert sources["sam-corrections"]["preference"] == 40 and sources["sam-dpo-pairs"]["preference"] == 18
     assert out["ingest"]["examples_new"] == out["stats"]["examples"]["total"]
+    # …and the whole path ends in a recorded training run of the tiny local model.
+    run = out["run"]
+    assert run["status"] == "completed", run["error"]
+    assert run["export_id"] and Path(run["adapter_path"]).is_dir() and Path(run["base_model"]).is_dir()
+    assert max(m["step"] for m in run["metrics"]) == 10
 
 
 def test_demo_refuses_a_folder_with_things_in_it(tmp_path: Path) -> None:
@@ -44,8 +49,9 @@ def test_demo_refuses_a_folder_with_things_in_it(tmp_path: Path) -> None:
 
 
 def test_demo_default_folder_and_human_output() -> None:
-    proc = run_cli("demo")
+    proc = run_cli("demo", "--no-train")
     assert proc.returncode == 0, proc.stderr
+    assert "train:     skipped (not asked for)" in proc.stdout
     assert "catalog:" in proc.stdout and "inventory:" in proc.stdout
     catalog = re.search(r"catalog:\s+(\S.*)", proc.stdout).group(1).strip()
     assert Path(catalog).is_file()
