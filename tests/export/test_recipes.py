@@ -64,7 +64,7 @@ def test_sharegpt_rows_follow_llama_factory_rules(demo, tmp_path: Path) -> None:
 
 
 def test_alpaca_rows_and_preference_ranking(demo, tmp_path: Path) -> None:
-    manifest, rows = _export(demo, tmp_path, BASE + 'format = "alpaca"\nbatch_size = 1\n')
+    _, rows = _export(demo, tmp_path, BASE + 'format = "alpaca"\nbatch_size = 1\n')
     sft = [r for s in SPLITS for r in rows[s]]
     assert sft and all(set(r) == {"instruction", "input", "output", "system", "history"} for r in sft)
     assert all(isinstance(pair, list) and len(pair) == 2 for r in sft for pair in r["history"])
