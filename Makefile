@@ -27,3 +27,4 @@ test: lint
 bench: $(STAMP)
 	$(PY) bench/scan.py
 	$(PY) bench/ingest.py
+	$(PY) bench/export.py
