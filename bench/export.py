@@ -26,7 +26,24 @@ from samdata.catalog.ingest import ExampleRow
 from samdata.config import parse_config
 from samdata.model import Example, Message
 
-WORDS = "the of and to data model train export split valid loss adapter token lora sam owner".split()
+WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "data",
+    "model",
+    "train",
+    "export",
+    "split",
+    "valid",
+    "loss",
+    "adapter",
+    "token",
+    "lora",
+    "sam",
+    "owner",
+]
 CONFIG = """
 [[sources]]
 name = "chats"
@@ -55,7 +72,9 @@ def fill(catalog: Catalog, n: int, seed: int = 1) -> None:
                                                Message(role="assistant", content=a)])  # fmt: skip
             rows.append(ExampleRow.of(ex, {"line": i + 1}, {}))
             secrets.append((ex.id, []))
-            tokens.append((ex.id, {"tokens": len(q.split()) + len(a.split()) + 10, "train_tokens": len(a.split())}))
+            tokens.append(
+                (ex.id, {"tokens": len(q.split()) + len(a.split()) + 10, "train_tokens": len(a.split())})
+            )
             category.append((ex.id, {"category": "general", "confidence": 1.0, "by": "source"}))
             quality.append((ex.id, []))
         catalog.commit_batch(run_id, "chats", file, rows, [], None, utcnow())

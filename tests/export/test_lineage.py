@@ -26,15 +26,17 @@ def test_trace_and_forget(tmp_path: Path) -> None:
     info = orjson.loads(proc.stdout)
     assert info["id"] == key_id and info["provenance"][0]["source"] == "sam-logs"
     assert info["provenance"][0]["locator"] == {"line": 1}
-    assert [x["recipe"] for x in info["exports"]] == ["sam-sft"] and info["exports"][0]["split"] in (
-        "train",
-        "valid",
-        "test",
-    )
+    assert [x["recipe"] for x in info["exports"]] == ["sam-sft", "sam-sft-trl"]
+    split = info["exports"][0]["split"]
+    assert split in ("train", "valid", "test") and info["exports"][1]["split"] == split
+    # The demo trained on one of those exports: the run is in the lineage when it saw the example.
+    seen = split in ("train", "valid")
+    assert [r["run_id"] for r in info["runs"]] == ([demo.run["id"]] if seen else [])
     assert run_cli("trace", "0", "--config", cfg).returncode == 2  # ambiguous prefix
 
     dry = run_cli("forget", "--match", "AKIAQ3EGUFYP7XLMN2RT", "--config", cfg)
     assert "would be forgotten" in dry.stdout and "#1 sam-sft" in dry.stdout
+    assert (f"seen by run #{demo.run['id']}" in dry.stdout) == seen
     assert run_cli("forget", "--match", "AKIAQ3EGUFYP7XLMN2RT", "--config", cfg, "--yes").returncode == 0
     with Catalog.open(config.catalog_path) as cat:
         assert cat.match_ids("AKIAQ3EGUFYP7XLMN2RT") == []

@@ -16,48 +16,57 @@ class ExportStore:
     transaction: Any  # Catalog.transaction
 
     def export_candidates(self, sources: Sequence[str], kinds: Sequence[str]) -> Iterator[dict[str, Any]]:
-        """Live examples of these sources and kinds, in id order, with what export decides on:
-        redacted body (if any), first provenance row, its sources, and curate's attributes."""
+        """Live examples of these sources and kinds, in id order, with what export decides on: the
+        body (redacted if curate redacted it), first provenance row, its sources, and curate's
+        results: `curated`, quality flags, near-duplicate cluster, token count and category."""
         smarks, kmarks = ", ".join("?" for _ in sources), ", ".join("?" for _ in kinds)
+        # Scalars come out of SQLite's JSON functions; Python parses only what is rare or needed.
         sql = (
-            "SELECT e.id, e.kind, e.body, r.body,"
-            " (SELECT p.file_id FROM provenance p WHERE p.example_id = e.id ORDER BY p.id LIMIT 1),"
-            " (SELECT p.locator FROM provenance p WHERE p.example_id = e.id ORDER BY p.id LIMIT 1),"
+            "SELECT e.id, e.kind, coalesce(r.body, e.body), p.file_id, p.locator,"
             " (SELECT group_concat(DISTINCT pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
-            " s.value, q.value, n.value, t.value, c.value"
-            " FROM examples e LEFT JOIN redactions r ON r.example_id = e.id"
+            " s.value IS NOT NULL, nullif(q.value, '[]'), n.value, t.value ->> '$.tokens', c.value ->> '$.category'"
+            " FROM examples e JOIN provenance p ON p.id = (SELECT min(f.id) FROM provenance f WHERE f.example_id = e.id)"
+            " LEFT JOIN redactions r ON r.example_id = e.id"
             " LEFT JOIN attributes s ON s.example_id = e.id AND s.detector = 'secrets'"
             " LEFT JOIN attributes q ON q.example_id = e.id AND q.detector = 'quality'"
             " LEFT JOIN attributes n ON n.example_id = e.id AND n.detector = 'neardup'"
             " LEFT JOIN attributes t ON t.example_id = e.id AND t.detector = 'tokens'"
             " LEFT JOIN attributes c ON c.example_id = e.id AND c.detector = 'category'"
-            f" WHERE e.forgotten = 0 AND e.kind IN ({kmarks}) AND EXISTS (SELECT 1 FROM provenance_paths pp"
+            # `+e.kind`: walk the id index in order; the kind index would sort every body in a temp B-tree.
+            f" WHERE e.forgotten = 0 AND +e.kind IN ({kmarks}) AND EXISTS (SELECT 1 FROM provenance_paths pp"
             f" WHERE pp.example_id = e.id AND pp.source IN ({smarks})) ORDER BY e.id"
         )
-        keys = (
-            "id",
-            "kind",
-            "body",
-            "redacted",
-            "file_id",
-            "locator",
-            "sources",
-            "secrets",
-            "quality",
-            "neardup",
-            "tokens",
-            "category",
-        )
-        for row in self.conn.execute(sql, [*kinds, *sources]):
-            d = dict(zip(keys, row, strict=True))
-            for k in ("locator", "secrets", "quality", "neardup", "tokens", "category"):
-                d[k] = orjson.loads(d[k]) if d[k] is not None else None
-            d["sources"] = sorted((d["sources"] or "").split(","))
-            yield d
+        loads = orjson.loads
+        for (
+            id_,
+            kind,
+            body,
+            file_id,
+            locator,
+            srcs,
+            curated,
+            quality,
+            neardup,
+            tokens,
+            category,
+        ) in self.conn.execute(sql, [*kinds, *sources]):
+            yield {
+                "id": id_,
+                "kind": kind,
+                "body": body,
+                "file_id": file_id,
+                "locator": loads(locator) if locator else {},
+                "sources": sorted((srcs or "").split(",")),
+                "curated": bool(curated),
+                "quality_flags": {f["flag"] for f in loads(quality)} if quality else set(),
+                "neardup": loads(neardup) if neardup else None,
+                "tokens": tokens,
+                "category": category,
+            }
 
     def record_export(
         self, recipe: str, recipe_json: str, out_dir: str, now: str, manifest_sha: str, counts: dict[str, int],
-        members: Iterable[tuple[str, str]],
+        members: Iterable[bytes],  # JSON arrays of [example_id, split] pairs
     ) -> int:  # fmt: skip
         with self.transaction() as c:
             cur = c.execute(
@@ -66,10 +75,14 @@ class ExportStore:
                 (recipe, recipe_json, out_dir, now, manifest_sha, orjson.dumps(counts).decode()),
             )
             export_id = int(cur.lastrowid or 0)
-            c.executemany(
-                "INSERT INTO export_members (export_id, example_id, split) VALUES (?, ?, ?)",
-                ((export_id, i, split) for i, split in members),
-            )
+            # Members arrive in chunks of JSON pairs that SQLite unpacks itself: one statement per
+            # chunk instead of one Python call per example (exports hold millions).
+            for chunk in members:
+                c.execute(
+                    "INSERT INTO export_members (export_id, example_id, split)"
+                    " SELECT ?, value ->> 0, value ->> 1 FROM json_each(?)",
+                    (export_id, chunk),
+                )
         return export_id
 
     def export_members(self, export_id: int) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,22 +44,19 @@ def _group(row: dict[str, Any]) -> str:
     cluster = row["neardup"]
     if cluster:
         return f"cluster:{cluster.get('anchor', cluster['keeper_id'])}"
-    return conversation_key(row["file_id"], row["locator"] or {})
+    return conversation_key(row["file_id"], row["locator"])
 
 
 def _dropped_reason(row: dict[str, Any], recipe: RecipeConfig) -> str | None:
-    if row["secrets"] is None:
+    if not row["curated"]:
         return "not curated (run samdata curate)"
     if recipe.exclude_near_duplicates and row["neardup"] and not row["neardup"]["keeper"]:
         return "near-duplicate of another example"
-    flags = {f["flag"] for f in row["quality"] or []}
-    hit = sorted(flags & set(recipe.exclude_quality_flags))
+    hit = sorted(row["quality_flags"] & set(recipe.exclude_quality_flags))
     if hit:
         return f"quality flag {hit[0]}"
-    if recipe.categories is not None and row["kind"] == "sft":
-        category = (row["category"] or {}).get("category")
-        if category not in recipe.categories:
-            return "category not in recipe"
+    if recipe.categories is not None and row["kind"] == "sft" and row["category"] not in recipe.categories:
+        return "category not in recipe"
     return None
 
 
@@ -207,7 +205,7 @@ def run_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> Ex
                     continue
                 split, line, copies, n_tokens = entry
                 files[split].write(line, copies)
-                spool.write(f"{row['id']} {split}\n".encode())
+                spool.write(b'["%s","%s"]\n' % (row["id"].encode(), split.encode()))
                 if n_tokens is not None:
                     tally.count_tokens(split, n_tokens, copies)
         counts = {s: files[s].rows for s in SPLITS}
@@ -220,7 +218,7 @@ def run_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> Ex
         manifest_sha = _write_atomic(out_dir / "manifest.json", manifest_bytes)
         recipe_json = orjson.dumps(recipe.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode()
         with open(spool_path, "rb") as spool:
-            members = (tuple(line.decode().split()) for line in spool)
+            members = (b"[" + b",".join(chunk) + b"]" for chunk in _chunks(spool, 50_000))
             export_id = catalog.record_export(
                 name, recipe_json, str(out_dir), utcnow(), manifest_sha, counts, members
             )
@@ -232,13 +230,24 @@ def run_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> Ex
     return ExportResult(export_id, out_dir, counts, manifest)
 
 
+def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for line in lines:
+        chunk.append(line.rstrip(b"\n"))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _entry(
     row: dict[str, Any], recipe: RecipeConfig, fitter: _Fitter | None, write: Any, tally: _Tally
 ) -> tuple[str, bytes, int, int | None] | None:
     """One candidate → (split, line, copies, tokens), or None with the reason counted."""
     reason = _dropped_reason(row, recipe)
     source = next((s for s in row["sources"] if s in recipe.sources), row["sources"][0])
-    category = (row["category"] or {}).get("category", "-") if row["kind"] == "sft" else "-"
+    category = (row["category"] or "-") if row["kind"] == "sft" else "-"
     if reason is None and tally.per_source[source] >= recipe.source_caps.get(source, 1 << 62):
         reason = f"over the cap for source {source}"
     if reason is None and tally.per_category[category] >= recipe.category_caps.get(category, 1 << 62):
@@ -247,8 +256,8 @@ def _entry(
     copies = _copies(weight, row["id"], recipe.salt) if weight != 1.0 else 1
     if reason is None and copies == 0:
         reason = "left out by a weight below 1"
-    body = orjson.loads(row["redacted"] or row["body"]) if reason is None else None
-    n_tokens = row["tokens"]["tokens"] if row["tokens"] else None
+    body = orjson.loads(row["body"]) if reason is None else None
+    n_tokens = row["tokens"]
     if body is not None:
         has_system = bool(body["messages"]) and body["messages"][0]["role"] == "system"
         replaced = _apply_system(body, recipe, tally.changed)
