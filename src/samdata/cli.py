@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
@@ -666,8 +667,6 @@ class Backend(StrEnum):
 
 def _follow(cat: Catalog, run_id: int, steps: int, proc: Any) -> None:
     """A progress bar over the steps the worker has logged, until it exits."""
-    import time
-
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
         TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), console=err, transient=True,

@@ -23,7 +23,7 @@ from samdata.catalog import Catalog, utcnow
 from samdata.config import Config, RecipeConfig
 from samdata.curate import tokens
 from samdata.export.split import SPLITS, conversation_key, split_of
-from samdata.export.writers import WRITERS, sidecars
+from samdata.export.writers import WRITERS, Writer, sidecars
 
 MANIFEST_SCHEMA = "samdata.export/1"
 
@@ -68,20 +68,22 @@ def _copies(weight: float, example_id: str, salt: str) -> int:
     return whole + (point < weight - whole)
 
 
-def _apply_system(body: dict[str, Any], recipe: RecipeConfig, changed: Counter[str]) -> str | None:
-    """Apply the recipe's system-prompt policy to the body in place; return the replaced text, if any."""
+def _apply_system(
+    body: dict[str, Any], recipe: RecipeConfig, changed: Counter[str]
+) -> tuple[bool, str | None]:
+    """Apply the recipe's system-prompt policy to the body in place; return (added, replaced text)."""
     turns = body["messages"]
     has = bool(turns) and turns[0]["role"] == "system"
     system = {"role": "system", "content": recipe.system_prompt}
     if recipe.system_policy == "replace":
         changed["system prompt replaced" if has else "system prompt added"] += 1
-        old = turns[0]["content"] if has else None
         body["messages"] = [system, *(turns[1:] if has else turns)]
-        return old
+        return not has, turns[0]["content"] if has else None
     if not has and recipe.system_prompt:
         changed["system prompt added"] += 1
         body["messages"] = [system, *turns]
-    return None
+        return True, None
+    return False, None
 
 
 class _Fitter:
@@ -242,7 +244,7 @@ def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
 
 
 def _entry(
-    row: dict[str, Any], recipe: RecipeConfig, fitter: _Fitter | None, write: Any, tally: _Tally
+    row: dict[str, Any], recipe: RecipeConfig, fitter: _Fitter | None, write: Writer, tally: _Tally
 ) -> tuple[str, bytes, int, int | None] | None:
     """One candidate → (split, line, copies, tokens), or None with the reason counted."""
     reason = _dropped_reason(row, recipe)
@@ -259,11 +261,9 @@ def _entry(
     body = orjson.loads(row["body"]) if reason is None else None
     n_tokens = row["tokens"]
     if body is not None:
-        has_system = bool(body["messages"]) and body["messages"][0]["role"] == "system"
-        replaced = _apply_system(body, recipe, tally.changed)
+        added, replaced = _apply_system(body, recipe, tally.changed)
         if fitter is not None and n_tokens is not None:
             before = len(body["messages"])
-            added = not has_system and bool(body["messages"]) and body["messages"][0]["role"] == "system"
             reason = fitter.fit(body, n_tokens, added, replaced)
             if reason is None and len(body["messages"]) < before:
                 tally.changed[f"truncated to max_tokens ({fitter.limit})"] += 1

@@ -193,7 +193,8 @@ def alpaca_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
     return _line(row)
 
 
-WRITERS: dict[str, Callable[[dict[str, Any], Counter[str]], bytes | None]] = {
+Writer = Callable[[dict[str, Any], Counter[str]], bytes | None]
+WRITERS: dict[str, Writer] = {
     "mlx": mlx_row,
     "trl": trl_row,
     "sharegpt": sharegpt_row,

@@ -42,7 +42,6 @@ _NEEDS = {
         "pip install torch==2.13.0 && pip install 'samdata[trl]'",
     ),
 }
-_FORMAT_OF = {"mlx": "mlx", "trl": "trl"}
 
 
 class TrainError(Exception):
@@ -190,21 +189,19 @@ def prepare_run(
         raise TrainError(f"backend {backend} needs {', '.join(missing)}: {_NEEDS[backend][1]}")
     export_id, data_dir, manifest = resolve_export(catalog, export)
     fmt = manifest["recipe"]["format"]
-    if fmt != _FORMAT_OF[backend]:
+    if fmt != backend:  # each backend reads the export format of its own name
         raise TrainError(
-            f"export #{export_id} is format {fmt!r}; backend {backend} reads format "
-            f'{_FORMAT_OF[backend]!r} (set format = "{_FORMAT_OF[backend]}" in the recipe and export again)'
+            f"export #{export_id} is format {fmt!r}; backend {backend} reads format {backend!r} "
+            f'(set format = "{backend}" in the recipe and export again)'
         )
     mode = _mode_of(manifest)
     model = model.expanduser().absolute()
     _check_model(model)
-    if options.batch_size is None:
-        options = options.model_copy(update={"batch_size": manifest["recipe"].get("batch_size", 4)})
-    counts = manifest["counts"]
-    assert options.batch_size is not None
-    if counts["train"] < options.batch_size:
-        raise TrainError(f"export #{export_id} has {counts['train']} train rows, fewer than batch_size "
-                         f"{options.batch_size}")  # fmt: skip
+    batch_size = options.batch_size or manifest["recipe"].get("batch_size", 4)
+    options = options.model_copy(update={"batch_size": batch_size})
+    if manifest["counts"]["train"] < batch_size:
+        raise TrainError(f"export #{export_id} has {manifest['counts']['train']} train rows, fewer than "
+                         f"batch_size {batch_size}")  # fmt: skip
     run_id = catalog.create_run(
         backend=backend, mode=mode, base_model=str(model), export_id=export_id, data_dir=str(data_dir),
         job_dir="", config=options.model_dump(), host=socket.gethostname(), now=utcnow(),
