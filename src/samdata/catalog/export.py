@@ -23,7 +23,8 @@ class ExportStore:
         # Scalars come out of SQLite's JSON functions; Python parses only what is rare or needed.
         sql = (
             "SELECT e.id, e.kind, coalesce(r.body, e.body), p.file_id, p.locator,"
-            " (SELECT group_concat(DISTINCT pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
+            # No DISTINCT: it costs a temp B-tree per row; Python drops repeats.
+            " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
             " s.value IS NOT NULL, nullif(q.value, '[]'), n.value, t.value ->> '$.tokens', c.value ->> '$.category'"
             " FROM examples e JOIN provenance p ON p.id = (SELECT min(f.id) FROM provenance f WHERE f.example_id = e.id)"
             " LEFT JOIN redactions r ON r.example_id = e.id"
@@ -56,7 +57,7 @@ class ExportStore:
                 "body": body,
                 "file_id": file_id,
                 "locator": loads(locator) if locator else {},
-                "sources": sorted((srcs or "").split(",")),
+                "sources": sorted(set((srcs or "").split(","))),
                 "curated": bool(curated),
                 "quality_flags": {f["flag"] for f in loads(quality)} if quality else set(),
                 "neardup": loads(neardup) if neardup else None,
