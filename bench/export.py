@@ -110,8 +110,10 @@ def measure(tmp: Path, n: int) -> dict[str, float]:
     print(f"  set-up: {n:,} examples in the catalog in {time.perf_counter() - t:.0f}s", flush=True)
     proc = subprocess.run(
         [sys.executable, __file__, "--child", str(config.catalog_path), str(config_path), str(work / "out")],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=False,
     )  # fmt: skip
+    if proc.returncode:
+        raise SystemExit(f"export failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -509,15 +509,26 @@ def export_diff(
 
 @app.command()
 def export(
-    recipe: Annotated[str, typer.Argument(help="A [recipes.NAME] of the config.")],
+    recipe: Annotated[str, typer.Argument(help="A [recipes.NAME] of the config (or `diff A B`).")],
+    ids: Annotated[list[int] | None, typer.Argument(help="With `diff`: the two export ids.")] = None,
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for train/valid/test.jsonl and manifest.json.")
-    ],
+        Path | None, typer.Option("--out", "-o", help="Folder for train/valid/test.jsonl and manifest.json.")
+    ] = None,
     config: ConfigOpt = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Write a recipe's train/valid/test files and manifest; the same catalog gives the same bytes."""
+    """Write a recipe's train/valid/test files and manifest; the same catalog gives the same bytes.
+    `samdata export diff A B` says what entered, left or changed split between two exports."""
+    if recipe == "diff" and ids:
+        if len(ids) != 2:
+            _fail("export diff takes two export ids: samdata export diff A B")
+        export_diff(ids[0], ids[1], config, catalog, json)
+        return
+    if ids:
+        _fail(f"unexpected arguments after the recipe name: {' '.join(map(str, ids))}")
+    if out_dir is None:
+        _fail("give the output folder: samdata export NAME --out DIR")
     cfg = _config(config, catalog)
     with _open_catalog(cfg) as cat:
         try:

@@ -127,10 +127,14 @@ class RecipeConfig(_Strict):
         default_factory=lambda: {"train": 0.9, "valid": 0.05, "test": 0.05}
     )
     format: Literal["mlx", "trl", "sharegpt", "alpaca"] = "mlx"
+    # mlx row shape (mlx-lm reads one shape per file): chat `messages`, single-turn `completions`
+    # (prompt/completion), or plain `text`; examples that do not fit the shape are counted as dropped.
+    rows: Literal["chat", "completions", "text"] = "chat"
     salt: str = "samdata"
     categories: list[str] | None = None  # only these categories (SFT)
     exclude_near_duplicates: bool = True  # drop near-duplicates that are not their cluster's keeper
     exclude_quality_flags: list[str] = Field(default_factory=list)  # e.g. ["refusal_or_boilerplate"]
+    exclude_secrets: bool = False  # leave out examples that had secrets instead of exporting them redacted
     max_tokens: Annotated[int, Field(ge=1)] | None = None  # longer examples: see on_long (always counted)
     on_long: Literal["drop", "truncate"] = "drop"  # truncate: SFT loses its last turns, never a prompt
     # Weights by source or category name: 3 = each train example written 3 times, 0.5 = half of
@@ -151,6 +155,10 @@ class RecipeConfig(_Strict):
         if "sft" in self.kinds and "preference" in self.kinds:
             # Loaders pick a row shape from the first row of a file: one export, one shape.
             raise ValueError('kinds: "sft" and "preference" rows cannot share files; make two recipes')
+        if self.rows != "chat" and (self.format != "mlx" or self.kinds != ["sft"]):
+            raise ValueError(
+                f'rows = "{self.rows}" is an mlx SFT row shape (format = "mlx", kinds = ["sft"])'
+            )
         unknown = (set(self.source_weights) | set(self.source_caps)) - set(self.sources)
         if unknown:
             raise ValueError(f"source_weights/source_caps name sources not in this recipe: {sorted(unknown)}")

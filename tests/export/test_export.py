@@ -42,7 +42,7 @@ format = "trl"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    result = run_demo(tmp_path_factory.mktemp("exp") / "demo")
+    result = run_demo(tmp_path_factory.mktemp("exp") / "demo", train=False)
     cfg = result.estate.config_path
     cfg.write_text(cfg.read_text() + RECIPES)
     return result
@@ -101,7 +101,7 @@ def test_trl_preference_rows(demo, tmp_path: Path) -> None:
 
 
 def test_splits_do_not_move_when_data_grows(tmp_path: Path) -> None:
-    result = run_demo(tmp_path / "demo")
+    result = run_demo(tmp_path / "demo", train=False)
     cfg = result.estate.config_path
     cfg.write_text(cfg.read_text() + RECIPES)
     config = load_config(cfg)
@@ -119,11 +119,14 @@ def test_splits_do_not_move_when_data_grows(tmp_path: Path) -> None:
         after = cat.export_members(second.export_id)
     assert len(after) == len(before) + 200
     assert {i: after[i] for i in before} == before  # no existing example changed split
-    proc = run_cli("export-diff", str(first.export_id), str(second.export_id), "--config", str(cfg), "--json")
+    proc = run_cli(
+        "export", "diff", str(first.export_id), str(second.export_id), "--config", str(cfg), "--json"
+    )
     diff = orjson.loads(proc.stdout)
     assert (len(diff["entered"]), len(diff["left"]), diff["moved"]) == (200, 0, [])
     assert diff["unchanged"] == len(before)
-    assert run_cli("export-diff", "1", "999", "--config", str(cfg)).returncode == 2
+    assert run_cli("export-diff", "1", "999", "--config", str(cfg)).returncode == 2  # the alias
+    assert run_cli("export", "diff", "1", "--config", str(cfg)).returncode == 2
 
 
 def test_fractions_and_groups() -> None:

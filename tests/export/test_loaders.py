@@ -5,6 +5,7 @@ mlx-lm-lora tokenise every row, TRL recognises every row as conversational and r
 from __future__ import annotations
 
 import json
+import random
 import types
 from pathlib import Path
 
@@ -23,6 +24,8 @@ RECIPES = {
     "dpo-trl": ("preference", "trl"),
 }
 
+RECIPE_ROWS = {"completions-mlx": ("completions", ["alpaca", "dolly", "oasst"]), "text-mlx": ("text", ["notes"])}
+
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -37,14 +40,27 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             f'[recipes.{recipe}]\nsources = {json.dumps(names)}\nkinds = ["{kind}"]\nformat = "{fmt}"\n'
             "splits = { train = 0.8, valid = 0.1, test = 0.1 }\nbatch_size = 2\n"
         )
+    # mlx-lm's other two row shapes: single-turn prompt/completion, and plain text (made here).
+    notes = tmp / "notes.jsonl"
+    rng = random.Random(7)  # distinct texts: near-duplicates would be left out
+    words = ["tide", "moon", "sea", "harbour", "boat", "rope", "wind", "salt", "gull", "shore", "wave", "net"]
+    notes.write_text(
+        "".join(json.dumps({"text": " ".join(rng.choices(words, k=30))}) + "\n" for _ in range(200))
+    )
+    body += f'[[sources]]\nname = "notes"\npath = "{notes}"\nformat = "text"\n'
+    for recipe, (rows, sources) in RECIPE_ROWS.items():
+        body += (
+            f'[recipes.{recipe}]\nsources = {json.dumps(sources)}\nformat = "mlx"\nrows = "{rows}"\n'
+            "splits = { train = 0.8, valid = 0.1, test = 0.1 }\nbatch_size = 2\n"
+        )
     config = config_for(tmp, body)
     with Catalog.open(config.catalog_path) as cat:
         run_ingest(config, cat)
         run_curate(config, cat)
-        out = {r: run_export(config, cat, r, tmp / r).out_dir for r in RECIPES}
+        out = {r: run_export(config, cat, r, tmp / r).out_dir for r in [*RECIPES, *RECIPE_ROWS]}
     # Every fixture format reaches an export, through one kind or the other.
     seen = set()
-    for d in out.values():
+    for d in (out[r] for r in RECIPES):
         seen |= {b["source"] for b in json.loads((d / "manifest.json").read_text())["breakdown"]}
     assert seen == set(names)
     return out
@@ -71,6 +87,29 @@ def test_mlx_lm_tokenises_every_sft_row(exports: dict[str, Path], tiny_model: Pa
             tokens, offset = ds.process(ds[i])
             assert len(tokens) > offset >= 0
             assert tokens[0] == tokenizer.convert_tokens_to_ids("<|im_start|>")
+
+
+@pytest.mark.parametrize("recipe", ["completions-mlx", "text-mlx"])
+def test_mlx_lm_reads_completion_and_text_rows(
+    exports: dict[str, Path], tiny_model: Path, recipe: str
+) -> None:
+    from mlx_lm import load
+    from mlx_lm.lora import CONFIG_DEFAULTS
+    from mlx_lm.tuner.datasets import CompletionsDataset, TextDataset, load_dataset
+
+    _, tokenizer = load(str(tiny_model))
+    args = types.SimpleNamespace(
+        **{**CONFIG_DEFAULTS, "data": str(exports[recipe]), "train": True, "test": True}
+    )
+    kind = CompletionsDataset if recipe == "completions-mlx" else TextDataset
+    manifest = json.loads((exports[recipe] / "manifest.json").read_text())
+    for name, ds in zip(("train", "valid", "test"), load_dataset(args, tokenizer), strict=True):
+        assert isinstance(ds, kind) and len(ds) == manifest["counts"][name] > 0
+        for i in range(len(ds)):
+            tokens, offset = ds.process(ds[i])
+            assert len(tokens) > offset >= 0
+    if recipe == "completions-mlx":  # multi-turn examples do not fit the shape: counted, not mangled
+        assert manifest["dropped"].get("cannot be written as mlx completions", 0) > 0
 
 
 def test_mlx_lm_lora_tokenises_every_dpo_row(exports: dict[str, Path], tiny_model: Path) -> None:

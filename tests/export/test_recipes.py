@@ -114,6 +114,19 @@ def test_weights_repeat_and_thin_caps_limit(demo, tmp_path: Path) -> None:
     assert len(rows["train"]) == weighted["counts"]["train"]
 
 
+def test_exclude_secrets_and_catalog_state(demo, tmp_path: Path) -> None:
+    redacted, rows = _export(demo, tmp_path, BASE + "batch_size = 1\n")
+    text = json.dumps(rows)
+    assert "<AWS_ACCESS_KEY>" in text
+    excluded, rows = _export(demo, tmp_path, BASE + "batch_size = 1\nexclude_secrets = true\n")
+    n = excluded["dropped"]["had secrets (exclude_secrets)"]
+    assert n > 0 and sum(excluded["counts"].values()) == sum(redacted["counts"].values()) - n
+    assert "<AWS_ACCESS_KEY>" not in json.dumps(rows)
+    state = excluded["catalog"]
+    assert state["examples"] > 0 and state["last_ingest_run"] >= 1 and state["schema"] >= 6
+    assert {"secrets", "quality", "neardup", "tokens", "category"} <= set(state["detectors"])
+
+
 def test_max_tokens_truncates_whole_turns_and_counts_it(demo, tmp_path: Path) -> None:
     dropped, _ = _export(demo, tmp_path, BASE + "batch_size = 1\nmax_tokens = 120\n")
     truncated, rows = _export(

@@ -25,7 +25,7 @@ class ExportStore:
             "SELECT e.id, e.kind, coalesce(r.body, e.body), p.file_id, p.locator,"
             # No DISTINCT: it costs a temp B-tree per row; Python drops repeats.
             " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
-            " s.value IS NOT NULL, nullif(q.value, '[]'), n.value, t.value ->> '$.tokens', c.value ->> '$.category'"
+            " s.value IS NOT NULL, s.value != '[]', nullif(q.value, '[]'), n.value, t.value ->> '$.tokens', c.value ->> '$.category'"
             " FROM examples e JOIN provenance p ON p.id = (SELECT min(f.id) FROM provenance f WHERE f.example_id = e.id)"
             " LEFT JOIN redactions r ON r.example_id = e.id"
             " LEFT JOIN attributes s ON s.example_id = e.id AND s.detector = 'secrets'"
@@ -46,6 +46,7 @@ class ExportStore:
             locator,
             srcs,
             curated,
+            had_secrets,
             quality,
             neardup,
             tokens,
@@ -59,11 +60,25 @@ class ExportStore:
                 "locator": loads(locator) if locator else {},
                 "sources": sorted(set((srcs or "").split(","))),
                 "curated": bool(curated),
+                "had_secrets": bool(had_secrets),
                 "quality_flags": {f["flag"] for f in loads(quality)} if quality else set(),
                 "neardup": loads(neardup) if neardup else None,
                 "tokens": tokens,
                 "category": category,
             }
+
+    def export_state(self) -> dict[str, Any]:
+        """What a manifest records of the catalog it came from: live examples, the last ingest run,
+        the schema, and the version of every curate detector (all that decides an export's bytes)."""
+        c = self.conn
+        return {
+            "examples": c.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0],
+            "last_ingest_run": c.execute("SELECT max(id) FROM ingest_runs").fetchone()[0],
+            "schema": self.schema_version(),  # type: ignore[attr-defined]
+            "detectors": dict(
+                c.execute("SELECT detector, max(version) FROM attributes GROUP BY detector ORDER BY 1")
+            ),
+        }
 
     def record_export(
         self, recipe: str, recipe_json: str, out_dir: str, now: str, manifest_sha: str, counts: dict[str, int],

@@ -23,7 +23,7 @@ from samdata.catalog import Catalog, utcnow
 from samdata.config import Config, RecipeConfig
 from samdata.curate import tokens
 from samdata.export.split import SPLITS, conversation_key, split_of
-from samdata.export.writers import WRITERS, Writer, sidecars
+from samdata.export.writers import Writer, sidecars, writer_for
 
 MANIFEST_SCHEMA = "samdata.export/1"
 
@@ -50,6 +50,8 @@ def _group(row: dict[str, Any]) -> str:
 def _dropped_reason(row: dict[str, Any], recipe: RecipeConfig) -> str | None:
     if not row["curated"]:
         return "not curated (run samdata curate)"
+    if recipe.exclude_secrets and row["had_secrets"]:
+        return "had secrets (exclude_secrets)"
     if recipe.exclude_near_duplicates and row["neardup"] and not row["neardup"]["keeper"]:
         return "near-duplicate of another example"
     hit = sorted(row["quality_flags"] & set(recipe.exclude_quality_flags))
@@ -193,7 +195,7 @@ def run_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> Ex
     if recipe is None:
         known = ", ".join(sorted(config.recipes)) or "none"
         raise ExportError(f"no recipe {name!r} in {config.config_path} (recipes: {known})")
-    write = WRITERS[recipe.format]
+    write = writer_for(recipe)
     fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {s: _SplitFile(out_dir / f"{s}.jsonl") for s in SPLITS}
@@ -273,7 +275,8 @@ def _entry(
     assert body is not None
     line = write(body, tally.changed)
     if line is None:
-        tally.dropped[f"cannot be written as {recipe.format}"] += 1
+        shape = f" {recipe.rows}" if recipe.format == "mlx" and recipe.rows != "chat" else ""
+        tally.dropped[f"cannot be written as {recipe.format}{shape}"] += 1
         return None
     split = split_of(_group(row), recipe.salt, recipe.splits)
     copies = copies if split == "train" else 1  # repeats help training; they only skew valid and test
@@ -306,11 +309,10 @@ def _manifest(
     tally: _Tally,
     shas: dict[str, str],
 ) -> dict[str, Any]:
-    live = catalog.conn.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0]
     return {
         "schema": MANIFEST_SCHEMA,
         "recipe": {"name": name, **recipe.model_dump(mode="json")},
-        "catalog": {"examples": live},
+        "catalog": catalog.export_state(),
         "counts": counts,
         "breakdown": [
             {"split": k[0], "source": k[1], "category": k[2], "kind": k[3], "examples": n}

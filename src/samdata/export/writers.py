@@ -193,6 +193,29 @@ def alpaca_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
     return _line(row)
 
 
+def mlx_completions_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
+    """mlx-lm's `{"prompt", "completion"}`: single-turn SFT only. mlx-lm renders it with the chat
+    template and no system message, so the template's own default system prompt applies."""
+    turns = [m for m in body["messages"] if m["role"] != "system"]
+    if (
+        body["kind"] != "sft"
+        or [m["role"] for m in turns] != ["user", "assistant"]
+        or turns[1].get("tool_calls")
+    ):
+        return None
+    if len(turns) < len(body["messages"]):
+        changed["system prompt not representable in completions rows"] += 1
+    return _line({"prompt": turns[0]["content"], "completion": turns[1]["content"]})
+
+
+def mlx_text_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
+    """mlx-lm's `{"text"}`: plain text examples only (one assistant turn, as the text adapter makes)."""
+    turns = [m for m in body["messages"] if m["role"] != "system"]
+    if body["kind"] != "sft" or len(turns) != 1 or turns[0]["role"] != "assistant":
+        return None
+    return _line({"text": turns[0]["content"]})
+
+
 Writer = Callable[[dict[str, Any], Counter[str]], bytes | None]
 WRITERS: dict[str, Writer] = {
     "mlx": mlx_row,
@@ -200,6 +223,14 @@ WRITERS: dict[str, Writer] = {
     "sharegpt": sharegpt_row,
     "alpaca": alpaca_row,
 }
+
+_MLX_ROWS: dict[str, Writer] = {"chat": mlx_row, "completions": mlx_completions_row, "text": mlx_text_row}
+
+
+def writer_for(recipe: RecipeConfig) -> Writer:
+    """The row writer of the recipe's format (and, for mlx, of its row shape)."""
+    return _MLX_ROWS[recipe.rows] if recipe.format == "mlx" else WRITERS[recipe.format]
+
 
 _SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
                   "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}  # fmt: skip
