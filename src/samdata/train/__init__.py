@@ -190,9 +190,10 @@ def prepare_run(
     export_id, data_dir, manifest = resolve_export(catalog, export)
     fmt = manifest["recipe"]["format"]
     if fmt != backend:  # each backend reads the export format of its own name
+        hint = f"use --backend {fmt}, or " if fmt in BACKENDS else ""
         raise TrainError(
             f"export #{export_id} is format {fmt!r}; backend {backend} reads format {backend!r} "
-            f'(set format = "{backend}" in the recipe and export again)'
+            f'({hint}set format = "{backend}" in the recipe and export again)'
         )
     mode = _mode_of(manifest)
     model = model.expanduser().absolute()
