@@ -761,10 +761,9 @@ def train(
                 report_every=report_every, mask_prompt=mask_prompt,
             )  # fmt: skip
             job = prepare_run(cat, export, model, backend.value if backend else None, options, job_dir)
+            proc = launch(cat, job)
         except (TrainError, ValidationError) as e:
             _fail(str(e))
-        proc = launch(cat.path, job)
-        cat.update_run(job.run_id, pid=proc.pid)
         if detach:
             out.print(
                 f"run #{job.run_id} started (pid {proc.pid}); `samdata runs show {job.run_id}` follows it"

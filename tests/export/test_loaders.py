@@ -24,7 +24,10 @@ RECIPES = {
     "dpo-trl": ("preference", "trl"),
 }
 
-RECIPE_ROWS = {"completions-mlx": ("completions", ["alpaca", "dolly", "oasst"]), "text-mlx": ("text", ["notes"])}
+RECIPE_ROWS = {
+    "completions-mlx": ("completions", ["alpaca", "dolly", "oasst"]),
+    "text-mlx": ("text", ["notes"]),
+}
 
 
 @pytest.fixture(scope="module")

@@ -193,3 +193,17 @@ def test_refusals_say_what_is_wrong(project: Path, tiny_model: Path, tmp_path: P
             (exports / "sft-mlx" / "valid.jsonl").write_bytes(raw[: -len(b'{"messages": []}\n')])
     res = run_cli("train", "999", "--model", str(tiny_model), "--config", str(project))
     assert res.returncode == 2 and "no export #999" in (res.stdout + res.stderr)
+
+
+def test_a_worker_that_cannot_start_fails_the_run(project: Path, tiny_model: Path, monkeypatch) -> None:
+    import samdata.train as train
+
+    monkeypatch.setattr(train.sys, "executable", str(project.parent / "no-such-python"))
+    with _catalog(project) as cat:
+        job = prepare_run(
+            cat, str(project.parent / "exports" / "sft-trl"), tiny_model, "trl", TrainOptions(steps=1)
+        )
+        with pytest.raises(TrainError, match="could not start the worker"):
+            train.launch(cat, job)
+        run = cat.run(job.run_id)
+    assert run is not None and run["status"] == "failed" and "could not start" in run["error"]

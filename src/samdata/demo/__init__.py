@@ -104,9 +104,7 @@ def _train(
     options = TrainOptions(steps=10, batch_size=2, learning_rate=1e-3, lora_layers=2, max_seq_length=512,
                            report_every=5, eval_every=5, val_batches=4)  # fmt: skip
     job = prepare_run(catalog, str(export.out_dir), model, backend, options)
-    proc = launch(catalog.path, job)
-    catalog.update_run(job.run_id, pid=proc.pid)
-    proc.wait()
+    launch(catalog, job).wait()
     run = catalog.run(job.run_id)
     assert run is not None
     return {**run, "metrics": catalog.metrics(job.run_id)}, None

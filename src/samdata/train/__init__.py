@@ -217,8 +217,19 @@ def prepare_run(
     return job
 
 
-def launch(catalog_path: Path, job: TrainJob) -> subprocess.Popen[bytes]:
-    """Start the worker process for a prepared run; its output goes to `job_dir/train.log`."""
+def launch(catalog: Catalog, job: TrainJob) -> subprocess.Popen[bytes]:
+    """Start the worker process for a prepared run (output to `job_dir/train.log`) and record its
+    pid; a run whose worker cannot even start is marked failed."""
+    try:
+        proc = _spawn(catalog.path, job)
+    except OSError as e:
+        catalog.finish_run(job.run_id, "failed", utcnow(), error=f"could not start the worker: {e}")
+        raise TrainError(f"run #{job.run_id}: could not start the worker: {e}") from e
+    catalog.update_run(job.run_id, pid=proc.pid)
+    return proc
+
+
+def _spawn(catalog_path: Path, job: TrainJob) -> subprocess.Popen[bytes]:
     with open(job.job_dir / "train.log", "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "samdata.train.worker", str(catalog_path), str(job.job_dir / "job.json")],
