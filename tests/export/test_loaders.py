@@ -22,6 +22,7 @@ RECIPES = {
     "dpo-mlx": ("preference", "mlx"),
     "sft-trl": ("sft", "trl"),
     "dpo-trl": ("preference", "trl"),
+    "kto-trl": ("kto", "trl"),
 }
 
 RECIPE_ROWS = {
@@ -41,7 +42,8 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for recipe, (kind, fmt) in RECIPES.items():
         body += (
             f'[recipes.{recipe}]\nsources = {json.dumps(names)}\nkinds = ["{kind}"]\nformat = "{fmt}"\n'
-            "splits = { train = 0.8, valid = 0.1, test = 0.1 }\nbatch_size = 2\n"
+            "splits = { train = 0.8, valid = 0.1, test = 0.1 }\n"
+            f"batch_size = {1 if kind == 'kto' else 2}\n"  # the KTO sample is small
         )
     # mlx-lm's other two row shapes: single-turn prompt/completion, and plain text (made here).
     notes = tmp / "notes.jsonl"
@@ -134,7 +136,7 @@ def test_mlx_lm_lora_tokenises_every_dpo_row(exports: dict[str, Path], tiny_mode
             assert len(row["rejected"]) > row["rejected_prompt_length"] > 0
 
 
-@pytest.mark.parametrize("recipe", ["sft-trl", "dpo-trl"])
+@pytest.mark.parametrize("recipe", ["sft-trl", "dpo-trl", "kto-trl"])
 def test_trl_renders_every_row(exports: dict[str, Path], tiny_model: Path, recipe: str) -> None:
     from datasets import load_dataset
     from transformers import AutoTokenizer
@@ -150,6 +152,8 @@ def test_trl_renders_every_row(exports: dict[str, Path], tiny_model: Path, recip
             rendered = maybe_apply_chat_template(row, tokenizer)
             text = rendered["text"] if "text" in rendered else rendered["prompt"]
             assert text.startswith("<|im_start|>system\n")
+            if recipe == "kto-trl":
+                assert isinstance(row["label"], bool) and rendered["completion"].endswith("<|im_end|>\n")
             if recipe == "dpo-trl":
                 assert rendered["chosen"].endswith("<|im_end|>\n") and rendered["rejected"].endswith(
                     "<|im_end|>\n"

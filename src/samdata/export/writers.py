@@ -8,7 +8,8 @@
 
 `mlx`: SFT as `{"messages", "tools"?}`; preference pairs as the `{"prompt", "chosen", "rejected",
 "system"}` strings that mlx-lm-lora reads. `trl`: SFT as conversational `{"messages"}`; preference
-pairs with an explicit prompt as message lists. `sharegpt` and `alpaca`: LLaMA-Factory's two
+pairs with an explicit prompt as message lists; KTO examples as unpaired `{"prompt", "completion",
+"label"}` message lists. `sharegpt` and `alpaca`: LLaMA-Factory's two
 dataset shapes, with the `dataset_info.json` it needs (`sidecars`). ShareGPT's turns must alternate
 user side (human, observation) and model side (gpt, function_call), start on the user side and end
 on the model side; LLaMA-Factory skips a row that breaks this with only a warning, so the writer
@@ -89,6 +90,11 @@ def mlx_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
 
 
 def trl_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
+    if body["kind"] == "kto":  # TRL's unpaired preference rows: prompt, completion, label
+        turns = _messages(body["messages"], changed)
+        if len(turns) < 2 or turns[-1]["role"] != "assistant":
+            return None
+        return _line({"prompt": turns[:-1], "completion": turns[-1:], "label": bool(body["label"])})
     if body["kind"] == "preference":
         return _line(
             {
