@@ -689,16 +689,17 @@ def _follow(cat: Catalog, run_id: int, steps: int, proc: Any) -> None:
             time.sleep(0.5)
             metrics = cat.metrics(run_id)
             if metrics:
-                train_loss = next(
-                    (m["train_loss"] for m in reversed(metrics) if m["train_loss"] is not None), None
-                )
-                valid_loss = next(
-                    (m["valid_loss"] for m in reversed(metrics) if m["valid_loss"] is not None), None
-                )
-                losses = " ".join(
-                    f"{k} {v:.4f}" for k, v in (("train", train_loss), ("valid", valid_loss)) if v is not None
-                )
-                bar.update(task, completed=metrics[-1]["step"], losses=losses)
+                bar.update(task, completed=metrics[-1]["step"], losses=_losses(metrics))
+
+
+def _losses(metrics: list[dict[str, Any]]) -> str:
+    """`train 1.2345 valid 1.3456`: the latest logged value of each."""
+    parts = []
+    for name in ("train", "valid"):
+        value = next((m[f"{name}_loss"] for m in reversed(metrics) if m[f"{name}_loss"] is not None), None)
+        if value is not None:
+            parts.append(f"{name} {value:.4f}")
+    return " ".join(parts)
 
 
 def _print_run(run: dict[str, Any]) -> None:
@@ -783,9 +784,7 @@ def train(
     else:
         _print_run(run)
         if metrics:
-            last = metrics[-1]
-            out.print(f"  steps:   {last['step']}, train loss {last['train_loss']}, valid loss "
-                      f"{next((m['valid_loss'] for m in reversed(metrics) if m['valid_loss'] is not None), None)}")  # fmt: skip
+            out.print(f"  steps:   {metrics[-1]['step']}, loss {_losses(metrics)}")
     if run["status"] != "completed":
         raise typer.Exit(EXIT_PROBLEMS)
 
