@@ -196,6 +196,8 @@ def prepare_run(
             f'({hint}set format = "{backend}" in the recipe and export again)'
         )
     mode = _mode_of(manifest)
+    if backend == "mlx" and mode == "dpo" and importlib.util.find_spec("mlx_lm_lora") is None:
+        raise TrainError("mlx DPO needs mlx-lm-lora (mlx-lm has no DPO): pip install 'samdata[mlx]'")
     model = model.expanduser().absolute()
     _check_model(model)
     batch_size = options.batch_size or manifest["recipe"].get("batch_size", 4)
