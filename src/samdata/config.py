@@ -127,8 +127,9 @@ class RecipeConfig(_Strict):
         default_factory=lambda: {"train": 0.9, "valid": 0.05, "test": 0.05}
     )
     format: Literal["mlx", "trl", "sharegpt", "alpaca"] = "mlx"
-    # mlx row shape (mlx-lm reads one shape per file): chat `messages`, single-turn `completions`
-    # (prompt/completion), or plain `text`; examples that do not fit the shape are counted as dropped.
+    # SFT row shape (loaders read one shape per file): `chat` messages; `completions` puts the last
+    # assistant turn apart, so the loss covers only it (mlx: prompt/completion strings, single-turn
+    # only; trl: conversational prompt/completion, any number of turns); `text` (mlx) plain text.
     rows: Literal["chat", "completions", "text"] = "chat"
     salt: str = "samdata"
     categories: list[str] | None = None  # only these categories (SFT)
@@ -155,10 +156,9 @@ class RecipeConfig(_Strict):
         if "sft" in self.kinds and "preference" in self.kinds:
             # Loaders pick a row shape from the first row of a file: one export, one shape.
             raise ValueError('kinds: "sft" and "preference" rows cannot share files; make two recipes')
-        if self.rows != "chat" and (self.format != "mlx" or self.kinds != ["sft"]):
-            raise ValueError(
-                f'rows = "{self.rows}" is an mlx SFT row shape (format = "mlx", kinds = ["sft"])'
-            )
+        shapes = {"completions": ("mlx", "trl"), "text": ("mlx",)}.get(self.rows)
+        if shapes and (self.format not in shapes or self.kinds != ["sft"]):
+            raise ValueError(f'rows = "{self.rows}" is an SFT row shape of format {" or ".join(shapes)}')
         unknown = (set(self.source_weights) | set(self.source_caps)) - set(self.sources)
         if unknown:
             raise ValueError(f"source_weights/source_caps name sources not in this recipe: {sorted(unknown)}")

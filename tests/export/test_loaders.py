@@ -26,8 +26,9 @@ RECIPES = {
 }
 
 RECIPE_ROWS = {
-    "completions-mlx": ("completions", ["alpaca", "dolly", "oasst"]),
-    "text-mlx": ("text", ["notes"]),
+    "completions-mlx": ("mlx", "completions", ["alpaca", "dolly", "oasst"]),
+    "text-mlx": ("mlx", "text", ["notes"]),
+    "completions-trl": ("trl", "completions", ["alpaca", "dolly", "oasst", "claude_code", "sharegpt"]),
 }
 
 
@@ -53,9 +54,9 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "".join(json.dumps({"text": " ".join(rng.choices(words, k=30))}) + "\n" for _ in range(200))
     )
     body += f'[[sources]]\nname = "notes"\npath = "{notes}"\nformat = "text"\n'
-    for recipe, (rows, sources) in RECIPE_ROWS.items():
+    for recipe, (fmt, rows, sources) in RECIPE_ROWS.items():
         body += (
-            f'[recipes.{recipe}]\nsources = {json.dumps(sources)}\nformat = "mlx"\nrows = "{rows}"\n'
+            f'[recipes.{recipe}]\nsources = {json.dumps(sources)}\nformat = "{fmt}"\nrows = "{rows}"\n'
             "splits = { train = 0.8, valid = 0.1, test = 0.1 }\nbatch_size = 2\n"
         )
     config = config_for(tmp, body)
@@ -136,7 +137,7 @@ def test_mlx_lm_lora_tokenises_every_dpo_row(exports: dict[str, Path], tiny_mode
             assert len(row["rejected"]) > row["rejected_prompt_length"] > 0
 
 
-@pytest.mark.parametrize("recipe", ["sft-trl", "dpo-trl", "kto-trl"])
+@pytest.mark.parametrize("recipe", ["sft-trl", "dpo-trl", "kto-trl", "completions-trl"])
 def test_trl_renders_every_row(exports: dict[str, Path], tiny_model: Path, recipe: str) -> None:
     from datasets import load_dataset
     from transformers import AutoTokenizer
@@ -152,6 +153,9 @@ def test_trl_renders_every_row(exports: dict[str, Path], tiny_model: Path, recip
             rendered = maybe_apply_chat_template(row, tokenizer)
             text = rendered["text"] if "text" in rendered else rendered["prompt"]
             assert text.startswith("<|im_start|>system\n")
+            if recipe == "completions-trl":  # the loss will cover the completion only
+                assert {m["role"] for m in row["completion"]} == {"assistant"}
+                assert rendered["prompt"].endswith("<|im_start|>assistant\n")
             if recipe == "kto-trl":
                 assert isinstance(row["label"], bool) and rendered["completion"].endswith("<|im_end|>\n")
             if recipe == "dpo-trl":

@@ -39,6 +39,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for fmt in ("mlx", "trl"):
             body += (f'[recipes.{kind}-{fmt}]\nsources = {sources}\nkinds = ["{kind}"]\nformat = "{fmt}"\n'
                      "splits = { train = 0.8, valid = 0.1, test = 0.1 }\nbatch_size = 2\n")  # fmt: skip
+    body += ('[recipes.sft-trl-completions]\nsources = ["oasst", "alpaca"]\nformat = "trl"\nrows = "completions"\n'
+             "splits = { train = 0.8, valid = 0.1, test = 0.1 }\nbatch_size = 2\n")  # fmt: skip
     cfg_path = tmp / "samdata.toml"
     cfg_path.write_text(body)
     config = load_config(cfg_path)
@@ -56,7 +58,13 @@ def _catalog(project: Path) -> Catalog:
 
 @pytest.mark.parametrize(
     ("backend", "recipe"),
-    [("mlx", "sft-mlx"), ("mlx", "preference-mlx"), ("trl", "sft-trl"), ("trl", "preference-trl")],
+    [
+        ("mlx", "sft-mlx"),
+        ("mlx", "preference-mlx"),
+        ("trl", "sft-trl"),
+        ("trl", "preference-trl"),
+        ("trl", "sft-trl-completions"),
+    ],
 )
 def test_train_records_run_metrics_and_adapter(
     project: Path, tiny_model: Path, backend: str, recipe: str

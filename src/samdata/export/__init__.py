@@ -275,7 +275,7 @@ def _entry(
     assert body is not None
     line = write(body, tally.changed)
     if line is None:
-        shape = f" {recipe.rows}" if recipe.format == "mlx" and recipe.rows != "chat" else ""
+        shape = f" {recipe.rows}" if recipe.rows != "chat" else ""
         tally.dropped[f"cannot be written as {recipe.format}{shape}"] += 1
         return None
     split = split_of(_group(row), recipe.salt, recipe.splits)

@@ -230,12 +230,36 @@ WRITERS: dict[str, Writer] = {
     "alpaca": alpaca_row,
 }
 
-_MLX_ROWS: dict[str, Writer] = {"chat": mlx_row, "completions": mlx_completions_row, "text": mlx_text_row}
+
+def trl_completions_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
+    """TRL's conversational prompt/completion: the final assistant turns apart from what precedes
+    them, so SFTTrainer's completion-only loss trains on them alone (any template, no markers)."""
+    if body["kind"] != "sft":
+        return None
+    turns = _messages(body["messages"], changed)
+    # The completion is every trailing assistant turn: a prompt that ended on an assistant turn
+    # would make TRL continue that turn instead of starting a new one.
+    cut = len(turns)
+    while cut > 0 and turns[cut - 1]["role"] == "assistant":
+        cut -= 1
+    if cut == 0 or cut == len(turns):
+        return None
+    row: dict[str, Any] = {"prompt": turns[:cut], "completion": turns[cut:]}
+    if body.get("tools"):
+        row["tools"] = body["tools"]
+    return _line(row)
+
+
+_ROWS: dict[tuple[str, str], Writer] = {
+    ("mlx", "completions"): mlx_completions_row,
+    ("mlx", "text"): mlx_text_row,
+    ("trl", "completions"): trl_completions_row,
+}
 
 
 def writer_for(recipe: RecipeConfig) -> Writer:
-    """The row writer of the recipe's format (and, for mlx, of its row shape)."""
-    return _MLX_ROWS[recipe.rows] if recipe.format == "mlx" else WRITERS[recipe.format]
+    """The row writer of the recipe's format and row shape."""
+    return _ROWS.get((recipe.format, recipe.rows)) or WRITERS[recipe.format]
 
 
 _SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
