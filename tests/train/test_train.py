@@ -215,3 +215,17 @@ def test_a_worker_that_cannot_start_fails_the_run(project: Path, tiny_model: Pat
             train.launch(cat, job)
         run = cat.run(job.run_id)
     assert run is not None and run["status"] == "failed" and "could not start" in run["error"]
+
+
+def test_a_run_stopped_before_its_worker_starts_stays_stopped(project: Path, tiny_model: Path) -> None:
+    from samdata.train import stop_run
+    from samdata.train.worker import run_job
+
+    with _catalog(project) as cat:
+        job = prepare_run(
+            cat, str(project.parent / "exports" / "sft-trl"), tiny_model, "trl", TrainOptions(steps=1)
+        )
+        assert stop_run(cat, job.run_id) == "stopped"
+        assert run_job(cat.path, job.job_dir / "job.json") == 3
+        run = cat.run(job.run_id)
+    assert run is not None and run["status"] == "stopped" and run["started_at"] is None

@@ -75,6 +75,16 @@ class TrainStore:
         with self.transaction() as c:
             c.execute(f"UPDATE training_runs SET {sets} WHERE id = ?", (*fields.values(), run_id))
 
+    def start_run(self, run_id: int, pid: int, now: str) -> bool:
+        """queued → running for this pid; False if the run was stopped (or ended) before it started."""
+        with self.transaction() as c:
+            n = c.execute(
+                "UPDATE training_runs SET status = 'running', pid = ?, started_at = ?"
+                " WHERE id = ? AND status = 'queued'",
+                (pid, now, run_id),
+            ).rowcount
+        return n > 0
+
     def finish_run(self, run_id: int, status: str, now: str, error: str | None = None,
                    adapter_path: str | None = None) -> bool:  # fmt: skip
         """Mark a run finished unless it already is (the first word wins: a stop beats a late crash)."""

@@ -35,28 +35,36 @@ def _adapter_or_none(job: TrainJob) -> str | None:
 def run_job(catalog_path: Path, job_path: Path) -> int:
     """Run the job and record how it ended; the exit status is 0 completed, 1 failed, 3 stopped."""
     job = TrainJob.load(job_path)
-    with Catalog.open(catalog_path) as catalog:
-        catalog.update_run(job.run_id, status="running", pid=os.getpid(), started_at=utcnow())
-        signal.signal(signal.SIGTERM, _on_term)
+    previous = signal.signal(signal.SIGTERM, _on_term)
+    try:
+        with Catalog.open(catalog_path) as catalog:
+            if not catalog.start_run(job.run_id, os.getpid(), utcnow()):
+                print("samdata: the run was stopped before it started", flush=True)
+                return 3
+            return _train(catalog, job)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
-        def report(step: int, **metrics: float | None) -> None:
-            catalog.log_metrics(job.run_id, step, utcnow(), **metrics)
 
-        try:
-            backend = importlib.import_module(f"samdata.train.{job.backend}_backend")
-            adapter = backend.train(job, report)
-        except StopRequested:
-            print("samdata: stopped by request", flush=True)
-            catalog.finish_run(job.run_id, "stopped", utcnow(), error="stopped by request",
-                               adapter_path=_adapter_or_none(job))  # fmt: skip
-            return 3
-        except BaseException as e:  # any end but success is recorded as failed
-            traceback.print_exc()
-            catalog.finish_run(job.run_id, "failed", utcnow(), error=f"{type(e).__name__}: {e}"[:2000])
-            return 1
-        catalog.finish_run(job.run_id, "completed", utcnow(), adapter_path=str(adapter))
-        print(f"samdata: completed; adapter in {adapter}", flush=True)
-        return 0
+def _train(catalog: Catalog, job: TrainJob) -> int:
+    def report(step: int, **metrics: float | None) -> None:
+        catalog.log_metrics(job.run_id, step, utcnow(), **metrics)
+
+    try:
+        backend = importlib.import_module(f"samdata.train.{job.backend}_backend")
+        adapter = backend.train(job, report)
+    except StopRequested:
+        print("samdata: stopped by request", flush=True)
+        catalog.finish_run(job.run_id, "stopped", utcnow(), error="stopped by request",
+                           adapter_path=_adapter_or_none(job))  # fmt: skip
+        return 3
+    except BaseException as e:  # any end but success is recorded as failed
+        traceback.print_exc()
+        catalog.finish_run(job.run_id, "failed", utcnow(), error=f"{type(e).__name__}: {e}"[:2000])
+        return 1
+    catalog.finish_run(job.run_id, "completed", utcnow(), adapter_path=str(adapter))
+    print(f"samdata: completed; adapter in {adapter}", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
