@@ -161,4 +161,4 @@ def test_split_fractions_hold(valid: float, salt: str) -> None:
     fractions = {"train": 1 - 2 * valid, "valid": valid, "test": valid}
     got = [split_of(f"group-{i}", salt, fractions) for i in range(20000)]
     for name, f in fractions.items():
-        assert abs(got.count(name) / len(got) - f) < 0.015
+        assert abs(got.count(name) / len(got) - f) < 0.02  # > 5 standard deviations
