@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from samdata.paths import is_below
+from samdata.paths import is_below, write_text_atomic
 
 CONFIG_FILENAME = "samdata.toml"
 # Finder/Spotlight litter on macOS drives: never data, never worth a problem.
@@ -340,8 +340,5 @@ def write_starter_config(path: Path, home: Path | None = None, force: bool = Fal
     home = home or Path.home()
     text = STARTER_CONFIG.format(home=str(home).replace("\\", "\\\\"))
     parse_config(text, path)  # the starter must always be valid
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
     return path

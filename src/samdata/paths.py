@@ -79,13 +79,18 @@ def human_size(n: int | float | None) -> str:
     raise AssertionError("unreachable")
 
 
-def write_text_atomic(path: os.PathLike[str] | str, text: str) -> None:
-    """Write `text` to a temp file beside `path`, fsync it, then rename over `path`."""
+def write_bytes_atomic(path: os.PathLike[str] | str, data: bytes) -> None:
+    """Write `data` to a temp file beside `path`, fsync it, then rename over `path`."""
     path = os.fspath(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_text_atomic(path: os.PathLike[str] | str, text: str) -> None:
+    """`write_bytes_atomic` for UTF-8 text."""
+    write_bytes_atomic(path, text.encode("utf-8"))

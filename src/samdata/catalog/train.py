@@ -41,18 +41,6 @@ class TrainStore:
     conn: sqlite3.Connection
     transaction: Any  # Catalog.transaction
 
-    def export_by_dir(self, out_dir: str, manifest_sha: str) -> int | None:
-        """The newest export written to `out_dir` whose manifest still has this hash."""
-        row = self.conn.execute(
-            "SELECT id FROM exports WHERE out_dir = ? AND manifest_sha256 = ? ORDER BY id DESC LIMIT 1",
-            (out_dir, manifest_sha),
-        ).fetchone()
-        return row[0] if row else None
-
-    def export_dir(self, export_id: int) -> str | None:
-        row = self.conn.execute("SELECT out_dir FROM exports WHERE id = ?", (export_id,)).fetchone()
-        return row[0] if row else None
-
     def create_run(
         self, *, backend: str, mode: str, base_model: str, export_id: int | None, data_dir: str,
         job_dir: str, config: dict[str, Any], host: str, now: str,

@@ -24,6 +24,7 @@ from samdata.config import Config, RecipeConfig
 from samdata.curate import tokens
 from samdata.export.split import SPLITS, conversation_key, split_of
 from samdata.export.writers import Writer, sidecars, writer_for
+from samdata.paths import write_bytes_atomic
 
 MANIFEST_SCHEMA = "samdata.export/1"
 
@@ -157,12 +158,8 @@ class _SplitFile:
 
 
 def _write_atomic(path: Path, data: bytes) -> str:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write atomically; return the sha256 the manifest records."""
+    write_bytes_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -32,6 +32,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from samdata.catalog import Catalog, utcnow
+from samdata.paths import write_bytes_atomic
 
 BACKENDS = ("mlx", "trl")
 # What each backend needs importable, and the install line that brings it.
@@ -212,9 +213,7 @@ def prepare_run(
     job_dir = (job_dir or catalog.path.parent / "runs" / f"run-{run_id:04d}").absolute()
     job_dir.mkdir(parents=True, exist_ok=True)
     job = TrainJob(run_id, backend, mode, model, data_dir, job_dir, options)
-    tmp = job_dir / "job.json.tmp"
-    tmp.write_bytes(job.dump())
-    os.replace(tmp, job_dir / "job.json")
+    write_bytes_atomic(job_dir / "job.json", job.dump())
     catalog.update_run(run_id, job_dir=str(job_dir))
     return job
 
