@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from samdata import __version__
+from samdata.browse import list_examples
 from samdata.catalog import Catalog, CatalogError
 from samdata.config import Config, ConfigError, load_config, write_starter_config
 from samdata.curate import run_curate
@@ -337,9 +338,15 @@ def ingest(
     config: ConfigOpt = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when records were quarantined.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 1 when records were quarantined or a source matched no file."),
+    ] = False,
 ) -> None:
-    """Turn every source into canonical examples with provenance; bad records go to quarantine."""
+    """Turn every source into canonical examples with provenance; bad records go to quarantine.
+
+    Every record read is accounted for: produced, quarantined or skipped on purpose, by reason. A
+    file whose records are not all accounted for is an error (exit 1)."""
     cfg = _config(config, catalog)
     with _open_catalog(cfg) as cat:
         try:
@@ -351,28 +358,47 @@ def ingest(
         _emit_json(summary)
     else:
         _print_ingest(summary)
-    if strict and summary["quarantined"]:
+    for name in summary["empty_sources"]:
+        err.print(f"[yellow]warning:[/] source {escape(name)} matches no file (check its path)", markup=True)
+    for path in summary["unaccounted"]:
+        err.print(f"[bold red]error:[/] {escape(path)}: records read without an outcome (a bug: please report)",
+                  markup=True)  # fmt: skip
+    if summary["unaccounted"]:
+        raise typer.Exit(EXIT_PROBLEMS)
+    if strict and (summary["quarantined"] or summary["empty_sources"]):
         raise typer.Exit(EXIT_PROBLEMS)
 
 
 def _print_ingest(summary: dict[str, Any]) -> None:
     table = Table(title=f"ingest run #{summary['run_id']}", title_justify="left")
-    for col in ("source", "files", "records", "examples", "new", "quarantined"):
+    for col in ("source", "files", "records", "produced", "examples", "new", "quarantined", "skipped"):
         table.add_column(col, justify="left" if col == "source" else "right")
     for name, s in summary["sources"].items():
         table.add_row(
-            name,
-            f"{s['files']:,}",
-            f"{s['records']:,}",
-            f"{s['examples']:,}",
-            f"{s['examples_new']:,}",
-            f"{s['quarantined']:,}",
+            escape(name),
+            *(
+                f"{s[k]:,}"
+                for k in ("files", "records", "produced", "examples", "examples_new", "quarantined")
+            ),
+            f"{s['skipped']:,}",
         )
     out.print(table)
+    # Files where something was left out, so nothing is silent.
+    noted = [
+        f for f in summary["files_detail"] if f["quarantined"] or f["skipped_by_reason"] or not f["balanced"]
+    ]
+    for f in noted[:20]:
+        parts = [f"{f['produced']:,} of {f['records']:,} records produced"]
+        if f["quarantined"]:
+            parts.append(f"{f['quarantined']:,} quarantined")
+        parts += [f"{n:,} skipped: {why}" for why, n in f["skipped_by_reason"].items()]
+        out.print(f"  {escape(f['path'])}: " + "; ".join(escape(p) for p in parts))
+    if len(noted) > 20:
+        out.print(f"  … and {len(noted) - 20:,} more files (samdata stats --json has every file's account)")
     out.print(
         f"{summary['examples_new']:,} new examples from {summary['records']:,} records; "
         f"{summary['files_unchanged']:,} of {summary['files']:,} files unchanged; "
-        f"{summary['quarantined']:,} quarantined ({summary['elapsed_s']:.1f} s)"
+        f"{summary['quarantined']:,} quarantined, {summary['skipped']:,} skipped ({summary['elapsed_s']:.1f} s)"
     )
     if summary["quarantined"]:
         out.print("see: samdata quarantine")
@@ -395,11 +421,19 @@ def stats(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
     ex = figures["examples"]
     out.print(f"{ex['total']:,} examples: " + ", ".join(f"{n:,} {k}" for k, n in ex["by_kind"].items()))
     table = Table(title_justify="left")
-    for col in ("source", "sft", "preference", "kto", "quarantined", "files"):
+    cols = ("sft", "preference", "kto", "files", "records", "produced", "quarantined", "skipped")
+    for col in ("source", *cols):
         table.add_column(col, justify="left" if col == "source" else "right")
     for name, s in figures["sources"].items():
-        table.add_row(name, *(f"{s[k]:,}" for k in ("sft", "preference", "kto", "quarantined", "files")))
+        table.add_row(escape(name), *(f"{s[k]:,}" for k in cols))
     out.print(table)
+    for name, s in figures["sources"].items():
+        for why, n in s["skipped_by_reason"].items():
+            out.print(f"  {escape(name)}: {n:,} skipped: {escape(why)}")
+        for path in s["unaccounted_files"]:
+            out.print(
+                f"  [bold red]{escape(name)}: {escape(path)} has records without an outcome[/]", markup=True
+            )
     cur = figures["curation"]
     if cur["by_category"]:
         _print_funnel(cur["funnel"])
@@ -408,6 +442,47 @@ def stats(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
                 f"{key.removeprefix('by_').replace('_', ' ')}: "
                 + ", ".join(f"{k} {n:,}" for k, n in cur[key].items())
             )
+
+
+@app.command()
+def examples(
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="Only examples found in this source.")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="Only this kind: sft, preference or kto.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many (default: all).")] = None,
+    unredacted: Annotated[
+        bool,
+        typer.Option("--unredacted", help="Show text as ingested, secrets included (default: redacted)."),
+    ] = False,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """The live examples (of a source): id, kind and turns; text redacted of secrets unless asked."""
+    cfg = _config(config, catalog)
+    with _open_catalog(cfg) as cat:
+        if source is not None and source not in cat.source_names():
+            _fail(f"no source {source!r} in the catalog (sources: {', '.join(cat.source_names()) or 'none'})")
+        rows = list(list_examples(cfg, cat, source, kind, limit, redacted=not unredacted))
+    if json:
+        _emit_json({"examples": rows})
+        return
+    if not rows:
+        out.print("no examples")
+        return
+    table = Table(title=f"{len(rows):,} examples", title_justify="left")
+    for col in ("id", "kind", "turns", "text"):
+        table.add_column(col)
+    for r in rows:
+        first = next(
+            (m["content"] for m in r["messages"] if m["role"] == "user"),
+            r["messages"][0]["content"] if r["messages"] else "",
+        )
+        table.add_row(
+            r["id"], r["kind"], str(len(r["messages"]) + len(r.get("chosen") or [])), escape(first[:80])
+        )
+    out.print(table)
 
 
 @app.command()

@@ -85,6 +85,8 @@ class ScanSettings(_Strict):
     max_record_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
     sniff_records: Annotated[int, Field(ge=1)] = 50
     bad_record_samples: Annotated[int, Field(ge=1)] = 5
+    # A compressed file may expand at most this many times its size (past 256 MiB; 0: no limit).
+    max_expansion: Annotated[float, Field(ge=0)] = 200.0
 
 
 class IngestSettings(_Strict):
@@ -97,6 +99,9 @@ class IngestSettings(_Strict):
     chunk_bytes: Annotated[int, Field(ge=4096)] = 4 * 1024 * 1024
     parallel_min_bytes: Annotated[int, Field(ge=0)] = 64 * 1024 * 1024
     workers: Annotated[int, Field(ge=0)] = 0
+    # A compressed file may expand at most this many times its size (past 256 MiB; 0: no limit):
+    # beyond that it is refused as a decompression bomb.
+    max_expansion: Annotated[float, Field(ge=0)] = 200.0
 
 
 class CurateSettings(_Strict):
@@ -199,7 +204,7 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _known_formats(self) -> Config:
-        from samdata.scan.formats import FORMATS
+        from samdata.formats import FORMATS
 
         for i, source in enumerate(self.sources):
             if source.format != "auto" and source.format not in FORMATS:

@@ -23,6 +23,17 @@ def json_error(e: Exception) -> str:
     return "invalid JSON: " + _POSITION.sub("", str(e))
 
 
+def line_error(line: bytes, e: Exception) -> str:
+    """Why a line is not JSON, in words a person acts on: binary bytes and other encodings first."""
+    if b"\x00" in line:
+        return "binary data (NUL bytes), not JSON"
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not valid UTF-8 (binary data or another encoding), not JSON"
+    return json_error(e)
+
+
 # A whole string, a lone quote (a string cut by the end of the buffer), or a structural character.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{},]')
 _BOM = b"\xef\xbb\xbf"

@@ -97,7 +97,7 @@ CASES = [
         "a.jsonl",
         around(b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}\n'),
         2,
-        "invalid JSON",
+        "not valid UTF-8",
     ),
     (
         "nested-100k",
@@ -358,10 +358,14 @@ def test_malformed_input(
         report = run_ingest(config, cat)
         stats = cat.ingest_stats()
         quarantined = cat.quarantined()
+        [account] = cat.accounts()
     assert stats["examples"]["total"] == good, quarantined
-    assert any(reason in q["reason"] for q in quarantined), [q["reason"] for q in quarantined]
+    # The bad record is quarantined with its reason, or (a deleted OASST prompt) skipped on purpose.
+    reasons = [q["reason"] for q in quarantined] + list(account["skipped_by_reason"])
+    assert any(reason in r for r in reasons), reasons
     assert all(q["file"] == str(data / filename) and q["locator"] is not None for q in quarantined)
-    assert report.totals()["quarantined"] == len(quarantined) >= 1
+    assert report.totals()["quarantined"] == len(quarantined)
+    assert len(quarantined) + account["skipped"] >= 1 and account["balanced"], account
 
 
 def test_matrix_is_large_enough() -> None:

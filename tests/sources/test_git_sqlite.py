@@ -108,9 +108,13 @@ def test_sqlite_store_with_default_and_explicit_mapping(tmp_path: Path) -> None:
     with Catalog.open(config.catalog_path) as cat:
         run_ingest(config, cat)
         stats = cat.ingest_stats()["sources"]
-        assert stats["store"]["sft"] == 2 and stats["store"]["quarantined"] == 1
+        # Without options every table with example-like columns is read: user_msg is prompt-like,
+        # teacher_answer answer-like. q3 has no response: quarantined.
+        assert stats["store"]["sft"] == 4 and stats["store"]["quarantined"] == 1
         assert stats["distill"]["sft"] == 2
-        second = cat.examples_from(str(store), "store")[1]
+        [account] = cat.accounts("store")
+        assert (account["records"], account["produced"], account["balanced"]) == (5, 4, True)
+        second = [e for e in cat.examples_from(str(store), "store") if e["locator"]["table"] == "training_examples"][1]
         assert second["locator"] == {"rowid": 2, "table": "training_examples"}
         assert [m["role"] for m in second["body"]["messages"]] == ["system", "user", "assistant"]
     assert store.read_bytes() == before

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -47,6 +48,53 @@ class QuarantineRow:
 
 
 @dataclass(slots=True)
+class Account:
+    """What became of the records of one file (or a batch of them): read = produced + quarantined
+    + skipped. Quarantined records are the quarantine rows themselves, counted by reason."""
+
+    records: int = 0
+    produced: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+    examples: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Account) -> None:
+        self.records += other.records
+        self.produced += other.produced
+        self.skipped.update(other.skipped)
+        self.dropped.update(other.dropped)
+        self.examples.update(other.examples)
+
+    def clear(self) -> None:
+        self.records = self.produced = 0
+        self.skipped.clear()
+        self.dropped.clear()
+        self.examples.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.produced or self.skipped or self.dropped or self.examples)
+
+
+def account_dict(
+    records: int, produced: int, skipped: dict[str, int], dropped: dict[str, int],
+    examples: dict[str, int], quarantined: dict[str, int],
+) -> dict[str, Any]:  # fmt: skip
+    """The account as scripts read it, with `balanced`: every record read has one outcome."""
+    q, k = sum(quarantined.values()), sum(skipped.values())
+    return {
+        "records": records,
+        "produced": produced,
+        "quarantined": q,
+        "quarantined_by_reason": dict(sorted(quarantined.items())),
+        "skipped": k,
+        "skipped_by_reason": dict(sorted(skipped.items())),
+        "dropped_by_reason": dict(sorted(dropped.items())),
+        "examples_by_kind": dict(sorted(examples.items())),
+        "balanced": records == produced + q + k,
+    }
+
+
+@dataclass(slots=True)
 class Progress:
     """How far ingest got in one file of one source, as committed."""
 
@@ -58,6 +106,7 @@ class Progress:
     records: int = 0
     done: bool = False
     pass_run: int | None = None
+    fresh: bool = False  # the first commit of a read from the start: the file's account starts over
 
 
 class IngestStore:
@@ -110,10 +159,16 @@ class IngestStore:
         quarantined: Sequence[QuarantineRow],
         progress: Progress | None,
         now: str,
+        account: Account | None = None,
     ) -> int:
-        """Store a batch and the progress that covers it in one transaction; return new examples."""
+        """Store a batch, its account and the progress that covers it in one transaction; return
+        new examples."""
         with self.transaction() as c:
             file_id = self._file_id(c, source, file)
+            if account is not None or (progress is not None and progress.fresh):
+                self._add_account(
+                    c, source, file, account or Account(), progress is not None and progress.fresh
+                )
             new = c.executemany(
                 "INSERT OR IGNORE INTO examples (id, kind, body, turns, chars, first_run, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -154,7 +209,54 @@ class IngestStore:
                     progress.pass_run,
                 ),
             )
+            progress.fresh = False
         return max(new, 0)
+
+    def _add_account(
+        self, c: sqlite3.Connection, source: str, file: str, delta: Account, reset: bool
+    ) -> None:
+        row = None if reset else c.execute(
+            "SELECT records, produced, skipped, dropped, examples FROM ingest_accounts WHERE source = ? AND file = ?",
+            (source, file),
+        ).fetchone()  # fmt: skip
+        total = Account()
+        if row is not None:
+            total = Account(row[0], row[1], Counter(orjson.loads(row[2])), Counter(orjson.loads(row[3])),
+                            Counter(orjson.loads(row[4])))  # fmt: skip
+        total.add(delta)
+        c.execute(
+            "INSERT INTO ingest_accounts (source, file, records, produced, skipped, dropped, examples)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, file) DO UPDATE SET records = excluded.records,"
+            " produced = excluded.produced, skipped = excluded.skipped, dropped = excluded.dropped,"
+            " examples = excluded.examples",
+            (source, file, total.records, total.produced, _json(dict(total.skipped)), _json(dict(total.dropped)),
+             _json(dict(total.examples))),
+        )  # fmt: skip
+
+    def accounts(self, source: str | None = None, file: str | None = None) -> list[dict[str, Any]]:
+        """The account of every ingested file (or one source's, or one file's), with its quarantine by reason."""
+        where, args = "WHERE 1 = 1", []
+        for col, value in (("source", source), ("file", file)):
+            if value is not None:
+                where += f" AND {col} = ?"
+                args.append(value)
+        quarantined: dict[tuple[str, str], dict[str, int]] = {}
+        for src, f, reason, n in self.conn.execute(
+            f"SELECT source, file, reason, count(*) FROM quarantine {where} GROUP BY source, file, reason",
+            args,
+        ):
+            quarantined.setdefault((src, f), {})[reason] = n
+        rows = self.conn.execute(
+            "SELECT source, file, records, produced, skipped, dropped, examples FROM ingest_accounts"
+            f" {where} ORDER BY source, file",
+            args,
+        )
+        return [
+            {"source": r[0], "file": r[1],
+             **account_dict(r[2], r[3], orjson.loads(r[4]), orjson.loads(r[5]), orjson.loads(r[6]),
+                            quarantined.get((r[0], r[1]), {}))}
+            for r in rows
+        ]  # fmt: skip
 
     def _file_id(self, c: sqlite3.Connection, source: str, file: str) -> int:
         c.execute("INSERT OR IGNORE INTO ingest_files (source, path) VALUES (?, ?)", (source, file))
@@ -190,12 +292,18 @@ class IngestStore:
         return len(gone)
 
     def clear_incomplete_line(self, source: str, file: str, reason_prefix: str) -> None:
-        """Drop the report of an unterminated last line: the resumed run reads that line again."""
+        """Drop the report of an unterminated last line: the resumed run reads that line again
+        (and counts it again, so the account gives the record back)."""
         with self.transaction() as c:
-            c.execute(
+            n = c.execute(
                 "DELETE FROM quarantine WHERE source = ? AND file = ? AND reason LIKE ? || '%'",
                 (source, file, reason_prefix),
-            )
+            ).rowcount
+            if n > 0:
+                c.execute(
+                    "UPDATE ingest_accounts SET records = records - ? WHERE source = ? AND file = ?",
+                    (n, source, file),
+                )
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -254,18 +362,22 @@ class IngestStore:
         ]
 
     def ingest_stats(self) -> dict[str, Any]:
-        """Examples by kind, and per source: examples by kind and quarantined records."""
+        """Examples by kind; per source: distinct examples by kind, files, and the account of its records
+        (read, produced, quarantined and skipped by reason); and the account of every file."""
         by_kind = dict.fromkeys(("sft", "preference", "kto"), 0)
         for kind, n in self.conn.execute(
             "SELECT kind, count(*) FROM examples WHERE forgotten = 0 GROUP BY kind"
         ):
             by_kind[kind] = n
-        sources: dict[str, dict[str, int]] = {}
+        sources: dict[str, dict[str, Any]] = {}
 
-        def entry(name: str) -> dict[str, int]:
+        def entry(name: str) -> dict[str, Any]:
             return sources.setdefault(
-                name, {"sft": 0, "preference": 0, "kto": 0, "quarantined": 0, "files": 0}
-            )
+                name,
+                {"sft": 0, "preference": 0, "kto": 0, "quarantined": 0, "files": 0, "records": 0, "produced": 0,
+                 "skipped": 0, "skipped_by_reason": Counter(), "quarantined_by_reason": Counter(),
+                 "dropped_by_reason": Counter(), "unaccounted_files": []},
+            )  # fmt: skip
 
         for source, kind, n in self.conn.execute(
             "SELECT p.source, e.kind, count(DISTINCT p.example_id) FROM provenance_paths p"
@@ -276,6 +388,19 @@ class IngestStore:
             entry(source)["quarantined"] = n
         for source, n in self.conn.execute("SELECT source, count(*) FROM ingest_progress GROUP BY source"):
             entry(source)["files"] = n
+        accounts = self.accounts()
+        for a in accounts:
+            s = entry(a["source"])
+            s["records"] += a["records"]
+            s["produced"] += a["produced"]
+            s["skipped"] += a["skipped"]
+            for key in ("skipped_by_reason", "quarantined_by_reason", "dropped_by_reason"):
+                s[key].update(a[key])
+            if not a["balanced"]:
+                s["unaccounted_files"].append(a["file"])
+        for s in sources.values():
+            for key in ("skipped_by_reason", "quarantined_by_reason", "dropped_by_reason"):
+                s[key] = dict(sorted(s[key].items()))
         quarantined = self.conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
         provenance = self.conn.execute("SELECT count(*) FROM provenance").fetchone()[0]
         return {
@@ -283,7 +408,33 @@ class IngestStore:
             "sources": dict(sorted(sources.items())),
             "quarantined": quarantined,
             "provenance_rows": provenance,
+            "accounts": accounts,
         }
+
+    def live_examples(
+        self, source: str | None = None, kind: str | None = None, limit: int | None = None
+    ) -> Iterator[tuple[str, str, str]]:
+        """(id, kind, canonical body) of live examples, in the order they were first ingested; with
+        `source`, those with a provenance row in it."""
+        sql, args = "SELECT e.id, e.kind, e.body FROM examples e WHERE e.forgotten = 0", []
+        if source is not None:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM provenance p JOIN ingest_files f ON f.id = p.file_id"
+                " WHERE p.example_id = e.id AND f.source = ?)"
+            )
+            args.append(source)
+        if kind is not None:
+            sql += " AND e.kind = ?"
+            args.append(kind)
+        sql += " ORDER BY e.rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        yield from self.conn.execute(sql, args)
+
+    def source_names(self) -> list[str]:
+        """Every source that has ingested a file or captured a record."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM ingest_files ORDER BY 1")]
 
     def ingested_ids(self) -> Iterable[str]:
         return (r[0] for r in self.conn.execute("SELECT id FROM examples ORDER BY id"))

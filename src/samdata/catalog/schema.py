@@ -172,6 +172,8 @@ MIGRATIONS.append(
             pass_run        INTEGER,                       -- the run that began reading from the start
             PRIMARY KEY (source, file)
         ) WITHOUT ROWID;
+        -- Files read before accounts existed are read again from the start, so each gets one.
+        UPDATE ingest_progress SET adapter = 'before-accounts', done = 0;
         """,
     )
 )
@@ -296,6 +298,29 @@ MIGRATIONS.append(
             logged_at       TEXT NOT NULL,
             PRIMARY KEY (run_id, step)
         ) WITHOUT ROWID;
+        """,
+    )
+)
+
+MIGRATIONS.append(
+    (
+        7,
+        "ingest: an account of every record of every file",
+        """
+        -- For each file: records read = produced + quarantined (the quarantine table, by reason)
+        -- + skipped (by reason). Counted in the same transaction as the rows and progress they cover.
+        CREATE TABLE ingest_accounts (
+            source          TEXT NOT NULL,
+            file            TEXT NOT NULL,
+            records         INTEGER NOT NULL DEFAULT 0,    -- records read
+            produced        INTEGER NOT NULL DEFAULT 0,    -- records that became at least one example
+            skipped         TEXT NOT NULL DEFAULT '{}',    -- JSON {reason: records left out on purpose}
+            dropped         TEXT NOT NULL DEFAULT '{}',    -- JSON {reason: parts of produced records left out}
+            examples        TEXT NOT NULL DEFAULT '{}',    -- JSON {kind: examples written, repeats included}
+            PRIMARY KEY (source, file)
+        ) WITHOUT ROWID;
+        -- Files read before accounts existed are read again from the start, so each gets one.
+        UPDATE ingest_progress SET adapter = 'before-accounts', done = 0;
         """,
     )
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -23,23 +23,23 @@ import orjson
 import xxhash
 
 from samdata.catalog import Catalog, utcnow
-from samdata.catalog.ingest import ExampleRow, Progress, QuarantineRow
-from samdata.config import Config, SourceConfig
-from samdata.ingest.readers import (
+from samdata.catalog.ingest import Account, ExampleRow, Progress, QuarantineRow
+from samdata.config import Config, IngestSettings, SourceConfig
+from samdata.formats import classify_record, vote
+from samdata.formats.container import Container, DecompressedStream, open_content, sniff
+from samdata.formats.probes import probe_zip
+from samdata.formats.readers import (
     INCOMPLETE_LAST_LINE,
     Chunk,
     Raw,
     chunk_records,
-    json_records,
+    file_records,
     jsonl_chunks,
-    jsonl_records,
     zip_member_records,
+    zip_records,
 )
 from samdata.model import InvalidExample
-from samdata.scan.analyze import HEAD_BYTES, container_of
-from samdata.scan.formats import classify_record, vote
-from samdata.scan.probes import probe_zip
-from samdata.sources import Adapter, Context, Produced, Rejected, adapter_for
+from samdata.sources import Adapter, Context, Produced, Rejected, Skipped, SkipRecord, adapter_for
 from samdata.sources.git import head as git_head
 
 _SNIFF_RECORDS = 50
@@ -47,6 +47,8 @@ _SNIFF_RECORDS = 50
 
 @dataclass
 class FileReport:
+    """What one run did with one file; `account` is this run's, `total` the file's whole account."""
+
     source: str
     path: str
     format: str | None
@@ -55,6 +57,13 @@ class FileReport:
     examples: int = 0
     examples_new: int = 0
     quarantined: int = 0
+    account: Account = field(default_factory=Account)
+    total: dict[str, Any] | None = None  # the catalog's account after this run (None: unchanged)
+
+    @property
+    def balanced(self) -> bool:
+        """Every record read has one outcome: produced, quarantined or skipped."""
+        return self.total is None or bool(self.total["balanced"])
 
 
 @dataclass
@@ -64,34 +73,62 @@ class IngestReport:
     run_id: int
     files: list[FileReport] = field(default_factory=list)
     elapsed_s: float = 0.0
+    empty_sources: list[str] = field(default_factory=list)  # configured sources that match no file
+
+    def unaccounted(self) -> list[FileReport]:
+        """Files whose records do not all have an outcome: always a bug, never a quiet zero."""
+        return [f for f in self.files if not f.balanced]
 
     def totals(self) -> dict[str, int]:
         return {
             "files": len(self.files),
             "files_unchanged": sum(f.status == "unchanged" for f in self.files),
             "records": sum(f.records for f in self.files),
+            "produced": sum(f.account.produced for f in self.files),
             "examples": sum(f.examples for f in self.files),
             "examples_new": sum(f.examples_new for f in self.files),
             "quarantined": sum(f.quarantined for f in self.files),
+            "skipped": sum(f.account.skipped.total() for f in self.files),
         }
 
     def to_dict(self) -> dict[str, Any]:
-        by_source: dict[str, dict[str, int]] = {}
+        by_source: dict[str, dict[str, Any]] = {}
         for f in self.files:
             s = by_source.setdefault(
-                f.source, {"files": 0, "records": 0, "examples": 0, "examples_new": 0, "quarantined": 0}
-            )
+                f.source,
+                {"files": 0, "records": 0, "produced": 0, "examples": 0, "examples_new": 0,
+                 "quarantined": 0, "skipped": 0, "skipped_by_reason": Counter(), "unaccounted": []},
+            )  # fmt: skip
             s["files"] += 1
             s["records"] += f.records
+            s["produced"] += f.account.produced
             s["examples"] += f.examples
             s["examples_new"] += f.examples_new
             s["quarantined"] += f.quarantined
+            s["skipped"] += f.account.skipped.total()
+            s["skipped_by_reason"].update(f.account.skipped)
+            if not f.balanced:
+                s["unaccounted"].append(f.path)
+        for s in by_source.values():
+            s["skipped_by_reason"] = dict(sorted(s["skipped_by_reason"].items()))
         return {
             "run_id": self.run_id,
             **self.totals(),
             "elapsed_s": round(self.elapsed_s, 3),
             "sources": by_source,
-        }
+            "empty_sources": self.empty_sources,
+            "unaccounted": [f.path for f in self.unaccounted()],
+            "files_detail": [
+                {"source": f.source, "path": f.path, "format": f.format, "status": f.status,
+                 "records": f.records, "produced": f.account.produced, "examples": f.examples,
+                 "examples_new": f.examples_new, "quarantined": f.quarantined,
+                 "skipped_by_reason": dict(sorted(f.account.skipped.items())),
+                 "dropped_by_reason": dict(sorted(f.account.dropped.items())),
+                 "balanced": f.balanced}
+                for f in self.files
+                if f.status != "unchanged"
+            ],
+        }  # fmt: skip
 
 
 class IngestProgress:
@@ -173,11 +210,17 @@ def run_ingest(
     items = plan(config, catalog, names)
     run_id = catalog.start_ingest(sorted({i.source for i in items}), utcnow())
     report = IngestReport(run_id)
+    found = {i.source for i in items}
+    report.empty_sources = [
+        s.name for s in config.sources if s.active and (not names or s.name in names) and s.name not in found
+    ]
     sizes = {i.path: _size(i.path) for i in items}
     progress.start(len(items), sum(sizes.values()))
     try:
         for item in items:
             fr = _ingest_file(item, config, catalog, run_id, progress)
+            if fr.status != "unchanged":
+                [fr.total] = catalog.accounts(item.source, str(item.path)) or [None]
             report.files.append(fr)
             progress.file_done(fr, sizes[item.path])
         report.elapsed_s = time.perf_counter() - t0
@@ -206,22 +249,28 @@ def _head_hash(path: Path, length: int) -> str:
 
 @dataclass
 class _Rows:
-    """Examples and quarantined records from some records, with how far they reach in the file.
-
-    Built in the main process or in a worker (it pickles), then committed by the main process.
-    """
+    """Examples and quarantined records from some records, their account, and how far they reach
+    in the file. Built in the main process or in a worker (it pickles), committed by the main one."""
 
     examples: list[ExampleRow] = field(default_factory=list)
     quarantine: list[QuarantineRow] = field(default_factory=list)
-    records: int = 0
+    account: Account = field(default_factory=Account)
     consumed: int = 0  # lines or items consumed (absolute), 0 if none
     end_offset: int = 0
 
     def add(self, produced: Produced, locator: dict[str, Any]) -> None:
         self.examples.append(ExampleRow.of(produced.example, {**locator, **produced.ids}, produced.meta))
+        self.account.examples[produced.example.kind] += 1
 
     def reject(self, locator: dict[str, Any], reason: str, snippet: str = "") -> None:
+        """One record quarantined with its reason."""
         self.quarantine.append(QuarantineRow.of(locator, reason, snippet))
+        self.account.records += 1
+
+    def skip(self, reason: str, records: int = 1) -> None:
+        """Records left out on purpose, with the reason."""
+        self.account.records += records
+        self.account.skipped[reason] += records
 
     def __len__(self) -> int:
         return len(self.examples) + len(self.quarantine)
@@ -240,7 +289,7 @@ class _Batch(_Rows):
         """Absorb a chunk's rows and move the progress to where the chunk ends."""
         self.examples += rows.examples
         self.quarantine += rows.quarantine
-        self.fr.records += rows.records
+        self.account.add(rows.account)
         if rows.consumed:
             self.progress.records, self.progress.offset = rows.consumed, rows.end_offset
 
@@ -252,9 +301,12 @@ class _Batch(_Rows):
             self.catalog.prune_file(self.item.source, str(self.item.path), self.progress.pass_run)
 
     def commit(self) -> None:
-        self.fr.examples += len(self.examples)
-        self.fr.quarantined += len(self.quarantine)
-        self.fr.examples_new += self.catalog.commit_batch(
+        fr = self.fr
+        fr.records += self.account.records
+        fr.examples += len(self.examples)
+        fr.quarantined += len(self.quarantine)
+        fr.account.add(self.account)
+        fr.examples_new += self.catalog.commit_batch(
             self.run_id,
             self.item.source,
             str(self.item.path),
@@ -262,9 +314,21 @@ class _Batch(_Rows):
             self.quarantine,
             self.progress,
             utcnow(),
+            self.account,
         )
         self.examples.clear()
         self.quarantine.clear()
+        self.account.clear()
+
+
+def _take_raw(raw: Raw, adapter: Adapter, ctx: Context, rows: _Rows, per_record: Any) -> None:
+    """The one outcome of one record read: quarantined, skipped by the reader, or converted."""
+    if raw.error is not None:
+        rows.reject(raw.locator, raw.error, raw.snippet)
+    elif raw.skip is not None:
+        rows.skip(raw.skip)
+    else:
+        _convert(adapter, raw, ctx, rows, per_record)
 
 
 def _chunk_job(chunk: Chunk, adapter: Adapter, ctx: Context, auto: bool, limit: int) -> _Rows:
@@ -273,11 +337,7 @@ def _chunk_job(chunk: Chunk, adapter: Adapter, ctx: Context, auto: bool, limit: 
     per_record = _dispatcher(adapter) if auto else None
     for raw in chunk_records(chunk, limit):
         if not raw.blank:
-            rows.records += 1
-            if raw.error is not None:
-                rows.reject(raw.locator, raw.error, raw.snippet)
-            else:
-                _convert(adapter, raw, ctx, rows, per_record)
+            _take_raw(raw, adapter, ctx, rows, per_record)
         if not raw.tentative:
             rows.consumed, rows.end_offset = raw.consumed, raw.end_offset
     return rows
@@ -298,62 +358,68 @@ def _ingest_jsonl(
     settings = config.ingest
     size = _size(item.path)
     workers = settings.workers or os.cpu_count() or 1
-    parallel = workers > 1 and size - start_offset >= settings.parallel_min_bytes
-    chunks = jsonl_chunks(
-        item.path, start_offset, start_line, settings.chunk_bytes, settings.max_record_bytes
-    )
+    left = size if ctx.compression else size - start_offset
+    parallel = workers > 1 and left >= settings.parallel_min_bytes
     auto, limit = item.format == "auto", settings.max_record_bytes
 
-    def commit(rows: _Rows, chunk_len: int) -> None:
-        batch.take(rows)
-        batch.commit()
-        hooks.bytes_done(chunk_len)
+    with open_content(item.path, ctx.compression, settings.max_expansion) as f:
+        # Progress is in bytes of the file on disk: a compressed file's come from its raw reader.
+        raw = f.raw if isinstance(f, DecompressedStream) else None
+        seen = [raw.count if raw else 0]
 
-    if not parallel:
-        for chunk in chunks:
-            commit(_chunk_job(chunk, adapter, ctx, auto, limit), _chunk_len(chunk))
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        window: deque[tuple[Any, int]] = deque()
-        for chunk in chunks:
-            window.append((pool.submit(_chunk_job, chunk, adapter, ctx, auto, limit), _chunk_len(chunk)))
-            if len(window) > workers:
+        def commit(rows: _Rows, chunk_len: int) -> None:
+            batch.take(rows)
+            batch.commit()
+            if raw is not None:
+                chunk_len, seen[0] = raw.count - seen[0], raw.count
+            hooks.bytes_done(chunk_len)
+
+        chunks = jsonl_chunks(f, start_offset, start_line, settings.chunk_bytes, limit)
+        if not parallel:
+            for chunk in chunks:
+                commit(_chunk_job(chunk, adapter, ctx, auto, limit), _chunk_len(chunk))
+            return
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            window: deque[tuple[Any, int]] = deque()
+            for chunk in chunks:
+                window.append((pool.submit(_chunk_job, chunk, adapter, ctx, auto, limit), _chunk_len(chunk)))
+                if len(window) > workers:
+                    future, n = window.popleft()
+                    commit(future.result(), n)
+            while window:
                 future, n = window.popleft()
                 commit(future.result(), n)
-        while window:
-            future, n = window.popleft()
-            commit(future.result(), n)
 
 
 def _chunk_len(chunk: Chunk) -> int:
-    return chunk.oversize if chunk.data is None else len(chunk.data)
+    if chunk.data is None:
+        return chunk.oversize
+    return len(chunk.data)
 
 
 def _ingest_file(
     item: WorkItem, config: Config, catalog: Catalog, run_id: int, hooks: IngestProgress | None = None
 ) -> FileReport:
     path = item.path
+    settings = config.ingest
     fr = FileReport(item.source, str(path), None, "ingested")
     try:
         if path.is_dir():  # a git repository: its fingerprint is HEAD
             size = mtime = 0
-            head, container = b"", "git"
+            container, head = Container("git"), b""
             fingerprint = f"git:{git_head(str(path))}"
         else:
             st = path.stat()
             size, mtime = st.st_size, st.st_mtime_ns
-            with open(path, "rb") as f:
-                head = f.read(HEAD_BYTES)
-            container = container_of(head)
+            container, head = sniff(path, settings.max_expansion)
             fingerprint = _head_hash(path, min(size, 65536))
     except (OSError, InvalidExample) as e:
         fr.status = "failed"
-        batch = _Batch(catalog, run_id, item, fr, Progress("-", 0, 0, "-", done=True))
+        batch = _Batch(catalog, run_id, item, fr, Progress("-", 0, 0, "-", done=True, fresh=True))
         batch.reject({}, f"cannot read: {getattr(e, 'strerror', None) or e}")
         batch.commit()
         return fr
-    records = _records(path, container, head, config, 0, 0)
-    fmt, variant, records = _resolve_format(item, container, path, records)
+    fmt, variant, records = _resolve_format(item, container, path, settings)
     fr.format = fmt
     adapter = adapter_for(fmt, variant) if fmt else None
     options_key = xxhash.xxh3_64_hexdigest(orjson.dumps(item.options, option=orjson.OPT_SORT_KEYS))
@@ -363,82 +429,98 @@ def _ingest_file(
         prev
         and prev.done
         and (prev.adapter, prev.size, prev.mtime_ns) == (adapter_key, size, mtime)
-        and (container != "git" or prev.head_hash == fingerprint)
+        and (container.kind != "git" or prev.head_hash == fingerprint)
     ):
         fr.status = "unchanged"
         return fr
 
-    # A read from the start is a new pass: at its end, rows it did not find again are pruned.
+    # A read from the start is a new pass: at its end, rows it did not find again are pruned, and
+    # the file's account starts over.
     start_offset = start_records = 0
     pass_run = run_id
     if prev is not None:
         resumable = (
-            container != "git"
+            container.kind != "git"
+            and (adapter is None or adapter.unit == "record")  # a file-wise adapter reads it whole
             and prev.adapter == adapter_key
             and size >= prev.offset
             and prev.head_hash == _head_hash(path, int(prev.head_hash.split(":")[0]))
-            and (container == "jsonl" or (size, mtime) == (prev.size, prev.mtime_ns))
-        )
+            # A plain JSONL file may have grown; anything else must be as it was.
+            and ((container.kind == "jsonl" and not container.compression) or (size, mtime) == (prev.size, prev.mtime_ns))
+        )  # fmt: skip
         if resumable:
             start_offset, start_records = prev.offset, prev.records
             pass_run = prev.pass_run or run_id
             fr.status = "resumed"
             catalog.clear_incomplete_line(item.source, str(path), INCOMPLETE_LAST_LINE)
-    progress = Progress(adapter_key, size, mtime, fingerprint, start_offset, start_records, pass_run=pass_run)
+    progress = Progress(
+        adapter_key, size, mtime, fingerprint, start_offset, start_records, pass_run=pass_run,
+        fresh=fr.status != "resumed",
+    )  # fmt: skip
     batch = _Batch(catalog, run_id, item, fr, progress)
-    if container == "empty" or (container == "text" and not head.strip()):
+    if container.kind == "empty" or (container.kind == "text" and not head.strip()):
         batch.finish()  # nothing to read and nothing lost: the scan reports empty files
         fr.status = "empty"
         return fr
     if adapter is None:
-        batch.reject(
-            {}, f"format {fmt or container!r} cannot be ingested", head[:200].decode("utf-8", "replace")
+        what = (
+            f"{container.compression}-compressed {container.kind}"
+            if container.compression
+            else container.kind
         )
+        batch.reject({}, f"format {fmt or what!r} cannot be ingested", head[:200].decode("utf-8", "replace"))
         batch.finish()
         fr.status = "unsupported"
         return fr
 
-    ctx = Context(path, item.options)
+    ctx = Context(
+        path, item.options, compression=container.compression,
+        max_record_bytes=settings.max_record_bytes, max_expansion=settings.max_expansion,
+    )  # fmt: skip
     if adapter.prepare:
         adapter.prepare(ctx)
-    batch_size = config.ingest.batch_records
     if adapter.unit == "file":
-        assert adapter.convert_file is not None
-        try:
-            for ids, out in adapter.convert_file(ctx):
-                batch.records += 1
-                if isinstance(out, Rejected):
-                    batch.reject(ids, out.reason, out.snippet)
-                else:
-                    batch.add(out, ids)
-                if len(batch) >= batch_size:
-                    batch.commit()
-        except (InvalidExample, OSError, ValueError) as e:
-            batch.reject({}, f"file cannot be read as {fmt}: {e}")
-        fr.records = batch.records
+        _ingest_whole(adapter, ctx, batch, fmt or "", settings.batch_records)
         batch.finish()
         return fr
-
-    if container == "jsonl":
+    if container.kind == "jsonl":
         _ingest_jsonl(
             adapter, ctx, item, batch, config, start_offset, start_records, hooks or IngestProgress()
         )
         batch.finish()
         return fr
     if start_records:
-        records = _records(path, container, head, config, start_offset, start_records)
+        records = _records(path, container, settings, start_offset, start_records)
     per_record = _dispatcher(adapter) if item.format == "auto" else None
     for raw in records:
-        rows = _Rows(records=1, consumed=raw.consumed)
-        if raw.error is not None:
-            rows.reject(raw.locator, raw.error, raw.snippet)
-        else:
-            _convert(adapter, raw, ctx, rows, per_record)
-        batch.take(rows)
-        if len(batch) >= batch_size:
+        if not raw.blank:
+            rows = _Rows(consumed=raw.consumed)
+            _take_raw(raw, adapter, ctx, rows, per_record)
+            batch.take(rows)
+        if len(batch) >= settings.batch_records:
             batch.commit()
     batch.finish()
     return fr
+
+
+def _ingest_whole(adapter: Adapter, ctx: Context, batch: _Batch, fmt: str, batch_size: int) -> None:
+    """A file-wise adapter: each outcome it yields says how many of the file's records it covers."""
+    assert adapter.convert_file is not None
+    try:
+        for ids, out in adapter.convert_file(ctx):
+            if isinstance(out, Rejected):
+                batch.reject(ids, out.reason, out.snippet)
+            elif isinstance(out, Skipped):
+                batch.skip(out.reason, out.records)
+            else:
+                batch.add(out, ids)
+                batch.account.records += out.records
+                batch.account.produced += out.records
+            if len(batch) >= batch_size:
+                batch.commit()
+    except (InvalidExample, OSError, ValueError) as e:
+        batch.reject({}, f"file cannot be read as {fmt}: {e}")
+    batch.account.dropped.update(ctx.dropped)
 
 
 def _dispatcher(default: Adapter) -> Callable[[Any], Adapter]:
@@ -450,12 +532,13 @@ def _dispatcher(default: Adapter) -> Callable[[Any], Adapter]:
         cls = classify_record(value)
         if cls is None or cls[0] == default.name:
             return default
-        found = cache.get(cls[0])
+        key = f"{cls[0]}/{cls[1]}"
+        found = cache.get(key)
         if found is None:
             found = adapter_for(cls[0], cls[1])
             if found is None or found.unit != "record":
                 found = default
-            cache[cls[0]] = found
+            cache[key] = found
         return found
 
     return pick
@@ -465,29 +548,38 @@ def _convert(
     adapter: Adapter,
     raw: Raw,
     ctx: Context,
-    batch: _Rows,
+    rows: _Rows,
     per_record: Callable[[Any], Adapter] | None = None,
 ) -> None:
+    """Convert one record; it ends produced, skipped (with the adapter's reason) or quarantined."""
     assert adapter.convert is not None
+    ctx.dropped.clear()
     try:
         produced = list(adapter.convert(raw.value, ctx))
+    except SkipRecord as e:
+        rows.skip(str(e))
+        return
     except InvalidExample as e:
         # In an `auto` source a record of another shape (a correction among conversations) goes to
         # its own adapter; classifying only on failure keeps uniform files fast.
         other = per_record(raw.value) if per_record else adapter
         if other is not adapter:
-            _convert(other, raw, ctx, batch)
+            _convert(other, raw, ctx, rows)
             return
-        batch.reject(raw.locator, str(e), _snippet(raw.value))
+        rows.reject(raw.locator, str(e), _snippet(raw.value))
         return
     except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as e:
         # An adapter tripping over a shape it did not expect is a bad record, not a crash.
-        batch.reject(raw.locator, f"unexpected shape: {type(e).__name__}: {e}", _snippet(raw.value))
+        rows.reject(raw.locator, f"unexpected shape: {type(e).__name__}: {e}", _snippet(raw.value))
         return
     if not produced:
-        batch.reject(raw.locator, "record holds no trainable example", _snippet(raw.value))
+        rows.reject(raw.locator, "record holds no trainable example", _snippet(raw.value))
+        return
+    rows.account.records += 1
+    rows.account.produced += 1
+    rows.account.dropped.update(ctx.dropped)
     for p in produced:
-        batch.add(p, raw.locator)
+        rows.add(p, raw.locator)
 
 
 def _snippet(value: Any) -> str:
@@ -498,36 +590,39 @@ def _snippet(value: Any) -> str:
 
 
 def _records(
-    path: Path, container: str, head: bytes, config: Config, offset: int, index: int
+    path: Path, container: Container, settings: IngestSettings, offset: int, index: int
 ) -> Iterator[Raw]:
-    limit = config.ingest.max_record_bytes
-    if container == "jsonl":
-        return jsonl_records(path, offset, index, limit)
-    if container == "json":
-        return json_records(path, index, limit)
-    if container == "zip":
+    if container.kind in ("jsonl", "json"):
+        return file_records(path, container.kind, container.compression, offset, index, settings)
+    if container.kind == "zip":
         member = probe_zip(path)["conversations_member"]
         if member:
-            return zip_member_records(path, member, index, limit)
+            return zip_member_records(path, member, index, settings.max_record_bytes)
+        return zip_records(path, index, settings)
     return iter(())
 
 
 def _resolve_format(
-    item: WorkItem, container: str, path: Path, records: Iterator[Raw]
+    item: WorkItem, container: Container, path: Path, settings: IngestSettings
 ) -> tuple[str | None, str | None, Iterator[Raw]]:
     """Format and variant: the vote of the first records (kept for reading), the configured format
     overriding the family. A variant matters where it reads differently (OASST message files)."""
-    if container in ("zip", "sqlite", "git"):
-        fmt = container
-        if container == "zip":
-            fmt = "chatgpt_export" if probe_zip(path)["conversations_member"] else None
-        return (item.format if item.format != "auto" else fmt), container, records
+    kind = container.kind
+    if kind in ("sqlite", "git") or (kind == "zip" and probe_zip(path)["conversations_member"]):
+        fmt = "chatgpt_export" if kind == "zip" else kind
+        return (
+            (item.format if item.format != "auto" else fmt),
+            kind,
+            _records(path, container, settings, 0, 0),
+        )
+    records = _records(path, container, settings, 0, 0)
     peeked: list[Raw] = []
     for raw in records:
         peeked.append(raw)
         if len(peeked) >= _SNIFF_RECORDS:
             break
-    fmt, variant = vote(classify_record(r.value) for r in peeked if r.error is None and not r.blank)
+    usable = (r.value for r in peeked if r.error is None and r.skip is None and not r.blank)
+    fmt, variant = vote(classify_record(v) for v in usable)
     if item.format != "auto":
         if fmt != item.format:
             variant = None

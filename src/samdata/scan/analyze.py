@@ -11,21 +11,29 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 import xxhash
 
 from samdata.config import ScanSettings
-from samdata.jsonsplit import json_error, parsed_elements
-from samdata.scan import probes
+from samdata.formats import classify_record, probes, vote
+from samdata.formats.container import (
+    HEAD_BYTES,
+    Prefixed,
+    StreamError,
+    compression_of,
+    container_of,
+    decompressed,
+    tail_says_jsonl,
+)
+from samdata.formats.readers import zip_records
+from samdata.jsonsplit import json_error, line_error, parsed_elements
 from samdata.scan.dupsketch import DistinctSketch
-from samdata.scan.formats import classify_record, vote
 from samdata.scan.hashing import CHUNK, HashingReader, ProgressFile, hash_stream, new_hasher
 
-HEAD_BYTES = 64 * 1024
 # Bump when sniffing or counting changes: files analysed by an older version are re-read.
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 _BOM = b"\xef\xbb\xbf"
 _REASON_MAX = 200
 
@@ -73,73 +81,15 @@ class _Tally:
             facts.variant = "no_records"
 
 
-_CONTROL = bytes(c for c in range(32) if c not in b"\t\n\r\f\b")
-
-
 def analyzer_key(settings: ScanSettings) -> str:
     """What a stored read depends on: the analyzer version and the settings that change a read.
 
     A file whose stored key differs is re-read even if unchanged on disk, so a new limit or a
     new sniffer never leaves stale figures behind.
     """
-    shaping = (settings.max_record_bytes, settings.sniff_records, settings.bad_record_samples)
+    shaping = (settings.max_record_bytes, settings.sniff_records, settings.bad_record_samples,
+               settings.max_expansion)  # fmt: skip
     return f"{ANALYZER_VERSION}:{xxhash.xxh3_64_hexdigest(repr(shaping).encode())}"
-
-
-def _looks_binary(head: bytes) -> bool:
-    """NUL bytes, or more than 5 % undecodable bytes or control characters: not text.
-
-    A few bad bytes (a Latin-1 name in a JSONL) leave a file text, so its lines get counted.
-    """
-    if b"\x00" in head:
-        return True
-    text = head.decode("utf-8", "replace")
-    bad = text.count("\ufffd") + sum(head.count(c) for c in _CONTROL)
-    return bad > 0.05 * len(head)
-
-
-def _is_jsonl(text_head: bytes) -> bool:
-    """Decide JSONL vs one JSON document for content that starts with `{`."""
-    lines = text_head.split(b"\n")
-    if len(lines) == 1:
-        return True  # one line: parse it as a single JSONL record (with the length cap)
-    first = lines[0].strip()
-    if first == b"{":
-        return False  # a pretty-printed document; no JSONL line is a bare brace
-    # A damaged first line must not turn a JSONL file into one broken document: look further.
-    for ln in lines[:-1][:6]:
-        try:
-            if isinstance(orjson.loads(ln), dict):
-                return True
-        except orjson.JSONDecodeError:
-            continue
-    # Pretty-printed documents end their first line mid-structure.
-    return not first.endswith((b"{", b"[", b",", b":"))
-
-
-def _looks_like_jsonl_text(text_head: bytes) -> bool:
-    """Text that does not start with JSON but has JSON objects on its first lines (bad first line)."""
-    lines = [ln.strip() for ln in text_head.split(b"\n")[:6] if ln.strip()]
-    return any(ln.startswith(b"{") for ln in lines[1:])
-
-
-def container_of(head: bytes) -> str:
-    """What the first bytes of a file say it is: a probed binary kind, or
-    `empty`, `binary`, `json` (one document), `jsonl`, `text`."""
-    binary_kind = probes.sniff_binary(head)
-    if binary_kind:
-        return binary_kind
-    if not head:
-        return "empty"
-    if _looks_binary(head):
-        return "binary"
-    text_head = head.removeprefix(_BOM).lstrip()
-    first = text_head[:1]
-    if first == b"[" or (first == b"{" and not _is_jsonl(text_head)):
-        return "json"
-    if first == b"{" or _looks_like_jsonl_text(text_head):
-        return "jsonl"
-    return "text"
 
 
 def analyze_file(
@@ -147,7 +97,8 @@ def analyze_file(
 ) -> FileFacts:
     """Read one regular file once and return its facts. Raises OSError if it cannot be read.
 
-    `on_bytes(n)` is called as reading advances, for progress bars on big files.
+    `on_bytes(n)` is called as reading advances, for progress bars on big files. A compressed file
+    is hashed as stored and counted as decompressed, in the same pass.
     """
     facts = FileFacts()
     hasher = new_hasher()
@@ -155,29 +106,56 @@ def analyze_file(
         f: Any = ProgressFile(raw, on_bytes) if on_bytes else raw
         head = f.read(HEAD_BYTES)
         f.seek(0)
+        compression = compression_of(head)
+        if compression:
+            _read_compressed(f, compression, hasher, settings, facts)
+            return facts
         container = container_of(head)
+        if container == "binary" and tail_says_jsonl(raw):
+            container = "jsonl"  # binary bytes up front, JSON lines after them
         if container in probes.BINARY_KINDS:
             facts.content_hash = hash_stream(f, hasher)
             _probe_binary(Path(path), container, facts, settings)
             return facts
-        facts.container = container
-        if container == "json":
-            is_array = head.removeprefix(_BOM).lstrip()[:1] == b"["
-            facts.content_hash = _read_json_document(f, hasher, is_array, settings, facts)
-        elif container == "jsonl":
-            facts.content_hash = _read_jsonl(f, hasher, settings, facts)
-        else:
-            facts.content_hash = hash_stream(f, hasher)
-            facts.records = 0 if container == "empty" else None
-            facts.variant = {"empty": "empty", "binary": "binary", "text": "text"}.get(
-                container, "no_records"
-            )
-            if container == "text" and not head.removeprefix(_BOM).strip():
-                facts.records, facts.variant = 0, "no_records"
+        reader = HashingReader(f, hasher)
+        _read_content(reader, container, head, settings, facts)
+        facts.content_hash = reader.finish()
     return facts
 
 
-def _read_jsonl(f: BinaryIO, hasher: Any, settings: ScanSettings, facts: FileFacts) -> str:
+def _read_compressed(f: Any, compression: str, hasher: Any, settings: ScanSettings, facts: FileFacts) -> None:
+    stream = decompressed(f, compression, settings.max_expansion, hasher)
+    facts.details["compression"] = compression
+    try:
+        head = stream.read(HEAD_BYTES)
+    except StreamError as e:
+        head = b""
+        facts.bad_records += 1
+        facts.details["bad_samples"] = [{"line": 1, "reason": str(e)[:_REASON_MAX]}]
+    container = container_of(head) if head else ("binary" if facts.bad_records else "empty")
+    if container in probes.BINARY_KINDS:
+        container = "binary"  # a compressed database or archive is not read through
+    _read_content(Prefixed(head, stream), container, head, settings, facts)
+    if facts.bad_records and facts.records is None:
+        facts.records = 0
+    facts.content_hash = hash_stream(f, hasher)  # what the decompressor left unread
+
+
+def _read_content(f: Any, container: str, head: bytes, settings: ScanSettings, facts: FileFacts) -> None:
+    """Count the records of text content (plain or decompressed); binary content is only hashed."""
+    facts.container = container
+    if container == "json":
+        _read_json_document(f, head.removeprefix(_BOM).lstrip()[:1] == b"[", settings, facts)
+    elif container == "jsonl":
+        _read_jsonl(f, settings, facts)
+    else:
+        facts.records = 0 if container == "empty" else None
+        facts.variant = {"empty": "empty", "binary": "binary", "text": "text"}.get(container, "no_records")
+        if container == "text" and not head.removeprefix(_BOM).strip():
+            facts.records, facts.variant = 0, "no_records"
+
+
+def _read_jsonl(f: Any, settings: ScanSettings, facts: FileFacts) -> None:
     tally = _Tally(settings)
     sketch = DistinctSketch()
     limit = settings.max_record_bytes
@@ -201,7 +179,7 @@ def _read_jsonl(f: BinaryIO, hasher: Any, settings: ScanSettings, facts: FileFac
         try:
             obj = orjson.loads(s)
         except orjson.JSONDecodeError as e:
-            tally.fail(json_error(e), line=line_no, offset=start)
+            tally.fail(line_error(s, e), line=line_no, offset=start)
             return
         if not isinstance(obj, dict):
             tally.fail(f"not a JSON object but {type(obj).__name__}", line=line_no, offset=start)
@@ -209,8 +187,15 @@ def _read_jsonl(f: BinaryIO, hasher: Any, settings: ScanSettings, facts: FileFac
         tally.good(obj)
         sketch.add(s)
 
-    while chunk := f.read(CHUNK):
-        hasher.update(chunk)
+    while True:
+        try:
+            chunk = f.read(CHUNK)
+        except StreamError as e:
+            tally.fail(str(e), line=line_no + 1, offset=offset)
+            pending, skipping = b"", True
+            break
+        if not chunk:
+            break
         if skipping:
             nl = chunk.find(b"\n")
             if nl < 0:
@@ -238,30 +223,26 @@ def _read_jsonl(f: BinaryIO, hasher: Any, settings: ScanSettings, facts: FileFac
     if tally.records:
         facts.details["duplicate_rate"] = round(sketch.duplicate_rate(), 4)
         facts.details["distinct_estimate"] = round(sketch.distinct())
-    return hasher.hexdigest()
 
 
-def _read_json_document(
-    f: BinaryIO, hasher: Any, is_array: bool, settings: ScanSettings, facts: FileFacts
-) -> str:
+def _read_json_document(f: Any, is_array: bool, settings: ScanSettings, facts: FileFacts) -> None:
     tally = _Tally(settings)
-    reader = HashingReader(f, hasher)
-    if is_array:
-        _tally_array(reader, tally, settings)
-    else:
-        size = f.seek(0, 2)
-        f.seek(0)
-        if size > settings.max_record_bytes:
-            tally.fail(
-                f"single JSON object larger than max_record_bytes ({settings.max_record_bytes})", item=0
-            )
+    limit = settings.max_record_bytes
+    try:
+        if is_array:
+            _tally_array(f, tally, settings)
         else:
-            try:
-                tally.good(orjson.loads(reader.read().removeprefix(_BOM)))
-            except orjson.JSONDecodeError as e:
-                tally.fail(json_error(e), item=0)
+            data = f.read(limit + 1)
+            if len(data) > limit:
+                tally.fail(f"single JSON object larger than max_record_bytes ({limit})", item=0)
+            else:
+                try:
+                    tally.good(orjson.loads(data.removeprefix(_BOM)))
+                except orjson.JSONDecodeError as e:
+                    tally.fail(json_error(e), item=0)
+    except StreamError as e:
+        tally.fail(str(e), item=tally.records + tally.bad)
     tally.into(facts)
-    return reader.finish()
 
 
 def _tally_array(f: Any, tally: _Tally, settings: ScanSettings) -> None:
@@ -291,6 +272,8 @@ def _probe_binary(path: Path, kind: str, facts: FileFacts, settings: ScanSetting
             facts.details.update(info)
             if info["conversations_member"]:
                 _count_zipped_chatgpt(path, info["conversations_member"], facts, settings)
+            else:
+                _count_zipped_data(path, facts, settings)
     except Exception as e:
         # A damaged header is a finding about the file, not a reason to stop the scan.
         facts.bad_records += 1
@@ -305,3 +288,23 @@ def _count_zipped_chatgpt(path: Path, member: str, facts: FileFacts, settings: S
     facts.records, facts.bad_records = tally.records, tally.bad
     if fmt == "chatgpt_export":
         facts.format, facts.variant = "chatgpt_export", "zip"
+
+
+def _count_zipped_data(path: Path, facts: FileFacts, settings: ScanSettings) -> None:
+    """A zip of JSON/JSONL files (a compressed backup): its records, as ingest will read them."""
+    tally = _Tally(settings)
+    for raw in zip_records(path, 0, settings):
+        if raw.error is not None:
+            tally.fail(raw.error, item=raw.consumed - 1)
+        elif raw.skip is None and not raw.blank:
+            if isinstance(raw.value, dict):
+                tally.good(raw.value)
+            else:
+                tally.fail(f"not a JSON object but {type(raw.value).__name__}", item=raw.consumed - 1)
+    fmt, variant = vote(tally.classes)
+    if tally.records or tally.bad:
+        facts.records, facts.bad_records = tally.records, tally.bad
+        if tally.samples:
+            facts.details["bad_samples"] = tally.samples
+    if fmt != "unknown":
+        facts.format, facts.variant = fmt, variant

@@ -18,8 +18,8 @@ import orjson
 import xxhash
 
 from samdata.config import Config
+from samdata.formats import DATA_FORMATS
 from samdata.paths import display_path, human_size, is_below
-from samdata.scan.formats import DATA_FORMATS
 from samdata.scan.walk import WalkIssue
 
 # The `error` a file row carries when it kept changing while the scan read it.

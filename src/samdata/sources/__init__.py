@@ -3,12 +3,18 @@
 An adapter is either record-wise (`unit="record"`: called once per JSONL line or JSON-array item,
 so ingest can stream, batch and resume anywhere) or file-wise (`unit="file"`: formats whose
 examples need the whole file, such as a Claude Code session rebuilt from `parentUuid` links).
-Adapters raise `InvalidExample` with a reason; ingest quarantines the record with that reason.
+
+Every record read ends in exactly one account: produced (it became at least one example),
+quarantined (`InvalidExample` or `Rejected`, with the reason) or skipped on purpose (`SkipRecord` or
+`Skipped`, with the reason). Parts of a produced record left out on purpose (a hidden system message,
+a thinking preamble) are counted with `Context.drop`. File-wise adapters say how many records each
+outcome covers, since one line may feed several examples.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,28 +22,54 @@ from typing import Any
 
 import orjson
 
-from samdata.jsonsplit import json_error
+from samdata.formats.readers import content_lines
 from samdata.model import Example, InvalidExample, Message, ToolCall
 
-__all__ = ["ADAPTERS", "Adapter", "Context", "Produced", "Rejected", "adapter_for"]
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "Context",
+    "Produced",
+    "Rejected",
+    "SkipRecord",
+    "Skipped",
+    "adapter_for",
+]
+
+
+class SkipRecord(Exception):
+    """Raised by a record-wise adapter: the record is left out on purpose; the message is the reason."""
 
 
 @dataclass(slots=True)
 class Produced:
-    """One example from a record, with labels and locator ids beyond the line or index."""
+    """One example from a record, with labels and locator ids beyond the line or index.
+
+    `records`: for file-wise adapters, how many records of the file this example newly accounts for
+    as produced (0 when a sibling example already counted them); record-wise adapters leave it.
+    """
 
     example: Example
     meta: dict[str, Any] = field(default_factory=dict)
     ids: dict[str, Any] = field(default_factory=dict)
+    records: int = 1
 
 
 @dataclass(slots=True)
 class Rejected:
-    """A part of a file-wise source that cannot become an example."""
+    """A record of a file-wise source that cannot become an example (one quarantined record)."""
 
     reason: str
     ids: dict[str, Any] = field(default_factory=dict)
     snippet: str = ""
+
+
+@dataclass(slots=True)
+class Skipped:
+    """Records of a file-wise source left out on purpose, with the reason."""
+
+    reason: str
+    records: int = 1
 
 
 @dataclass
@@ -47,10 +79,24 @@ class Context:
     path: Path
     options: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)  # filled by an adapter's `prepare`
+    dropped: Counter[str] = field(default_factory=Counter)  # parts left out on purpose, by reason
+    compression: str | None = None  # the stream the file's content is wrapped in
+    max_record_bytes: int = 32 << 20
+    max_expansion: float = 0.0
+
+    def lines(self) -> Iterator[Any]:
+        """The file's lines as `samdata.formats.readers.Raw` records, for file-wise adapters."""
+        return content_lines(self.path, self.compression, self.max_expansion, self.max_record_bytes)
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        """Count `n` parts of a record left out on purpose (the record itself is still produced)."""
+        if n:
+            self.dropped[reason] += n
 
 
 RecordFn = Callable[[Any, Context], Iterable[Produced]]
-FileFn = Callable[[Context], Iterator[tuple[dict[str, Any], Produced | Rejected]]]
+Outcome = Produced | Rejected | Skipped
+FileFn = Callable[[Context], Iterator[tuple[dict[str, Any], Outcome]]]
 
 
 @dataclass(frozen=True)
@@ -97,22 +143,20 @@ def adapter_for(fmt: str, variant: str | None = None) -> Adapter | None:
 # -- helpers shared by adapters ---------------------------------------------------------------
 
 
-def jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
-    """(line number, object) per non-blank line of a JSONL file that file-wise adapters read whole;
-    a line that is not a JSON object comes as a `Rejected` with the reason."""
-    with open(path, "rb") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                yield line_no, Rejected(json_error(e), snippet=line[:200].decode("utf-8", "replace"))
-                continue
-            if not isinstance(value, dict):
-                yield line_no, Rejected(f"record is {type(value).__name__}, not an object")
-                continue
-            yield line_no, value
+def jsonl_objects(ctx: Context) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
+    """(line number, object) per non-blank line of a JSONL file that file-wise adapters read whole
+    (through its compression, lines bounded by max_record_bytes); a line that is not a JSON object
+    comes as a `Rejected` with the reason."""
+    for raw in ctx.lines():
+        if raw.blank:
+            continue
+        line_no = raw.locator.get("line", 0)
+        if raw.error is not None:
+            yield line_no, Rejected(raw.error, snippet=raw.snippet)
+        elif not isinstance(raw.value, dict):
+            yield line_no, Rejected(f"record is {type(raw.value).__name__}, not an object")
+        else:
+            yield line_no, raw.value
 
 
 def text_of(content: Any, omitted: list[str] | None = None) -> str:

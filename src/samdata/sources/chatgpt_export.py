@@ -1,10 +1,14 @@
 """ChatGPT export: `conversations.json` (a list, or one conversation object, or inside a .zip).
 
 The conversation is the visible path from `current_node` up to the root (`mapping` order is not tree
-order). Hidden system messages are dropped unless they are the user's custom instructions (kept as
-system); `weight: 0` turns are kept but not trained; code / execution output / browsing turns become
-tool calls and tool turns (option `tool_turns = "drop"` drops them); thoughts are dropped;
-multimodal parts keep their text and record the omitted media; audio transcriptions become text.
+order; without `current_node`, the newest leaf). Hidden system messages are dropped unless they are
+the user's custom instructions (kept as system); `weight: 0` turns are kept but not trained; an
+assistant message to a recipient other than `all` (code, browsing, canvas, image generation) is a
+tool call and what comes back a tool turn (option `tool_turns = "drop"` drops them), while code
+addressed to `all` is visible text; thoughts, reasoning recaps and thinking preambles (channel
+`commentary`) are dropped; multimodal parts keep their text and record the omitted media; audio
+transcriptions become text. Every dropped part is counted. A conversation whose assistant never
+says anything trainable (image generation: images come back as tool turns) is skipped.
 Regenerated assistant replies (siblings of a reply on the visible path) are kept as alternative
 branches, and where `message_feedback.json` beside the export rates one of them up or down, the
 siblings also become a preference pair.
@@ -20,7 +24,7 @@ from typing import Any
 import orjson
 
 from samdata.model import Example, InvalidExample, Message, ToolCall
-from samdata.sources import Adapter, Context, Produced, parse_arguments, require_dict, sft
+from samdata.sources import Adapter, Context, Produced, SkipRecord, parse_arguments, require_dict, sft
 
 _TOOL_CONTENT = {
     "execution_output",
@@ -104,16 +108,31 @@ def to_message(
         text = _custom_instructions(content) or _text(content, omitted)
         return Message("system", text) if text else None
     if meta.get("is_visually_hidden_from_conversation") or ctype in _DROPPED_CONTENT:
-        dropped.append(ctype)
+        dropped.append(ctype if ctype in _DROPPED_CONTENT else "hidden message")
         return None
-    recipient = msg.get("recipient", "all")
-    if role == "assistant" and (ctype == "code" or recipient not in (None, "all")):
+    if role == "assistant" and (
+        meta.get("is_thinking_preamble_message") or msg.get("channel") == "commentary"
+    ):
+        dropped.append("thinking preamble")  # shown while the model thinks, not part of the answer
+        return None
+    recipient = msg.get("recipient") or "all"
+    if role == "assistant" and ctype == "code" and recipient == "all":
+        # Code the model shows the user is part of its answer.
+        lang = content.get("language")
+        fence = f"```{lang if isinstance(lang, str) and lang != 'unknown' else ''}"
+        body = content.get("text")
+        return (
+            Message("assistant", f"{fence}\n{body}\n```", train=train)
+            if isinstance(body, str) and body.strip()
+            else None
+        )
+    if role == "assistant" and recipient != "all":
         if not tool_turns:
             dropped.append(ctype)
             return None
         body = content.get("text") if ctype == "code" else _text(content, omitted)
         args = {"code": body} if ctype == "code" else parse_arguments(body)
-        return Message("assistant", "", tool_calls=[ToolCall(str(recipient or "python"), args)], train=train)
+        return Message("assistant", "", tool_calls=[ToolCall(str(recipient), args)], train=train)
     if role == "tool" or ctype in _TOOL_CONTENT:
         if not tool_turns:
             dropped.append(ctype)
@@ -150,11 +169,10 @@ def convert(record: Any, ctx: Context) -> Iterable[Produced]:
     if not isinstance(mapping, dict) or not mapping:
         raise InvalidExample("conversation without a mapping")
     leaf = conv.get("current_node")
-    if not isinstance(leaf, str):
-        leaves = [k for k, v in mapping.items() if isinstance(v, dict) and not v.get("children")]
-        if not leaves:
-            raise InvalidExample("no current_node and no leaf")
-        leaf = leaves[-1]
+    inferred = not isinstance(leaf, str) or leaf not in mapping
+    if inferred:
+        leaf = _newest_leaf(mapping)
+        ctx.drop("chatgpt: no current_node, the newest branch taken")
     tool_turns = ctx.options.get("tool_turns", "keep") != "drop"
     ratings: dict[str, str] = ctx.state.get("ratings", {})
     conv_id = conv.get("conversation_id") or conv.get("id")
@@ -170,12 +188,19 @@ def convert(record: Any, ctx: Context) -> Iterable[Produced]:
         if m is not None:
             position[node_id] = len(messages)
             messages.append(m)
-    meta = dict(base_meta, branch="visible")
+    meta = dict(base_meta, branch="newest" if inferred else "visible")
     if omitted:
         meta["omitted_media"] = omitted
     if dropped:
         meta["dropped"] = dropped
-    yield sft(messages, meta, conversation_id=conv_id, node_id=leaf)
+    for part in dropped:
+        ctx.drop(f"chatgpt: {part}")
+    answer = _last_answer(messages)
+    if answer < 0:
+        raise SkipRecord("chatgpt: no trainable assistant text")
+    ctx.drop("chatgpt: turn after the last answer", len(messages) - answer - 1)
+    messages = messages[: answer + 1]
+    yield Produced(Example("sft", messages), meta, {"conversation_id": conv_id, "node_id": leaf})
 
     # Regenerations: assistant siblings of an assistant reply on the visible path.
     for node_id in path:
@@ -189,7 +214,7 @@ def convert(record: Any, ctx: Context) -> Iterable[Produced]:
         alternatives: dict[str, Message] = {}
         for s in siblings:
             alt = to_message(mapping[s], tool_turns, [], [])
-            if alt is not None and alt.role == "assistant" and (alt.content or alt.tool_calls):
+            if alt is not None and alt.role == "assistant" and alt.content.strip() and alt.train:
                 alternatives[s] = alt
         prompt = messages[:idx]
         for s, alt in alternatives.items():
@@ -204,6 +229,28 @@ def convert(record: Any, ctx: Context) -> Iterable[Produced]:
                 dict(base_meta, feedback=True),
                 {"conversation_id": conv_id, "chosen_id": chosen_id, "rejected_id": rejected_id},
             )
+
+
+def _last_answer(messages: list[Message]) -> int:
+    """Index of the last assistant turn with text that is trained on, or -1."""
+    return max(
+        (i for i, m in enumerate(messages) if m.role == "assistant" and m.content.strip() and m.train),
+        default=-1,
+    )
+
+
+def _newest_leaf(mapping: dict[str, Any]) -> str:
+    """Without `current_node`: the leaf whose message was written last (mapping order breaks ties)."""
+    leaves = [k for k, v in mapping.items() if isinstance(v, dict) and not v.get("children")]
+    if not leaves:
+        raise InvalidExample("no current_node and no leaf")
+
+    def written(k: str) -> float:
+        msg = mapping[k].get("message")
+        t = msg.get("create_time") if isinstance(msg, dict) else None
+        return float(t) if isinstance(t, int | float) else float("-inf")
+
+    return max(reversed(leaves), key=written)
 
 
 def _rated_pair(
@@ -224,4 +271,4 @@ def _rated_pair(
     return (chosen, group[chosen]), (rejected, group[rejected])
 
 
-ADAPTER = Adapter("chatgpt_export", 1, "record", convert, prepare=prepare)
+ADAPTER = Adapter("chatgpt_export", 2, "record", convert, prepare=prepare)

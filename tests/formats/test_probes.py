@@ -14,7 +14,7 @@ import pytest
 
 from samdata.config import ScanSettings
 from samdata.demo.estate import mp4_bytes
-from samdata.scan import probes
+from samdata.formats import probes
 from samdata.scan.analyze import analyze_file
 from tests.conftest import real_fixtures
 

@@ -12,27 +12,10 @@ import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from samdata.formats.columns import match_columns
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BINARY_KINDS = frozenset({"sqlite", "wav", "mp4", "zip"})
-
-# Column names that mark a table as holding training examples.
-_TRAINING_COLUMNS = {
-    "prompt",
-    "response",
-    "completion",
-    "messages",
-    "instruction",
-    "output",
-    "chosen",
-    "rejected",
-    "conversation",
-    "conversations",
-    "question",
-    "answer",
-    "corrected",
-    "user_message",
-    "assistant_message",
-}
 
 
 def sniff_binary(head: bytes) -> str | None:
@@ -68,8 +51,9 @@ def probe_sqlite(path: Path) -> dict[str, Any]:
         for name in names:
             quoted = '"' + name.replace('"', '""') + '"'
             rows = conn.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0]
-            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({quoted})")]
-            is_training = bool(_TRAINING_COLUMNS & {c.lower() for c in columns}) or any(
+            types = {r[1]: r[2] or "" for r in conn.execute(f"PRAGMA table_info({quoted})")}
+            columns = list(types)
+            is_training = bool(match_columns(columns, types)) or any(
                 w in name.lower() for w in ("training", "example", "sample", "distill")
             )
             tables[name] = {"rows": rows, "columns": columns, "training": is_training}

@@ -78,7 +78,8 @@ def classify_record(d: Any) -> tuple[str, str] | None:
     if "message_tree_id" in d and "prompt" in d:
         return "oasst", "tree"
     if "message_id" in d and "text" in d and "role" in d:
-        return "oasst", "messages"
+        # A root with nested replies reads on its own; a flat row needs the rest of its file.
+        return "oasst", "nested" if isinstance(d.get("replies"), list) and d["replies"] else "messages"
     if "chosen" in d and "rejected" in d:
         return "dpo", _classify_preference(d)
     if "chosen_messages" in d and "rejected_messages" in d:
@@ -142,6 +143,8 @@ def vote(classes: Iterable[tuple[str, str] | None]) -> tuple[str, str | None]:
         return "unknown", None
     family = families.most_common(1)[0][0]
     seen = variants[family]
+    if family == "oasst" and "messages" in seen:
+        return family, "messages"  # one flat row needs the file-wise reader, which reads trees too
     for special in ("multimodal", "tools"):
         if special in seen:
             return family, special

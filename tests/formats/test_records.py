@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from samdata.config import ScanSettings
+from samdata.formats import FORMATS, classify_record, vote
 from samdata.scan.analyze import analyze_file
-from samdata.scan.formats import FORMATS, classify_record, vote
 from tests.conftest import FIXTURES, real_fixtures
 
 
