@@ -86,27 +86,51 @@ def samples() -> dict[str, list[str]]:
             f"mongodb+srv://sam:{rand(ALNUM, 14)}@cluster0.ab1cd.mongodb.net/prod",
         ],
         "email": ["dana.whit@gmail.com", "j.smith+invoices@corp-mail.co.uk", "ops@home.lan.example.net"],
-        "phone": ["+1 415-555-0132", "(212) 555-0199", "415.555.0123"],
-        "ip_address": ["203.0.113.42", "198.51.100.7", "10.12.4.200"],
+        "phone": [
+            "+1 415-555-0132",
+            "(212) 555-0199",
+            "415.555.0123",
+            # International forms (E.164 and the common national groupings).
+            "+44 20 7946 0000",
+            "+447911123456",
+            "+49 (0)30 1234 5678",
+            "+33 1 23 45 67 89",
+            "+81 3-1234-5678",
+            "+61 2 9876 5432",
+            "020 7946 0000",
+            "07700 900123",
+            "06 12 34 56 78",
+        ],
+        # Public addresses only: documentation and private ranges are never personal (see below).
+        "ip_address": ["81.2.69.160", "93.184.216.34", "2a00:1450:4009:81f::200e", "2606:4700:4700::1111"],
         "credit_card": [_luhn_complete("4", 16), _luhn_complete("51", 16), _luhn_complete("37", 15)],
         "owner_literal": LITERALS,
     }
 
 
-# Values that must sit next to their keyword: (kind, template, value).
-def keyword_samples() -> list[tuple[str, str]]:
-    return [
-        ("aws_secret_key", f"aws_secret_access_key = {rand(B64, 40)}"),
-        ("aws_secret_key", f'AWS_SECRET_KEY: "{rand(B64, 40)}"'),
-        ("aws_secret_key", f"export aws_secret_access_key={rand(B64, 40)}"),
-        ("password_assignment", f'password = "{rand(ALNUM, 6)}#{rand(string.digits, 3)}"'),
-        ("password_assignment", f"DB_PASSWORD: {rand(ALNUM, 8)}9!x"),
-        ("password_assignment", f'"api_key": "{rand("0123456789abcdef", 32)}"'),
-        ("password_assignment", f"client_secret={rand(ALNUM, 10)}_{rand(string.digits, 4)}"),
-        ("bearer_token", f"Authorization: Bearer {rand(URLSAFE, 40)}"),
-        ("bearer_token", f"-H 'Authorization: Bearer {rand(ALNUM, 32)}.{rand(ALNUM, 12)}'"),
-        ("bearer_token", f"headers = {{'Authorization': 'Bearer {rand(ALNUM, 36)}'}}"),
-    ]
+# Values that must sit next to their keyword: (kind, line, the secret in it).
+def keyword_samples() -> list[tuple[str, str, str]]:
+    out = []
+
+    def add(kind: str, template: str, value: str) -> None:
+        out.append((kind, template.format(v=value), value))
+
+    add("aws_secret_key", "aws_secret_access_key = {v}", rand(B64, 40))
+    add("aws_secret_key", 'AWS_SECRET_KEY: "{v}"', rand(B64, 40))
+    add("aws_secret_key", "export aws_secret_access_key={v}", rand(B64, 40))
+    add("password_assignment", 'password = "{v}"', f"{rand(ALNUM, 6)}#{rand(string.digits, 3)}")
+    add("password_assignment", "DB_PASSWORD: {v}", f"{rand(ALNUM, 8)}9!x")
+    add("password_assignment", '"api_key": "{v}"', rand("0123456789abcdef", 32))
+    add("password_assignment", "client_secret={v}", f"{rand(ALNUM, 10)}_{rand(string.digits, 4)}")
+    # Inside shell lines: a rejected value before the real one, prefixed names, flags.
+    add("password_assignment", 'export TOKEN=password = "{v}"', f"{rand(ALNUM, 9)}!{rand(string.digits, 2)}")
+    add("password_assignment", "export MY_SERVICE_TOKEN={v}", f"{rand(ALNUM, 12)}{rand(string.digits, 3)}")
+    add("password_assignment", "mysql -u root --password={v} shop", f"{rand(ALNUM, 8)}%{rand(string.digits, 2)}")
+    add("password_assignment", "deploy --token {v} --prod", f"{rand(ALNUM, 10)}{rand(string.digits, 4)}")
+    add("bearer_token", "Authorization: Bearer {v}", rand(URLSAFE, 40))
+    add("bearer_token", "-H 'Authorization: Bearer {v}'", f"{rand(ALNUM, 32)}.{rand(ALNUM, 12)}")
+    add("bearer_token", "headers = {{'Authorization': 'Bearer {v}'}}", rand(ALNUM, 36))
+    return out
 
 
 CONTEXTS = [
@@ -120,12 +144,12 @@ def labelled() -> list[tuple[str, str, str]]:
     """(kind, secret, text containing it)."""
     out = []
     for kind, values in samples().items():
-        for i, value in enumerate(values):
-            out.append((kind, value, CONTEXTS[i % 3].format(s=value)))
-    for i, (kind, line) in enumerate(keyword_samples()):
-        text = CONTEXTS[i % 3].replace('"value": "{s}"', "{s}").replace("VALUE={s}", "{s}").format(s=line)
-        value = line.split("Bearer ")[-1].strip("'}") if kind == "bearer_token" else line.rsplit(" ", 1)[-1]
-        out.append((kind, value.strip('"').split("=")[-1], text))
+        for value in values:
+            out += [(kind, value, context.format(s=value)) for context in CONTEXTS]  # prose, code, diff
+    for kind, line, value in keyword_samples():
+        for context in CONTEXTS:
+            text = context.replace('"value": "{s}"', "{s}").replace("VALUE={s}", "{s}").format(s=line)
+            out.append((kind, value, text))
     return out
 
 
@@ -134,6 +158,7 @@ def test_recall_on_labelled_secrets() -> None:
     cases = labelled()
     kinds = {k for k, _s, _t in cases}
     assert len(kinds) == 20 and all(sum(k == kind for k, _s, _t in cases) >= 3 for kind in kinds)
+    assert sum(k == "phone" for k, _s, _t in cases) >= 12 and len(cases) >= 220
     found = 0
     missed = []
     for kind, secret, text in cases:
@@ -185,14 +210,48 @@ REVIEWED_TRUE_FINDINGS = {
 }
 
 
-def test_no_false_positives_on_the_fixtures_clean_lines() -> None:
+def clean_lines(n: int = 6000) -> list[str]:
+    """Lines that hold no secret but look numeric or address-like: docstrings with the documentation
+    ranges, versions, dates and times, coordinates, hashes, ids, prices, code. None may be flagged."""
+    rng = random.Random(7)
+    doc4 = lambda: rng.choice(["192.0.2", "198.51.100", "203.0.113"]) + f".{rng.randint(1, 254)}"  # noqa: E731
+    doc6 = lambda: f"2001:db8:{rng.randint(0, 0xFFFF):x}::{rng.randint(1, 0xFFFF):x}"  # noqa: E731
+    private = lambda: rng.choice(["10.{}.{}.{}", "192.168.{}.{}", "172.16.{}.{}"]).format(  # noqa: E731
+        *(rng.randint(1, 254) for _ in range(3))
+    )
+    templates = [
+        lambda: f'    """Connect to the server at {doc4()} (port {rng.randint(1024, 65535)})."""',
+        lambda: f"    Example: ``client.connect('{doc6()}', timeout={rng.randint(1, 60)})``",
+        lambda: f">>> resolve('host.example') -> '{doc4()}' or '{doc6()}'",
+        lambda: f"    :param addr: an address such as {doc4()}/24 or {doc6()}/64",
+        lambda: f"ssh admin@{private()} -p {rng.randint(2000, 9000)}",
+        lambda: f"Released v{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)} on 2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        lambda: f"[{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}] worker {rng.randint(1, 64)} done in {rng.random() * 9:.3f}s",
+        lambda: f"location {rng.uniform(-90, 90):+.6f}, {rng.uniform(-180, 180):+.6f}",
+        lambda: f"commit {''.join(rng.choice('0123456789abcdef') for _ in range(40))}",
+        lambda: f"id {rng.getrandbits(128):032x}, total ${rng.randint(1, 9999)}.{rng.randint(0, 99):02d}",
+        lambda: f"x = np.linspace({rng.randint(0, 9)}, {rng.randint(10, 99)}, {rng.randint(100, 9999)}) + {rng.randint(1, 999)}",
+        lambda: f"timezone offset +{rng.randint(0, 12):02d}:{rng.choice(['00', '30', '45'])}, build {rng.randint(2019, 2026)}.{rng.randint(1, 12)}.{rng.randint(1, 28)}",
+        lambda: f"ISBN 978-{rng.randint(0, 9)}-{rng.randint(100, 999)}-{rng.randint(10000, 99999)}-{rng.randint(0, 9)}",
+        lambda: f"token = get_token(user_{rng.randint(1, 99)})  # password = input('Password: ')",
+        lambda: f"for i in range({rng.randint(1, 10)}, {rng.randint(11, 10000)}): total += i * {rng.randint(2, 99)}",
+        lambda: f"std::vector<int> v{{{rng.randint(1, 9)}, {rng.randint(1, 9)}}}; ns::{rng.choice(['a', 'b'])}::c();",
+        lambda: f"Score: {rng.randint(0, 100)}/100 ({rng.random():.2%}), rank {rng.randint(1, 5000)} of 12,345",
+    ]
+    return [rng.choice(templates)() for _ in range(n)]
+
+
+def test_no_false_positives_on_clean_lines() -> None:
     scanner = SecretScanner()
-    lines = _fixture_lines()
-    assert len(lines) >= 2000
-    flagged = {(h.kind, ln[h.start : h.end]) for _f, ln in lines for h in scanner.scan(ln)}
-    false_positives = flagged - REVIEWED_TRUE_FINDINGS
-    # ≤ 1 per 10,000 clean lines: with ~10,500 lines that allows one; we have none.
-    assert len(false_positives) <= len(lines) // 10_000, false_positives
+    fixture = [ln for _f, ln in _fixture_lines()]
+    generated = clean_lines()
+    assert len(fixture) >= 2000 and len(generated) >= 6000
+    flagged = {(h.kind, ln[h.start : h.end]) for ln in fixture for h in scanner.scan(ln)}
+    false_positives = (flagged - REVIEWED_TRUE_FINDINGS) | {
+        (h.kind, ln[h.start : h.end]) for ln in generated for h in scanner.scan(ln)
+    }
+    # ≤ 1 per 10,000 clean lines: with ~16,500 lines that allows one; we have none.
+    assert len(false_positives) <= (len(fixture) + len(generated)) // 10_000, sorted(false_positives)[:10]
     assert flagged == REVIEWED_TRUE_FINDINGS  # and every reviewed one is still found
 
 
@@ -219,5 +278,11 @@ def test_not_secrets() -> None:
         "The total was 1234 5678 9012 3456 (not a valid card number)",
         "See https://example.com/path?x=1 and user@localhost",
         "def set_password(self, new_password): ...",
+        # Documentation (RFC 5737, RFC 3849), private, shared and link-local addresses.
+        "connect to 192.0.2.10, 198.51.100.7 or 203.0.113.42 (examples only)",
+        "the IPv6 example 2001:db8::1 and 2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        "LAN hosts 10.0.0.5, 192.168.1.20, 172.16.4.2, CGNAT 100.64.0.1, link-local 169.254.10.1",
+        "coordinates +40.712776 -74.005974, offset +05:30, build 2024.01.15",
+        "export TOKEN=password",
     ):
         assert scanner.scan(text) == [], text

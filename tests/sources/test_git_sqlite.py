@@ -114,7 +114,9 @@ def test_sqlite_store_with_default_and_explicit_mapping(tmp_path: Path) -> None:
         assert stats["distill"]["sft"] == 2
         [account] = cat.accounts("store")
         assert (account["records"], account["produced"], account["balanced"]) == (5, 4, True)
-        second = [e for e in cat.examples_from(str(store), "store") if e["locator"]["table"] == "training_examples"][1]
+        second = [
+            e for e in cat.examples_from(str(store), "store") if e["locator"]["table"] == "training_examples"
+        ][1]
         assert second["locator"] == {"rowid": 2, "table": "training_examples"}
         assert [m["role"] for m in second["body"]["messages"]] == ["system", "user", "assistant"]
     assert store.read_bytes() == before

@@ -8,6 +8,7 @@ replaces each finding with a typed placeholder such as `<API_KEY>`.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import re2
 import xxhash
 
-VERSION = 1
+VERSION = 2
 
 
 def _luhn(digits: str) -> bool:
@@ -59,10 +60,22 @@ def _assigned_secret(value: str) -> bool:
 
 
 def _public_ip(value: str) -> bool:
-    parts = [int(p) for p in value.split(".")]
-    if all(p < 10 for p in parts):
-        return False  # 1.2.3.4 is far more often a version than an address
-    return value not in ("0.0.0.0", "255.255.255.255") and parts[0] not in (0, 127) and len(set(parts)) > 1
+    """A globally routed address: private, loopback, link-local, shared, reserved and the
+    documentation ranges (RFC 5737, RFC 3849) are never someone's address."""
+    if "." in value:
+        parts = [int(p) for p in value.split(".")]
+        if all(p < 10 for p in parts) or len(set(parts)) == 1:
+            return False  # 1.2.3.4 is far more often a version than an address
+    try:
+        ip = ipaddress.ip_address(value.strip(":"))
+    except ValueError:
+        return False
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def _phone_digits(value: str) -> bool:
+    """Between 8 and 15 digits, the range E.164 allows with a country code (national forms: 10-11)."""
+    return 8 <= sum(c.isdigit() for c in value) <= 15
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,7 @@ class Detector:
     pattern: str
     group: int = 0  # the part of the match that is secret
     check: Callable[[str], bool] | None = None
+    rescan: bool = False  # after a rejected value, look for a match starting inside it
 
 
 DETECTORS: tuple[Detector, ...] = (
@@ -98,13 +112,29 @@ DETECTORS: tuple[Detector, ...] = (
              lambda v: _entropy(v) >= 3.5),
     Detector("password_assignment", "<SECRET>",
              ("password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key"),
-             r"(?i)\b(?:password|passwd|pwd|secret|client_secret|token|auth_token|access_token|api[_-]?key|access[_-]?key)"
-             r"[\"']?\s*(?::|=|:=|=>)\s*[\"']?([^\s\"'`,;(){}\[\]<>]{8,})", 1, _assigned_secret),
+             # Any prefix (`MY_SERVICE_TOKEN=`), any assignment (`:`, `=`, `:=`, `=>`), in code or shell.
+             r"(?i)\b[A-Za-z0-9_]*?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)"
+             r"[\"']?\s*(?::|=|:=|=>)\s*[\"']?([^\s\"'`,;(){}\[\]<>]{8,})", 1, _assigned_secret, rescan=True),
+    Detector("password_assignment", "<SECRET>", ("--password", "--passwd", "--token", "--api-key", "--secret"),
+             r"(?i)--(?:password|passwd|token|api-key|secret)[= ]+[\"']?([^\s\"'`,;(){}\[\]<>]{8,})", 1,
+             _assigned_secret),
     Detector("email", "<EMAIL>", ("@",), r"\b[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.)+[A-Za-z]{2,24}\b"),
     Detector("phone", "<PHONE>", ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
              r"(?:\+\d{1,3}[ .\-]?)?(?:\(\d{3}\)|\b\d{3})[ .\-]\d{3}[ .\-]\d{4}\b"),
+    # International, grouped: +44 20 7946 0000, +49 (0)30 1234 5678, +33 1 23 45 67 89, +81 3-1234-5678.
+    Detector("phone", "<PHONE>", ("+",),
+             r"\+[1-9]\d{0,2}(?:[ .\-]?\(0\)[ .\-]?|[ .\-])\(?\d{1,5}\)?(?:[ .\-]\(?\d{1,5}\)?){1,4}\b",
+             0, _phone_digits),
+    # E.164 written without separators: +447911123456.
+    Detector("phone", "<PHONE>", ("+",), r"(?:^|[^\w+])(\+[1-9]\d{7,14})\b", 1),
+    # National forms with a trunk 0: UK 020 7946 0000 and 07700 900123, France 06 12 34 56 78.
+    Detector("phone", "<PHONE>", ("0",),
+             r"\b0(?:\d{2,4}[ \-]\d{3,4}[ \-]\d{3,4}|\d{4}[ \-]\d{6}|[1-9](?:[ .\-]\d{2}){4})\b", 0, _phone_digits),
     Detector("ip_address", "<IP_ADDRESS>", (".",),
              r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b", 0, _public_ip),
+    # IPv6 in the global unicast space (2000::/3), full or compressed.
+    Detector("ip_address", "<IP_ADDRESS>", (":",),
+             r"(?i)\b[23][0-9a-f]{3}(?::[0-9a-f]{0,4}){2,7}", 0, _public_ip),
     Detector("credit_card", "<CREDIT_CARD>", ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
              r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[47]\d{2}|6(?:011|5\d{2}))(?:[ \-]?\d{4}){2}[ \-]?\d{3,4}(?:[ \-]?\d{3})?\b",
              0, _luhn),
@@ -140,12 +170,16 @@ class SecretScanner:
         for d, rx in self.detectors:
             if not any(k in lower for k in d.keywords):
                 continue
-            for m in rx.finditer(text):
+            pos = 0
+            while (m := rx.search(text, pos)) is not None:
                 start, end = m.span(d.group)
                 value = text[start:end]
                 if d.check is not None and not d.check(value):
+                    # `TOKEN=password = "s3cr3t…"`: a rejected value may hide a real one inside it.
+                    pos = start if d.rescan and start > m.start() else max(m.end(), pos + 1)
                     continue
                 found.append(self._finding(d.kind, start, end, value))
+                pos = max(m.end(), pos + 1)
         for literal, low in self.literals:
             at = lower.find(low)
             while at >= 0:

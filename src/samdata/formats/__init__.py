@@ -37,6 +37,10 @@ FORMATS: dict[str, str] = {
 DATA_FORMATS = frozenset(FORMATS) - {"sqlite", "wav", "mp4", "zip", "git", "unknown"}
 MEDIA_FORMATS = frozenset({"wav", "mp4"})
 
+# Prompt/answer key pairs of Alpaca-like rows beyond instruction/input/output (MetaMathQA writes
+# query/response, FAQ sets question/answer, the seed's feedback files instruction/response).
+_PAIRS = (("prompt", "response"), ("instruction", "response"), ("question", "answer"), ("query", "response"),
+          ("instruction", "answer"), ("prompt", "answer"))  # fmt: skip
 _SHAREGPT_TOOL_ROLES = {"function_call", "observation", "tool"}
 _MEDIA_KEYS = ("images", "videos", "audios")
 
@@ -115,8 +119,9 @@ def classify_record(d: Any) -> tuple[str, str] | None:
         )
     if "input" in d and "output" in d:
         return "evol_instruct", "input_output"
-    if "prompt" in d and "response" in d:
-        return "alpaca", "prompt_response"
+    for prompt, answer in _PAIRS:
+        if prompt in d and answer in d:
+            return "alpaca", f"{prompt}_{answer}"
     if "prompt" in d and "completion" in d:
         return "prompt_completion", "prompt_completion"
     if isinstance(d.get("text"), str) and len(d) <= 4:

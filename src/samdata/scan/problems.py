@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -419,25 +419,35 @@ def _duplicate_files(
 
 
 def _fragmented(files: Sequence[Mapping[str, Any]], min_files: int, max_bytes: int) -> list[Problem]:
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    """A folder of many tiny data files, whatever their mix of formats (the seed's feedback folder held
+    9 DPO, 9 instruction and 1 correction file)."""
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for f in files:
         if f.get("format") in DATA_FORMATS and (f["size"] or 0) <= max_bytes and f["size"]:
-            groups[(_parent(f["path"]), f["format"])].append(f)
+            groups[_parent(f["path"])].append(f)
     out = []
-    for (folder, fmt), group in sorted(groups.items()):
+    for folder, group in sorted(groups.items()):
         if len(group) < min_files:
             continue
         nbytes = sum(f["size"] for f in group)
         records = sum(f["records"] or 0 for f in group)
+        formats = Counter(f["format"] for f in group)
+        mix = ", ".join(f"{n} {fmt}" for fmt, n in sorted(formats.items(), key=lambda kv: (-kv[1], kv[0])))
         out.append(
             Problem(
                 "fragmented",
                 "info",
                 [folder],
-                f"{folder} holds {len(group)} tiny {fmt} files ({human_size(nbytes)} in all, {records} records)",
-                "merge them into one JSONL (ingest reads them all; export writes one file)",
+                f"{folder} holds {len(group)} tiny data files ({mix}; {human_size(nbytes)} in all, {records} records)",
+                "merge them into one JSONL per format (ingest reads them all; export writes one file)",
                 root=group[0]["root"],
-                figures={"files": len(group), "bytes": nbytes, "records": records, "format": fmt},
+                figures={
+                    "files": len(group),
+                    "bytes": nbytes,
+                    "records": records,
+                    "format": formats.most_common(1)[0][0],
+                    "formats": dict(sorted(formats.items())),
+                },
             )
         )
     return out

@@ -1,5 +1,6 @@
 """Alpaca and Code Alpaca: instruction/input/output (input folded into the user turn), LLaMA-Factory's
-`system` and `history`, and the prompt/response variant."""
+`system` and `history`, and the rows of the same shape with other keys: prompt/response,
+instruction/response, question/answer, query/response."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 
 from samdata.model import InvalidExample, Message
 from samdata.sources import Adapter, Context, Produced, require_dict, require_str, sft
+
+_PROMPTS = ("instruction", "prompt", "question", "query")
+_ANSWERS = ("output", "response", "answer")
 
 
 def fold(instruction: str, extra: Any) -> str:
@@ -32,10 +36,10 @@ def history_turns(history: Any) -> list[Message]:
 
 def convert(record: Any, ctx: Context) -> Iterable[Produced]:
     d = require_dict(record)
-    if "instruction" in d:
-        prompt, answer = fold(require_str(d, "instruction"), d.get("input")), require_str(d, "output")
-    else:
-        prompt, answer = require_str(d, "prompt"), require_str(d, "response")
+    prompt_key = next((k for k in _PROMPTS if k in d), "instruction")
+    answer_key = next((k for k in _ANSWERS if k in d), "output")
+    prompt = fold(require_str(d, prompt_key), d.get("input") if prompt_key != "input" else None)
+    answer = require_str(d, answer_key)
     system = d.get("system")
     turns = [Message("system", system)] if isinstance(system, str) and system else []
     yield sft(
