@@ -125,7 +125,11 @@ def keyword_samples() -> list[tuple[str, str, str]]:
     # Inside shell lines: a rejected value before the real one, prefixed names, flags.
     add("password_assignment", 'export TOKEN=password = "{v}"', f"{rand(ALNUM, 9)}!{rand(string.digits, 2)}")
     add("password_assignment", "export MY_SERVICE_TOKEN={v}", f"{rand(ALNUM, 12)}{rand(string.digits, 3)}")
-    add("password_assignment", "mysql -u root --password={v} shop", f"{rand(ALNUM, 8)}%{rand(string.digits, 2)}")
+    add(
+        "password_assignment",
+        "mysql -u root --password={v} shop",
+        f"{rand(ALNUM, 8)}%{rand(string.digits, 2)}",
+    )
     add("password_assignment", "deploy --token {v} --prod", f"{rand(ALNUM, 10)}{rand(string.digits, 4)}")
     add("bearer_token", "Authorization: Bearer {v}", rand(URLSAFE, 40))
     add("bearer_token", "-H 'Authorization: Bearer {v}'", f"{rand(ALNUM, 32)}.{rand(ALNUM, 12)}")
@@ -225,18 +229,34 @@ def clean_lines(n: int = 6000) -> list[str]:
         lambda: f">>> resolve('host.example') -> '{doc4()}' or '{doc6()}'",
         lambda: f"    :param addr: an address such as {doc4()}/24 or {doc6()}/64",
         lambda: f"ssh admin@{private()} -p {rng.randint(2000, 9000)}",
-        lambda: f"Released v{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)} on 2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-        lambda: f"[{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}] worker {rng.randint(1, 64)} done in {rng.random() * 9:.3f}s",
+        lambda: (
+            f"Released v{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)} on 2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        ),
+        lambda: (
+            f"[{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}] worker {rng.randint(1, 64)} done in {rng.random() * 9:.3f}s"
+        ),
         lambda: f"location {rng.uniform(-90, 90):+.6f}, {rng.uniform(-180, 180):+.6f}",
         lambda: f"commit {''.join(rng.choice('0123456789abcdef') for _ in range(40))}",
         lambda: f"id {rng.getrandbits(128):032x}, total ${rng.randint(1, 9999)}.{rng.randint(0, 99):02d}",
-        lambda: f"x = np.linspace({rng.randint(0, 9)}, {rng.randint(10, 99)}, {rng.randint(100, 9999)}) + {rng.randint(1, 999)}",
-        lambda: f"timezone offset +{rng.randint(0, 12):02d}:{rng.choice(['00', '30', '45'])}, build {rng.randint(2019, 2026)}.{rng.randint(1, 12)}.{rng.randint(1, 28)}",
-        lambda: f"ISBN 978-{rng.randint(0, 9)}-{rng.randint(100, 999)}-{rng.randint(10000, 99999)}-{rng.randint(0, 9)}",
+        lambda: (
+            f"x = np.linspace({rng.randint(0, 9)}, {rng.randint(10, 99)}, {rng.randint(100, 9999)}) + {rng.randint(1, 999)}"
+        ),
+        lambda: (
+            f"timezone offset +{rng.randint(0, 12):02d}:{rng.choice(['00', '30', '45'])}, build {rng.randint(2019, 2026)}.{rng.randint(1, 12)}.{rng.randint(1, 28)}"
+        ),
+        lambda: (
+            f"ISBN 978-{rng.randint(0, 9)}-{rng.randint(100, 999)}-{rng.randint(10000, 99999)}-{rng.randint(0, 9)}"
+        ),
         lambda: f"token = get_token(user_{rng.randint(1, 99)})  # password = input('Password: ')",
-        lambda: f"for i in range({rng.randint(1, 10)}, {rng.randint(11, 10000)}): total += i * {rng.randint(2, 99)}",
-        lambda: f"std::vector<int> v{{{rng.randint(1, 9)}, {rng.randint(1, 9)}}}; ns::{rng.choice(['a', 'b'])}::c();",
-        lambda: f"Score: {rng.randint(0, 100)}/100 ({rng.random():.2%}), rank {rng.randint(1, 5000)} of 12,345",
+        lambda: (
+            f"for i in range({rng.randint(1, 10)}, {rng.randint(11, 10000)}): total += i * {rng.randint(2, 99)}"
+        ),
+        lambda: (
+            f"std::vector<int> v{{{rng.randint(1, 9)}, {rng.randint(1, 9)}}}; ns::{rng.choice(['a', 'b'])}::c();"
+        ),
+        lambda: (
+            f"Score: {rng.randint(0, 100)}/100 ({rng.random():.2%}), rank {rng.randint(1, 5000)} of 12,345"
+        ),
     ]
     return [rng.choice(templates)() for _ in range(n)]
 

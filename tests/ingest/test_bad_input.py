@@ -3,8 +3,12 @@ good record beside it is ingested."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import random
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -414,3 +418,66 @@ def test_100mb_line_is_quarantined_and_neighbours_kept(tmp_path: Path) -> None:
         assert cat.ingest_stats()["examples"]["total"] == 2
         [q] = cat.quarantined()
     assert q["locator"] == {"line": 2} and "longer than max_record_bytes" in q["reason"]
+
+
+def _big_gzip(path: Path, decompressed_bytes: int) -> int:
+    """A gzip of one short record, then ~1 MB conversations to `decompressed_bytes` (concatenated
+    members, ~76x smaller on disk, so under the expansion limit); returns the records written."""
+    rng = random.Random(1)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+    block = [rng.choice(words) for _ in range(1000)]
+    text = []
+    for i in range(170):
+        b = list(block)
+        b[rng.randrange(1000)] = f"w{i}"  # near repeats: compressible, never one long run
+        text += b
+    member = gzip.compress(line(chat("summarise this", " ".join(text))), mtime=0)
+    size = len(line(chat("summarise this", " ".join(text))))
+    n = decompressed_bytes // size + 1
+    with open(path, "wb") as f:
+        f.write(gzip.compress(GOOD_A, mtime=0))
+        for _ in range(n):
+            f.write(member)
+    return n + 1
+
+
+_PEAK_RSS = (
+    "import resource, sys\n"
+    "from samdata.cli import main\n"
+    "sys.argv = ['samdata', *sys.argv[1:]]\n"
+    "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+    "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+)
+
+
+def _peak_kb(*args: str) -> int:
+    out = subprocess.run([sys.executable, "-c", _PEAK_RSS, *args], capture_output=True, text=True, check=True)
+    return int(out.stderr.rsplit("PEAK_KB", 1)[1].split()[0])
+
+
+def test_2gb_gzip_streams_with_flat_memory(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    small, big = data / "small.jsonl.gz", data / "big.jsonl.gz"
+    n_small = _big_gzip(small, 64 << 20)
+    n_big = _big_gzip(big, 2 << 30)
+    assert big.stat().st_size < 40 << 20  # 2 GiB of content, ~28 MiB on disk
+    toml = tmp_path / "samdata.toml"
+    toml.write_text(
+        f'[[roots]]\nname = "r"\npath = "{data}"\n'
+        f'[[sources]]\nname = "small"\npath = "{small}"\n[[sources]]\nname = "big"\npath = "{big}"\n'
+    )
+    scan_small = _peak_kb("scan", "--config", str(toml), str(small))
+    scan_big = _peak_kb("scan", "--config", str(toml), str(big))
+    ingest_small = _peak_kb("ingest", "small", "--config", str(toml))
+    ingest_big = _peak_kb("ingest", "big", "--config", str(toml))
+    # 32x the input, the same memory (within 64 MiB of the small run's, and far below the input).
+    assert scan_big < scan_small + 65536 and ingest_big < ingest_small + 65536, (
+        scan_small, scan_big, ingest_small, ingest_big)  # fmt: skip
+    assert ingest_big < 400 * 1024
+    with Catalog.open(tmp_path / ".samdata" / "catalog.db") as cat:
+        accounts = {Path(a["file"]).name: a for a in cat.accounts()}
+        files = {Path(f["path"]).name: f for f in cat.files()}
+    assert accounts["big.jsonl.gz"]["records"] == accounts["big.jsonl.gz"]["produced"] == n_big
+    assert accounts["small.jsonl.gz"]["produced"] == n_small
+    assert files["big.jsonl.gz"]["records"] == n_big and files["big.jsonl.gz"]["container"] == "jsonl"

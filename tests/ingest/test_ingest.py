@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from samdata.catalog import Catalog
 from samdata.config import Config, load_config
@@ -245,3 +246,60 @@ def test_parallel_chunks_equal_a_sequential_read(tmp_path: Path) -> None:
     assert any(r.startswith("incomplete last line") for r in reasons)
     size = (data / "big.jsonl").stat().st_size
     assert progress.offset == size - 30  # everything but the half-written line is consumed
+
+
+def test_contract_accounts_in_stats_examples_and_exit_codes(tmp_path: Path) -> None:
+    data, config = _source(tmp_path, "mine")
+    good = [chat_line(i) for i in range(10)]
+    (data / "mine.jsonl").write_bytes(
+        "".join(good[:4]).encode() + b"\x00\x9f\x92\x96 bin\n" + "".join(good[4:]).encode()
+    )
+    cfg = str(config.config_path)
+    proc = run_cli("ingest", "--config", cfg)
+    assert proc.returncode == 0, proc.stderr  # a quarantined record is accounted for
+    assert "1 quarantined" in proc.stdout
+    mine = orjson.loads(run_cli("stats", "--config", cfg, "--json").stdout)["sources"]["mine"]
+    assert (mine["records"], mine["sft"], mine["quarantined"], mine["skipped"], mine["skipped_by_reason"]) == (
+        11, 10, 1, 0, {})  # fmt: skip
+    shown = orjson.loads(run_cli("examples", "--config", cfg, "--source", "mine", "--json").stdout)[
+        "examples"
+    ]
+    assert [e["messages"][0]["content"] for e in shown] == [f"question {i}" for i in range(10)]
+    assert all({"id", "kind", "messages", "chosen", "rejected"} <= set(e) for e in shown)
+    assert shown[0]["messages"][1] == {"role": "assistant", "content": "an answer"}
+    assert run_cli("examples", "--config", cfg, "--source", "nope").returncode == 2
+
+
+def test_a_file_with_records_and_no_outcome_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An adapter that loses records (here: one that forgets its skipped ones) makes ingest exit 1."""
+    from typer.testing import CliRunner
+
+    from samdata.cli import app
+    from samdata.sources import Adapter, Skipped, claude_code
+
+    def forgetful(ctx):  # type: ignore[no-untyped-def]
+        return ((ids, out) for ids, out in claude_code.convert_file(ctx) if not isinstance(out, Skipped))
+
+    monkeypatch.setattr(claude_code, "ADAPTER", Adapter("claude_code", 99, "file", convert_file=forgetful))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "s.jsonl").write_text(
+        json.dumps({"type": "queue-operation", "operation": "dequeue", "sessionId": "s"}) + "\n"
+        + json.dumps({"type": "user", "uuid": "u", "parentUuid": None, "sessionId": "s",
+                      "message": {"role": "user", "content": "hi"}}) + "\n"
+        + json.dumps({"type": "assistant", "uuid": "a", "parentUuid": "u", "sessionId": "s",
+                      "message": {"role": "assistant", "id": "m", "content": [{"type": "text", "text": "hello"}]}}) + "\n"
+    )  # fmt: skip
+    cfg = tmp_path / "samdata.toml"
+    cfg.write_text(f'[[sources]]\nname = "cc"\npath = "{data}/*.jsonl"\n')
+    result = CliRunner().invoke(app, ["ingest", "--config", str(cfg)])
+    assert result.exit_code == 1, result.output
+    assert "records read without an outcome" in result.output
+    assert (
+        "records read without an outcome"
+        not in CliRunner().invoke(app, ["stats", "--config", str(cfg)]).output
+    )
+    stats = CliRunner().invoke(app, ["stats", "--config", str(cfg), "--json"])
+    assert orjson.loads(stats.stdout)["sources"]["cc"]["unaccounted_files"] == [str(data / "s.jsonl")]

@@ -149,24 +149,29 @@ def test_oasst_paths_and_ranked_pairs(ingested: tuple[Catalog, Path]) -> None:
     _cat, root = ingested
     trees = _load(root, "oasst/en_100_tree.jsonl")
 
-    # Worked out independently: conversations are root-to-leaf paths ending on an assistant reply;
-    # pairs are 2-combinations of ranked assistant siblings with different ranks. The 15 trees have
-    # no deleted or failed-review messages, giving 55 paths and 83 pairs.
-    def count(node: dict[str, Any]) -> tuple[int, int]:
+    # Worked out independently: every root-to-leaf path is a conversation ending on its last assistant
+    # reply (19 paths end on a follow-up prompt nobody answered: they end one turn earlier); pairs are
+    # 2-combinations of ranked assistant siblings with different ranks. The 15 trees have no deleted or
+    # failed-review messages: 55 paths end on an answer, 74 distinct conversations, 83 pairs.
+    def count(node: dict[str, Any], last: str | None, ends: set[str]) -> tuple[int, int]:
         kids = node.get("replies", [])
+        last = node["message_id"] if node["role"] == "assistant" else last
         paths = int(not kids and node["role"] == "assistant")
+        if not kids and last is not None:
+            ends.add(last)
         ranked = [k for k in kids if k["role"] == "assistant" and isinstance(k.get("rank"), int)]
         pairs = sum(a["rank"] != b["rank"] for a, b in itertools.combinations(ranked, 2))
         for k in kids:
-            p, q = count(k)
+            p, q = count(k, last, ends)
             paths, pairs = paths + p, pairs + q
         return paths, pairs
 
-    totals = [count(t["prompt"]) for t in trees]
+    ends: set[str] = set()
+    totals = [count(t["prompt"], None, ends) for t in trees]
     paths, pairs = sum(p for p, _ in totals), sum(q for _, q in totals)
-    assert (paths, pairs) == (55, 83)
+    assert (paths, len(ends), pairs) == (55, 74, 83)
     examples = _examples(ingested, "oasst/en_100_tree.jsonl")
-    assert sum(e["kind"] == "sft" for e in examples) == 55
+    assert sum(e["kind"] == "sft" for e in examples) == 74
     assert sum(e["kind"] == "preference" for e in examples) == 83
     best = [e for e in examples if e["meta"].get("best")]
     assert 1 <= len(best) <= len(trees) and len({e["locator"]["line"] for e in best}) == len(best)
@@ -231,3 +236,21 @@ def test_every_fixture_file_produced_examples(ingested: tuple[Catalog, Path]) ->
         assert cat.examples_from(str(p)), p
     stats = cat.ingest_stats()
     assert stats["quarantined"] == 6  # the six empty Evol-Instruct outputs, nothing else
+
+
+def test_every_record_of_every_fixture_is_accounted_for(ingested: tuple[Catalog, Path]) -> None:
+    """read = produced + quarantined + skipped, per file; records read = the file's lines or items."""
+    cat, root = ingested
+    accounts = {Path(a["file"]): a for a in cat.accounts()}
+    assert len(accounts) == 20
+    for path, a in accounts.items():
+        data = _load(root, str(path.relative_to(root)))
+        assert a["records"] == (len(data) if isinstance(data, list) else 1), path
+        assert a["balanced"] and a["produced"] > 0, (path, a)
+        assert a["records"] == a["produced"] + a["quarantined"] + a["skipped"], (path, a)
+    cc = accounts[root / "claude_code/claude-reliability-hello-world-script/transcript.jsonl"]
+    # 9 lines: the queue operation and the isMeta stop-hook text are skipped, 7 turn records produced.
+    assert (cc["produced"], cc["skipped_by_reason"]) == (
+        7,
+        {"claude_code: queue-operation record": 1, "claude_code: injected text (isMeta)": 1},
+    )

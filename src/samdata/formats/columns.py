@@ -20,7 +20,7 @@ _ROLES: dict[str, tuple[str, ...]] = {
     "system": ("system", "systemprompt", "systemmessage"),
     "context": ("context", "history", "background"),
 }  # fmt: skip
-_LABELS = ("source", "createdat", "created", "timestamp", "category", "tags", "quality", "id")
+_LABELS = ("source", "createdat", "created", "timestamp", "category", "tags", "quality")
 # Words that make a column a property of the text, not the text (`user_id`, `response_tokens`).
 _NOT_TEXT = {"id", "uuid", "at", "time", "date", "count", "len", "length", "tokens", "score", "rating",
              "type", "name", "hash", "key", "url", "path", "lang", "language", "num", "number", "ms"}  # fmt: skip

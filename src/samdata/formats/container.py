@@ -102,20 +102,37 @@ class DecompressedStream:
     def __init__(self, raw: _Counting, inner: Any, kind: str, max_expansion: float) -> None:
         self.raw, self.inner, self.kind, self.max_expansion = raw, inner, kind, max_expansion
         self.pos = 0
+        self.failed: StreamError | None = None  # raised once the bytes before the break are handed out
 
     def read(self, n: int = -1) -> bytes:
-        try:
-            data = self.inner.read(n)
-        except _ERRORS as e:
-            raise StreamError(f"{self.kind} stream damaged or cut short after {self.pos} bytes: {e}") from e
-        self.pos += len(data)
-        limit = self.max_expansion * self.raw.count
-        if self.max_expansion and self.pos > EXPANSION_FLOOR and self.pos > limit:
-            raise StreamError(
-                f"{self.kind} stream expands more than {self.max_expansion:g}x ({self.pos} bytes from"
-                f" {self.raw.count}): refused as a possible decompression bomb (raise max_expansion to read it)"
-            )
-        return data
+        if self.failed is not None:
+            raise self.failed
+        out: list[bytes] = []
+        got = 0
+        # Small reads, so that a stream breaking mid-way still hands out every byte before the break.
+        while n < 0 or got < n:
+            try:
+                data = self.inner.read1(65536 if n < 0 else min(65536, n - got))
+            except _ERRORS as e:
+                self.failed = StreamError(
+                    f"{self.kind} stream damaged or cut short after {self.pos + got} bytes: {e}"
+                )
+                break
+            if not data:
+                break
+            out.append(data)
+            got += len(data)
+            limit = self.max_expansion * self.raw.count
+            if self.max_expansion and self.pos + got > EXPANSION_FLOOR and self.pos + got > limit:
+                self.failed = StreamError(
+                    f"{self.kind} stream expands more than {self.max_expansion:g}x ({self.pos + got} bytes from"
+                    f" {self.raw.count}): refused as a possible decompression bomb (raise max_expansion to read it)"
+                )
+                break
+        self.pos += got
+        if not out and self.failed is not None:
+            raise self.failed
+        return b"".join(out)
 
     def readinto(self, buf: Any) -> int:
         data = self.read(len(buf))

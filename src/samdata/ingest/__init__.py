@@ -506,8 +506,10 @@ def _ingest_file(
 def _ingest_whole(adapter: Adapter, ctx: Context, batch: _Batch, fmt: str, batch_size: int) -> None:
     """A file-wise adapter: each outcome it yields says how many of the file's records it covers."""
     assert adapter.convert_file is not None
+    counted = 0  # records the adapter's outcomes cover
     try:
         for ids, out in adapter.convert_file(ctx):
+            counted += 1 if isinstance(out, Rejected) else out.records
             if isinstance(out, Rejected):
                 batch.reject(ids, out.reason, out.snippet)
             elif isinstance(out, Skipped):
@@ -520,7 +522,11 @@ def _ingest_whole(adapter: Adapter, ctx: Context, batch: _Batch, fmt: str, batch
                 batch.commit()
     except (InvalidExample, OSError, ValueError) as e:
         batch.reject({}, f"file cannot be read as {fmt}: {e}")
+        return
     batch.account.dropped.update(ctx.dropped)
+    if ctx.lines_read is not None:
+        # Lines the adapter read but gave no outcome stay in the count: the file is then unbalanced.
+        batch.account.records += ctx.lines_read - counted
 
 
 def _dispatcher(default: Adapter) -> Callable[[Any], Adapter]:

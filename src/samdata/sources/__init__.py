@@ -84,9 +84,16 @@ class Context:
     max_record_bytes: int = 32 << 20
     max_expansion: float = 0.0
 
+    lines_read: int | None = None  # records handed out by `lines()`: what the account must cover
+
     def lines(self) -> Iterator[Any]:
-        """The file's lines as `samdata.formats.readers.Raw` records, for file-wise adapters."""
-        return content_lines(self.path, self.compression, self.max_expansion, self.max_record_bytes)
+        """The file's lines as `samdata.formats.readers.Raw` records, for file-wise adapters; ingest
+        checks that the adapter accounts for every non-blank one."""
+        self.lines_read = 0
+        for raw in content_lines(self.path, self.compression, self.max_expansion, self.max_record_bytes):
+            if not raw.blank:
+                self.lines_read += 1
+            yield raw
 
     def drop(self, reason: str, n: int = 1) -> None:
         """Count `n` parts of a record left out on purpose (the record itself is still produced)."""

@@ -302,7 +302,14 @@ def _thread(
         msg_id = rec["message"].get("id") if rec.get("type") == "assistant" else None
         # Records sharing message.id are one model message split up: merge them (into a new turn:
         # the parts are shared with other threads).
-        if msg_id and msg_id == last_id and messages and new and new[0].role == "assistant":
+        if (
+            msg_id
+            and msg_id == last_id
+            and messages
+            and messages[-1].role == "assistant"
+            and new
+            and new[0].role == "assistant"
+        ):
             prev, head = messages[-1], new.pop(0)
             messages[-1] = Message(
                 "assistant",

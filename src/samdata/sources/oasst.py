@@ -7,8 +7,8 @@
 A file of trees reads record by record; a file with flat message rows reads whole (rows link to each
 other), and a tree or nested root inside such a file is still read on its own.
 
-Every root-to-leaf path that ends on an assistant turn is a conversation; the path that follows the
-best rank at every step is marked `best`. Sibling assistant replies with different ranks become
+Every root-to-leaf path is a conversation that ends on its last assistant turn (a follow-up nobody
+answered is left out, and counted); the path that follows the best rank at every step is marked `best`. Sibling assistant replies with different ranks become
 preference pairs (lower rank = better = chosen). Deleted messages, messages that failed review and
 empty ones are left out together with their replies, and counted.
 """
@@ -82,6 +82,7 @@ class _Walk:
     def __init__(self) -> None:
         self.used: set[int] = set()  # id() of messages on a produced path or pair
         self.left: list[tuple[Any, str]] = []  # (message, reason): the message and all its replies
+        self.unanswered = 0  # prompts at the end of a path, with no answer below them
 
     def children(self, node: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
@@ -93,7 +94,13 @@ class _Walk:
                 self.left.append((child, why))
         return out
 
+    def unused(self, root: dict[str, Any]) -> int:
+        """Usable messages that are on no example and are not unanswered prompts."""
+        return _size(root) - len(self.used) - sum(_size(n) for n, _ in self.left) - self.unanswered
+
     def examples(self, root: dict[str, Any]) -> Iterator[Produced]:
+        """Every path that ends on an answer (a path ending on an unanswered prompt ends at the answer
+        before it) and every ranked pair of sibling answers."""
         why = _why_not(root)
         if why is not None:
             raise SkipRecord(f"{why} (the tree's prompt)")
@@ -106,22 +113,29 @@ class _Walk:
                 kids_of[id(node)] = self.children(node)
             return kids_of[id(node)]
 
-        node, best = root, None
-        while kids(node):
-            node = min(kids(node), key=_rank)
-        if node["role"] == "assistant":
-            best = id(node)
+        best_path = [root]
+        while kids(best_path[-1]):
+            best_path.append(min(kids(best_path[-1]), key=_rank))
+        best = next((id(n) for n in reversed(best_path) if n["role"] == "assistant"), None)
+        ended: set[int] = set()
         # Iterative depth-first walk: trees can be deep, recursion limits must not decide.
         stack: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [(root, [])]
         while stack:
             node, path = stack.pop()
             path = [*path, node]
             children = kids(node)
-            if not children and node["role"] == "assistant":
-                self.used.update(id(n) for n in path)
-                meta = {"best": True} if id(node) == best else {}
-                messages = [_message(n) for n in path]
-                yield Produced(Example("sft", messages), meta, {"message_id": node.get("message_id")})
+            if not children:
+                if node["role"] == "prompter":
+                    self.unanswered += 1
+                end = next((i for i in range(len(path) - 1, -1, -1) if path[i]["role"] == "assistant"), None)
+                if end is not None and id(path[end]) not in ended:
+                    ended.add(id(path[end]))
+                    self.used.update(id(n) for n in path[: end + 1])
+                    meta = {"best": True} if id(path[end]) == best else {}
+                    messages = [_message(n) for n in path[: end + 1]]
+                    yield Produced(
+                        Example("sft", messages), meta, {"message_id": path[end].get("message_id")}
+                    )
             if node["role"] == "prompter":
                 ranked = sorted(
                     (k for k in children if k["role"] == "assistant" and isinstance(k.get("rank"), int)),
@@ -164,8 +178,8 @@ def convert(record: Any, ctx: Context) -> Iterable[Produced]:
     produced = list(walk.examples(root))
     for node, why in walk.left:
         ctx.drop(why, _size(node))
-    unused = _size(root) - len(walk.used) - sum(_size(n) for n, _ in walk.left)
-    ctx.drop("oasst: message on no path that ends on an answer", unused)
+    ctx.drop("oasst: prompt without an answer", walk.unanswered)
+    ctx.drop("oasst: message on no path that ends on an answer", walk.unused(root))
     if not produced:
         raise SkipRecord("oasst: tree without an assistant answer")
     for p in produced:
@@ -229,8 +243,8 @@ def convert_file(ctx: Context) -> Iterator[tuple[dict[str, Any], Outcome]]:
         for node, why in walk.left:
             left[why] += 1
             left["oasst: reply to a message left out"] += _size(node) - 1
-        unused = _size(root) - len(walk.used) - sum(_size(n) for n, _ in walk.left)
-        left["oasst: message on no path that ends on an answer"] += unused
+        left["oasst: prompt without an answer"] += walk.unanswered
+        left["oasst: message on no path that ends on an answer"] += walk.unused(root)
         first = True
         labels = {"tree_id": root.get("message_tree_id") or root["message_id"], "lang": root.get("lang")}
         for p in produced:
