@@ -44,7 +44,7 @@ def _source(tmp: Path, *names: str) -> tuple[Path, Config]:
     return data, config_for(tmp, body)
 
 
-def _snapshot(cat: Catalog) -> tuple[list, list, list]:
+def _snapshot(cat: Catalog) -> tuple[list, list, list, list]:
     c = cat.conn
     return (
         c.execute("SELECT id, kind, body FROM examples ORDER BY id").fetchall(),
@@ -52,6 +52,9 @@ def _snapshot(cat: Catalog) -> tuple[list, list, list]:
             "SELECT example_id, source, file, locator, meta FROM provenance_paths ORDER BY 1, 2, 3, 4"
         ).fetchall(),
         c.execute("SELECT source, file, locator, reason FROM quarantine ORDER BY 1, 2, 3, 4").fetchall(),
+        c.execute(
+            "SELECT source, file, records, produced, skipped, dropped, examples FROM ingest_accounts"
+        ).fetchall(),
     )
 
 
@@ -203,7 +206,69 @@ def test_killed_five_times_then_finished_equals_an_uninterrupted_run(tmp_path: P
     assert got[0] == expected[0]  # same example ids and bodies
     assert got[1] == expected[1]  # same provenance rows
     assert got[2] == expected[2]  # same quarantine
+    assert got[3] == expected[3]  # the same account of every record
     assert runs == ["running"] * 5 + ["done"]  # five killed runs, then one that finished
+
+
+def _committed(config: Config, column: str) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(config.catalog_path, timeout=1) as c:
+            row = c.execute(f"SELECT max({column}) FROM ingest_progress").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return (row and row[0]) or 0
+
+
+@pytest.mark.parametrize("container", ["gzip", "zip"])
+def test_compressed_source_killed_three_times_equals_an_uninterrupted_run(
+    tmp_path: Path, container: str
+) -> None:
+    """Compressed JSONL resumes at its decompressed offset, a zip of JSONL files by record index."""
+    import gzip
+    import zipfile
+
+    data, config = _source(tmp_path, "big")
+    plain = tmp_path / "plain.jsonl"
+    _big_jsonl(plain, 60_000)
+    if container == "gzip":
+        # Named .jsonl (the source's glob): the content says gzip, not the name.
+        (data / "big.jsonl").write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
+        column, total = "offset", plain.stat().st_size
+    else:
+        lines = plain.read_bytes().splitlines(keepends=True)
+        with zipfile.ZipFile(data / "big.jsonl", "w", zipfile.ZIP_DEFLATED) as z:
+            for i in range(3):
+                z.writestr(f"part{i}.jsonl", b"".join(lines[i::3]))
+        column, total = "records", len(lines)
+    config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"batch_records": 500})})
+    (tmp_path / "samdata.toml").write_text(
+        (tmp_path / "samdata.toml").read_text() + "[ingest]\nbatch_records = 500\nchunk_bytes = 262144\n"
+    )
+    clean_config = config.model_copy(update={"catalog": tmp_path / "clean.db"})
+    with Catalog.open(clean_config.catalog_path) as cat:
+        run_ingest(clean_config, cat)
+        expected = _snapshot(cat)
+    cmd = [sys.executable, "-m", "samdata", "ingest", "--config", str(config.config_path)]
+    killed = 0
+    for target in (0.2 * total, 0.5 * total, 0.8 * total):
+        before = _committed(config, column)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _committed(config, column) > max(target, before):
+                os.kill(proc.pid, signal.SIGKILL)
+                killed += 1
+                break
+            time.sleep(0.002)
+        proc.wait()
+    assert killed == 3
+    assert run_cli("ingest", "--config", str(config.config_path)).returncode == 0
+    with Catalog.open(config.catalog_path) as cat:
+        got = _snapshot(cat)
+        done = [r[0] for r in cat.conn.execute("SELECT done FROM ingest_progress")]
+    assert got == expected and done == [1]
 
 
 def test_parallel_chunks_equal_a_sequential_read(tmp_path: Path) -> None:
