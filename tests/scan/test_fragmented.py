@@ -20,7 +20,9 @@ def test_seed_feedback_folder_of_three_formats_is_fragmented(tmp_path: Path) -> 
             json.dumps({"instruction": f"do thing {i} {pad}", "response": "done, here is how"})
         )
     (folder / "correction_0.json").write_text(
-        json.dumps({"prompt": "what time is it?", "original": "noon", "corrected": f"I cannot know that. {pad}"})
+        json.dumps(
+            {"prompt": "what time is it?", "original": "noon", "corrected": f"I cannot know that. {pad}"}
+        )
     )
     sizes = [p.stat().st_size for p in folder.iterdir()]
     assert len(sizes) == 19 and all(250 <= s <= 600 for s in sizes), sizes
