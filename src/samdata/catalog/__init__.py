@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,16 +76,87 @@ class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore):
         self.path = path
 
     @classmethod
-    def open(cls, path: Path | str) -> Catalog:
-        """Open (creating if needed) the catalog at `path` and bring its schema up to date."""
+    def open(cls, path: Path | str, readonly: bool = False) -> Catalog:
+        """Open the catalog at `path` and bring its schema up to date, creating it if needed; with
+        `readonly`, open an existing, current catalog for reading only (works on a read-only file).
+
+        Raises CatalogError, with what to do, for a missing catalog (read-only), a file that is not a
+        samdata catalog, a read-only file opened for writing, or a schema this samdata cannot use."""
         path = Path(path)
+        if readonly:
+            return cls._open_readonly(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         except (OSError, sqlite3.Error) as e:
             raise CatalogError(f"{path}: cannot open catalog: {e}") from e
+        cat = cls(conn, path)
+        try:
+            cat._check_is_catalog()
+            conn.execute("PRAGMA journal_mode = WAL")
+            cat._tune()
+            cat.migrate()
+        except sqlite3.OperationalError as e:
+            conn.close()
+            if "readonly" in str(e) or "read-only" in str(e):
+                raise CatalogError(
+                    f"{path}: the catalog is read-only and this command writes to it; commands that only read"
+                    " (stats, examples, show, quarantine, inventory, trace) work on it"
+                ) from e
+            raise CatalogError(f"{path}: cannot open catalog: {e}") from e
+        except CatalogError:
+            conn.close()
+            raise
+        return cat
+
+    @classmethod
+    def _open_readonly(cls, path: Path) -> Catalog:
+        if not path.is_file():
+            raise CatalogError(
+                f"no catalog at {path} (check --catalog; `samdata scan` or `samdata ingest` makes one)"
+            )
+        uri = "file:" + urllib.parse.quote(str(path.absolute()))
+        conn = None
+        # mode=ro reads a live WAL catalog; without write access to its folder SQLite cannot make the
+        # -shm file, and then only an immutable read works (nothing can be writing it then anyway).
+        for query in ("?mode=ro", "?immutable=1"):
+            try:
+                conn = sqlite3.connect(uri + query, uri=True, isolation_level=None, timeout=30.0)
+                cat = cls(conn, path)
+                cat._check_is_catalog()
+                break
+            except sqlite3.OperationalError as e:
+                conn.close()
+                error = e
+        else:
+            raise CatalogError(f"{path}: cannot open catalog for reading: {error}")
+        cat._tune()
+        current = cat.schema_version()
+        if current != SCHEMA_VERSION:
+            conn.close()
+            newer = current > SCHEMA_VERSION
+            raise CatalogError(
+                f"{path}: catalog schema {current} is {'newer' if newer else 'older'} than this samdata's"
+                f" ({SCHEMA_VERSION}); "
+                + ("upgrade samdata" if newer else "run a command that writes (samdata ingest) to upgrade it")
+            )
+        return cat
+
+    def _check_is_catalog(self) -> None:
+        """A SQLite file samdata made (or an empty one): anything else is refused, never written."""
+        try:
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError):
+                raise
+            raise CatalogError(f"{self.path}: not a samdata catalog (not a SQLite database: {e})") from e
+        if tables and "schema_migrations" not in tables:
+            shown = ", ".join(sorted(tables)[:8])
+            raise CatalogError(f"{self.path}: a SQLite database, but not a samdata catalog (tables: {shown})")
+
+    def _tune(self) -> None:
+        conn = self.conn
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         # Checkpoint every 64 MB of WAL instead of 4 MB: bulk ingest spent a third of its time in
@@ -93,9 +165,6 @@ class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore):
         # Example ids are random hashes: index inserts land all over the B-trees. A 128 MB page cache
         # (allocated only as used) cut ingest time by a third against the 2 MB default.
         conn.execute("PRAGMA cache_size = -131072")
-        cat = cls(conn, path)
-        cat.migrate()
-        return cat
 
     def close(self) -> None:
         self.conn.close()

@@ -1,0 +1,293 @@
+"""What every command shares: the app, consoles, options, catalog opening, progress bars, printers."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from samdata import __version__
+from samdata.catalog import Catalog, CatalogError
+from samdata.config import Config, ConfigError, load_config
+from samdata.ingest import FileReport, IngestProgress
+from samdata.paths import human_size
+from samdata.scan import run as scan_run
+
+app = typer.Typer(
+    name="samdata",
+    help="Training data for SAM: scan → ingest → curate → export → train → report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain help text: rich markup would eat `[curate]`-style section names and print `<bool>` for flags.
+    rich_markup_mode=None,
+)
+
+
+out = Console(highlight=False, soft_wrap=True)
+
+
+err = Console(stderr=True, highlight=False)
+
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="samdata.toml (default: $SAMDATA_CONFIG or ./samdata.toml)."),
+]
+
+
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="Catalog file (default: .samdata/catalog.db beside the config)."),
+]
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when problems are found.")]
+
+
+def locator_text(locator: dict[str, Any]) -> str:
+    """A locator for people: `line 17`, `index 3, conversation_id abc`."""
+    return ", ".join(f"{k} {v}" for k, v in locator.items())
+
+
+def emit_json(value: object) -> None:
+    """Machine-readable output for scripts: indented JSON on stdout."""
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def load(path: Path | None, catalog: Path | None) -> Config:
+    try:
+        cfg = load_config(path)
+    except ConfigError as e:
+        fail(str(e))
+    if catalog is not None:
+        cfg = cfg.model_copy(update={"catalog": catalog.absolute()})
+    return cfg
+
+
+def open_catalog(cfg: Config) -> Catalog:
+    try:
+        return Catalog.open(cfg.catalog_path)
+    except CatalogError as e:
+        fail(str(e))
+
+
+def bytes_bar() -> Progress:
+    """Description, bar, file count, bytes, speed and ETA on stderr; silent when not a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[files]}"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+class RichProgress(scan_run.Progress):
+    """Progress bars on stderr while the scan walks and reads (silent when not a terminal)."""
+
+    def __init__(self) -> None:
+        self.bar = bytes_bar()
+        self.walk_task: TaskID | None = None
+        self.read_task: TaskID | None = None
+        self.total_files = 0
+        self.files_done = 0
+        self.bar.start()
+
+    def walking(self, files_found: int) -> None:
+        if self.walk_task is None:
+            self.walk_task = self.bar.add_task("walking", total=None, files="")
+        self.bar.update(self.walk_task, files=f"{files_found:,} files found")
+
+    def reading(self, total_files: int, total_bytes: int) -> None:
+        if self.walk_task is not None:
+            self.bar.remove_task(self.walk_task)
+        self.total_files = total_files
+        self.read_task = self.bar.add_task("reading", total=total_bytes, files=f"0/{total_files:,} files")
+
+    def advance(self, files: int, nbytes: int) -> None:
+        self.files_done += files
+        if self.read_task is not None:
+            self.bar.update(
+                self.read_task, advance=nbytes, files=f"{self.files_done:,}/{self.total_files:,} files"
+            )
+
+    def done(self) -> None:
+        self.bar.stop()
+
+
+class IngestBar(IngestProgress):
+    """A files/bytes progress bar for ingest (silent when not a terminal)."""
+
+    def __init__(self) -> None:
+        self.bar = bytes_bar()
+        self.task: TaskID | None = None
+        self.total = 0
+        self.count = 0
+        self.in_file = 0
+        self.bar.start()
+
+    def start(self, total_files: int, total_bytes: int) -> None:
+        self.total = total_files
+        self.task = self.bar.add_task("ingesting", total=total_bytes, files=f"0/{total_files:,} files")
+
+    def bytes_done(self, nbytes: int) -> None:
+        self.in_file += nbytes
+        if self.task is not None:
+            self.bar.update(self.task, advance=nbytes)
+
+    def file_done(self, report: FileReport, nbytes: int) -> None:
+        self.count += 1
+        rest, self.in_file = max(nbytes - self.in_file, 0), 0
+        if self.task is not None:
+            self.bar.update(self.task, advance=rest, files=f"{self.count:,}/{self.total:,} files")
+
+    def done(self) -> None:
+        self.bar.stop()
+
+
+def print_scan(report: scan_run.ScanReport) -> None:
+    for r in report.roots:
+        state = "[green]online[/]" if r["online"] else "[red]offline[/]"
+        out.print(f"{r['name']}: {r['path']} ({state})", markup=True)
+    out.print(
+        f"scan #{report.scan_id}: {report.files_seen:,} files seen, {report.files_read:,} read "
+        f"({human_size(report.bytes_read)}), {report.files_deleted:,} gone, {report.elapsed_s:.1f} s"
+    )
+    if not report.problems:
+        out.print("no problems found")
+        return
+    table = Table(title=f"{len(report.problems)} problems", title_justify="left")
+    table.add_column("kind")
+    table.add_column("severity")
+    table.add_column("count", justify="right")
+    for (kind, severity), n in sorted(Counter((p.kind, p.severity) for p in report.problems).items()):
+        table.add_row(kind, severity, str(n))
+    out.print(table)
+    out.print("details: samdata inventory")
+
+
+def print_ingest(summary: dict[str, Any]) -> None:
+    table = Table(title=f"ingest run #{summary['run_id']}", title_justify="left")
+    for col in ("source", "files", "records", "produced", "examples", "new", "quarantined", "skipped"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for name, s in summary["sources"].items():
+        table.add_row(
+            escape(name),
+            *(
+                f"{s[k]:,}"
+                for k in ("files", "records", "produced", "examples", "examples_new", "quarantined")
+            ),
+            f"{s['skipped']:,}",
+        )
+    out.print(table)
+    # Files where something was left out, so nothing is silent.
+    noted = [
+        f for f in summary["files_detail"] if f["quarantined"] or f["skipped_by_reason"] or not f["balanced"]
+    ]
+    for f in noted[:20]:
+        parts = [f"{f['produced']:,} of {f['records']:,} records produced"]
+        if f["quarantined"]:
+            parts.append(f"{f['quarantined']:,} quarantined")
+        parts += [f"{n:,} skipped: {why}" for why, n in f["skipped_by_reason"].items()]
+        out.print(f"  {escape(f['path'])}: " + "; ".join(escape(p) for p in parts))
+    if len(noted) > 20:
+        out.print(f"  … and {len(noted) - 20:,} more files (samdata stats --json has every file's account)")
+    out.print(
+        f"{summary['examples_new']:,} new examples from {summary['records']:,} records; "
+        f"{summary['files_unchanged']:,} of {summary['files']:,} files unchanged; "
+        f"{summary['quarantined']:,} quarantined, {summary['skipped']:,} skipped ({summary['elapsed_s']:.1f} s)"
+    )
+    if summary["quarantined"]:
+        out.print("see: samdata quarantine")
+
+
+def print_funnel(funnel: dict[str, dict[str, int]]) -> None:
+    table = Table(
+        title="ingested → near-dups removed → flagged by quality → with secrets (redacted) → kept",
+        title_justify="left",
+    )
+    for col in ("source", "ingested", "near-dups removed", "quality flagged", "with secrets", "kept"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+
+    def pct(n: int, total: int) -> str:
+        return f"{n:,} ({n / total:.0%})" if total else "0"
+
+    for name, f in funnel.items():
+        table.add_row(
+            name,
+            f"{f['ingested']:,}",
+            pct(f["near_dup_removed"], f["ingested"]),
+            pct(f["quality_flagged"], f["ingested"]),
+            pct(f["with_secrets"], f["ingested"]),
+            pct(f["kept"], f["ingested"]),
+        )
+    out.print(table)
+
+
+def print_run(run: dict[str, Any]) -> None:
+    out.print(
+        f"run #{run['id']} {run['status']}: {run['backend']} {run['mode']} on export #{run['export_id']}, "
+        f"base {escape(run['base_model'])}"
+    )
+    if run["adapter_path"]:
+        out.print(f"  adapter: {escape(run['adapter_path'])}")
+    if run["error"]:
+        out.print(f"  error:   {escape(run['error'])}")
+    out.print(f"  log:     {escape(str(Path(run['job_dir']) / 'train.log'))}")
+
+
+def losses(metrics: list[dict[str, Any]]) -> str:
+    """`train 1.2345 valid 1.3456`: the latest logged value of each."""
+    parts = []
+    for name in ("train", "valid"):
+        value = next((m[f"{name}_loss"] for m in reversed(metrics) if m[f"{name}_loss"] is not None), None)
+        if value is not None:
+            parts.append(f"{name} {value:.4f}")
+    return " ".join(parts)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"samdata {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """samdata: one tool for SAM's training data."""
