@@ -6,6 +6,7 @@ config can travel with its estate. Errors name the file and the offending key.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -138,8 +139,13 @@ class RecipeConfig(_Strict):
     rows: Literal["chat", "completions", "text"] = "chat"
     salt: str = "samdata"
     categories: list[str] | None = None  # only these categories (SFT)
-    exclude_near_duplicates: bool = True  # drop near-duplicates that are not their cluster's keeper
-    exclude_quality_flags: list[str] = Field(default_factory=list)  # e.g. ["refusal_or_boilerplate"]
+    # What is left out: by default exactly what curate's funnel does not count as kept
+    # (samdata.curate.verdict); each rule can be loosened.
+    exclude_near_duplicates: bool = True  # near-duplicates that are not their cluster's keeper
+    exclude_quality_flags: list[str] | Literal["all"] = (
+        "all"  # or only some, e.g. ["placeholder"]; [] keeps all
+    )
+    exclude_wrong_language: bool = True  # examples not in their source's configured language
     exclude_secrets: bool = False  # leave out examples that had secrets instead of exporting them redacted
     max_tokens: Annotated[int, Field(ge=1)] | None = None  # longer examples: see on_long (always counted)
     on_long: Literal["drop", "truncate"] = "drop"  # truncate: SFT loses its last turns, never a prompt
@@ -150,8 +156,10 @@ class RecipeConfig(_Strict):
     # At most this many examples per source or category (before repetition), in id order.
     source_caps: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     category_caps: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
-    system_prompt: str = "You are SAM, a helpful personal assistant."
-    system_policy: Literal["keep", "add", "replace"] = "add"  # add: only where none is given
+    # Added where a row has none ("add"), or put in every row ("replace"); empty: rows keep what they
+    # have (Qwen2.5-style templates then insert their own default system prompt when training).
+    system_prompt: str = ""
+    system_policy: Literal["keep", "add", "replace"] = "add"
     batch_size: Annotated[int, Field(ge=1)] = 4  # valid/test must hold at least this many rows
 
     @model_validator(mode="after")
@@ -214,6 +222,30 @@ class Config(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _known_references(self) -> Config:
+        """Recipes and curate settings name sources and categories that exist (a typo would
+        silently export less)."""
+        from samdata.model import CAPTURE_SOURCES, CATEGORIES
+
+        sources = {s.name for s in self.sources} | set(CAPTURE_SOURCES.values())
+        categories = set(CATEGORIES) | {s.category for s in self.sources if s.category}
+        categories |= set(self.curate.category_overrides.values())
+        for name, recipe in self.recipes.items():
+            for key, names, known in (
+                ("sources", recipe.sources, sources),
+                ("source_weights", recipe.source_weights, sources),
+                ("source_caps", recipe.source_caps, sources),
+                ("categories", recipe.categories or [], categories),
+                ("category_weights", recipe.category_weights, categories),
+                ("category_caps", recipe.category_caps, categories),
+            ):
+                _check_names(
+                    f"recipes.{name}.{key}", names, known, "source" if "source" in key else "category"
+                )
+        _check_names("curate.source_priority", self.curate.source_priority, sources, "source")
+        return self
+
     @property
     def base_dir(self) -> Path:
         return self.config_path.parent if self.config_path else Path.cwd()
@@ -252,6 +284,17 @@ class Config(_Strict):
         )
 
 
+def _check_names(key: str, names: Any, known: set[str], what: str) -> None:
+    """ValueError naming the key, the unknown value and the closest known name."""
+    for value in names:
+        if value in known or (what == "source" and value.startswith("scan:")):
+            continue
+        close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        shown = ", ".join(sorted(k for k in known if not k.startswith("capture:"))) or "none"
+        raise ValueError(f"{key}: unknown {what} {value!r}{hint} (configured: {shown})")
+
+
 def _format_validation_error(path: Path, err: ValidationError) -> str:
     lines = [f"{path}: invalid config"]
     for e in err.errors():
@@ -259,6 +302,9 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling)"
+        if e["type"] == "value_error" and not e["loc"]:
+            lines.append(f"  {msg.removeprefix('Value error, ')}")  # names its own key
+            continue
         lines.append(f"  {loc}: {msg}")
     return "\n".join(lines)
 

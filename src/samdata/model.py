@@ -17,6 +17,17 @@ import xxhash
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 KINDS = frozenset({"sft", "preference", "kto"})
+# What curate's categorizer labels SFT examples with (recipes select and weigh by these).
+CATEGORIES = (
+    "code_generation", "code_explanation", "code_general", "debugging", "explanation", "planning",
+    "reasoning", "roleplay", "coaching", "personality", "general",
+)  # fmt: skip
+# The sources live capture writes to (a recipe may name them like configured sources).
+CAPTURE_SOURCES = {
+    "conversation": "capture:conversation",
+    "correction": "capture:correction",
+    "escalation": "capture:escalation",
+}
 
 
 class InvalidExample(ValueError):

@@ -25,6 +25,7 @@ sources = ["sam-conversations", "sam-captures", "dolly", "backup", "sam-logs", "
 kinds = ["sft"]
 splits = { train = 0.8, valid = 0.1, test = 0.1 }
 format = "mlx"
+system_prompt = "You are SAM, a helpful personal assistant."
 
 [recipes.dpo]
 sources = ["sam-corrections", "sam-dpo-pairs", "public-sets"]
@@ -37,6 +38,7 @@ sources = ["sam-corrections", "public-sets"]
 kinds = ["preference"]
 splits = { train = 0.8, valid = 0.1, test = 0.1 }
 format = "trl"
+system_prompt = "You are SAM, a helpful personal assistant."
 """
 
 
@@ -68,8 +70,11 @@ def test_cli_contract_and_loader_pitfalls(demo, tmp_path: Path) -> None:
     assert {s: len(r) for s, r in rows.items()} == summary["counts"] == manifest["counts"]
     assert all(r["messages"][0]["role"] == "system" for split in rows.values() for r in split)
     assert all(r["messages"][-1]["role"] == "assistant" for split in rows.values() for r in split)
-    # the default recipe leaves near-duplicate non-keepers out and exports redacted bodies
-    assert manifest["dropped"] == {"near-duplicate of another example": 5}
+    # the default recipe leaves out what curate's funnel does not keep, and exports redacted bodies
+    assert manifest["dropped"] == {
+        "near-duplicate of another example": 5,
+        "quality flag refusal_or_boilerplate": 1,
+    }
     text = "".join((out / f"{s}.jsonl").read_text() for s in SPLITS)
     assert "AKIAQ3EGUFYP7XLMN2RT" not in text and "<AWS_ACCESS_KEY>" in text
     assert "Tr0ub4dor" not in text and "<DATABASE_URL>" in text

@@ -43,6 +43,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for recipe, (kind, fmt) in RECIPES.items():
         body += (
             f'[recipes.{recipe}]\nsources = {json.dumps(names)}\nkinds = ["{kind}"]\nformat = "{fmt}"\n'
+            'system_prompt = "You are SAM."\n'
             "splits = { train = 0.8, valid = 0.1, test = 0.1 }\n"
             f"batch_size = {1 if kind == 'kto' else 2}\n"  # the KTO sample is small
         )
@@ -57,6 +58,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for recipe, (fmt, rows, sources) in RECIPE_ROWS.items():
         body += (
             f'[recipes.{recipe}]\nsources = {json.dumps(sources)}\nformat = "{fmt}"\nrows = "{rows}"\n'
+            'system_prompt = "You are SAM."\n'
             "splits = { train = 0.8, valid = 0.1, test = 0.1 }\nbatch_size = 2\n"
         )
     config = config_for(tmp, body)

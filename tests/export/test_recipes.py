@@ -18,7 +18,10 @@ from samdata.export import run_export
 from samdata.export.split import SPLITS, split_of
 from samdata.export.writers import alpaca_row, sharegpt_row
 
-BASE = 'sources = ["sam-conversations", "sam-captures", "dolly", "backup", "sam-logs", "claude-code", "chatgpt-export", "code-alpaca"]\n'
+BASE = (
+    'sources = ["sam-conversations", "sam-captures", "dolly", "backup", "sam-logs", "claude-code", "chatgpt-export", "code-alpaca"]\n'
+    'system_prompt = "You are SAM, a helpful personal assistant."\n'
+)
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,10 @@ from typing import Any
 from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import ExampleRow
 from samdata.config import load_config
-from samdata.model import Example, InvalidExample, Message
+from samdata.model import CAPTURE_SOURCES, Example, InvalidExample, Message
 from samdata.sources import openai_messages, trim_to_last_answer
 
-SOURCES = {
-    "conversation": "capture:conversation",
-    "correction": "capture:correction",
-    "escalation": "capture:escalation",
-}
+SOURCES = CAPTURE_SOURCES
 
 __all__ = ["Capture", "InvalidExample", "record_conversation", "record_correction", "record_escalation"]
 

@@ -71,9 +71,10 @@ class CatalogError(Exception):
 class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
         self.conn = conn
         self.path = path
+        self.readonly = readonly
 
     @classmethod
     def open(cls, path: Path | str, readonly: bool = False) -> Catalog:
@@ -122,7 +123,7 @@ class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore):
         for query in ("?mode=ro", "?immutable=1"):
             try:
                 conn = sqlite3.connect(uri + query, uri=True, isolation_level=None, timeout=30.0)
-                cat = cls(conn, path)
+                cat = cls(conn, path, readonly=True)
                 cat._check_is_catalog()
                 break
             except sqlite3.OperationalError as e:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -166,37 +166,20 @@ class CurateStore:
             out.append(d)
         return out
 
-    def funnel(self) -> dict[str, dict[str, int]]:
-        """Per source: ingested → near-duplicates removed (not their cluster's keeper) → flagged by
-        quality (a quality flag, or not in the source's configured language) → with secrets (kept,
-        redacted) → kept (no flag, not a removed near-duplicate)."""
-        out: dict[str, dict[str, int]] = {}
+    def verdict_facts(self) -> Iterator[tuple[str, str, bool, bool, Any, str | None, bool]]:
+        """(source, id, curated, had secrets, near-dup value, quality flags JSON, wrong language) of
+        every live example per source it came from: what the funnel and the export decide on."""
         sql = (
-            "SELECT p.source, count(DISTINCT p.example_id),"
-            " count(DISTINCT CASE WHEN n.value LIKE '%\"keeper\":false%' THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN q.value != '[]' OR json_extract(l.value, '$.mismatch') = 1"
-            " THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN s.value != '[]' THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN q.value IS NULL THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN q.value = '[]' AND coalesce(json_extract(l.value, '$.mismatch'), 0) = 0"
-            " AND (n.value IS NULL OR n.value LIKE '%\"keeper\":true%') THEN p.example_id END)"
+            "SELECT DISTINCT p.source, p.example_id, q.value IS NOT NULL, coalesce(s.value, '[]') != '[]', n.value,"
+            " nullif(q.value, '[]'), coalesce(l.value ->> '$.mismatch', 0)"
             " FROM provenance_paths p JOIN examples e ON e.id = p.example_id AND e.forgotten = 0"
             " LEFT JOIN attributes l ON l.example_id = p.example_id AND l.detector = 'language'"
             " LEFT JOIN attributes q ON q.example_id = p.example_id AND q.detector = 'quality'"
             " LEFT JOIN attributes s ON s.example_id = p.example_id AND s.detector = 'secrets'"
             " LEFT JOIN attributes n ON n.example_id = p.example_id AND n.detector = 'neardup'"
-            " GROUP BY p.source ORDER BY p.source"
         )
-        for source, total, near, flagged, secrets, uncurated, kept in self.conn.execute(sql):
-            out[source] = {
-                "ingested": total,
-                "near_dup_removed": near,
-                "quality_flagged": flagged,
-                "with_secrets": secrets,
-                "kept": kept,
-                "not_curated": uncurated,
-            }
-        return out
+        for source, id_, curated, secrets, neardup, quality, mismatch in self.conn.execute(sql):
+            yield source, id_, bool(curated), bool(secrets), neardup, quality, bool(mismatch)
 
     def breakdowns(self) -> dict[str, dict[str, int]]:
         """Live examples by category, language and token length (from the curate attributes)."""

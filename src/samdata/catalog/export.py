@@ -18,14 +18,15 @@ class ExportStore:
     def export_candidates(self, sources: Sequence[str], kinds: Sequence[str]) -> Iterator[dict[str, Any]]:
         """Live examples of these sources and kinds, in id order, with what export decides on: the
         body (redacted if curate redacted it), first provenance row, its sources, and curate's
-        results: `curated`, quality flags, near-duplicate cluster, token count and category."""
+        results: `curated`, quality flags, near-duplicate cluster, token count, category, language."""
         smarks, kmarks = ", ".join("?" for _ in sources), ", ".join("?" for _ in kinds)
         # Scalars come out of SQLite's JSON functions; Python parses only what is rare or needed.
         sql = (
             "SELECT e.id, e.kind, coalesce(r.body, e.body), p.file_id, p.locator,"
             # No DISTINCT: it costs a temp B-tree per row; Python drops repeats.
             " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
-            " s.value IS NOT NULL, s.value != '[]', nullif(q.value, '[]'), n.value, t.value ->> '$.tokens', c.value ->> '$.category'"
+            " s.value IS NOT NULL, s.value != '[]', nullif(q.value, '[]'), n.value, t.value ->> '$.tokens', c.value ->> '$.category',"
+            " coalesce(l.value ->> '$.mismatch', 0)"
             " FROM examples e JOIN provenance p ON p.id = (SELECT min(f.id) FROM provenance f WHERE f.example_id = e.id)"
             " LEFT JOIN redactions r ON r.example_id = e.id"
             " LEFT JOIN attributes s ON s.example_id = e.id AND s.detector = 'secrets'"
@@ -33,6 +34,7 @@ class ExportStore:
             " LEFT JOIN attributes n ON n.example_id = e.id AND n.detector = 'neardup'"
             " LEFT JOIN attributes t ON t.example_id = e.id AND t.detector = 'tokens'"
             " LEFT JOIN attributes c ON c.example_id = e.id AND c.detector = 'category'"
+            " LEFT JOIN attributes l ON l.example_id = e.id AND l.detector = 'language'"
             # `+e.kind`: walk the id index in order; the kind index would sort every body in a temp B-tree.
             f" WHERE e.forgotten = 0 AND +e.kind IN ({kmarks}) AND EXISTS (SELECT 1 FROM provenance_paths pp"
             f" WHERE pp.example_id = e.id AND pp.source IN ({smarks})) ORDER BY e.id"
@@ -51,6 +53,7 @@ class ExportStore:
             neardup,
             tokens,
             category,
+            wrong_language,
         ) in self.conn.execute(sql, [*kinds, *sources]):
             yield {
                 "id": id_,
@@ -65,6 +68,7 @@ class ExportStore:
                 "neardup": loads(neardup) if neardup else None,
                 "tokens": tokens,
                 "category": category,
+                "wrong_language": bool(wrong_language),
             }
 
     def export_state(self) -> dict[str, Any]:

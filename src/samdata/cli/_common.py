@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -92,9 +93,14 @@ def load(path: Path | None, catalog: Path | None) -> Config:
     return cfg
 
 
-def open_catalog(cfg: Config) -> Catalog:
+def open_catalog(cfg: Config, write: bool | None = True) -> Catalog:
+    """The catalog for a command: `write=False` opens it read-only (and never creates it), `None`
+    writes if the file allows it (a command whose writes are housekeeping). Errors exit 2."""
+    path = cfg.catalog_path
+    if write is None:
+        write = path.exists() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
     try:
-        return Catalog.open(cfg.catalog_path)
+        return Catalog.open(path, readonly=not write)
     except CatalogError as e:
         fail(str(e))
 

@@ -26,7 +26,7 @@ from samdata.cli._common import (
     print_funnel,
     print_ingest,
 )
-from samdata.curate import run_curate
+from samdata.curate import run_curate, verdict
 from samdata.ingest import IngestError, run_ingest
 
 
@@ -71,10 +71,10 @@ def ingest(
 def stats(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
     """Examples by kind and by source, and quarantined records."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
+    with open_catalog(cfg, write=False) as cat:
         figures = cat.ingest_stats()
         figures["curation"] = {
-            "funnel": cat.funnel(),
+            "funnel": verdict.funnel(cat),
             "quality_flags": cat.quality_flag_counts(),
             **cat.breakdowns(),
         }
@@ -124,7 +124,7 @@ def examples(
 ) -> None:
     """The live examples (of a source): id, kind and turns; text redacted of secrets unless asked."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
+    with open_catalog(cfg, write=False) as cat:
         if source is not None and source not in cat.source_names():
             fail(f"no source {source!r} in the catalog (sources: {', '.join(cat.source_names()) or 'none'})")
         rows = list(list_examples(cfg, cat, source, kind, limit, redacted=not unredacted))
@@ -159,7 +159,7 @@ def quarantine(
 ) -> None:
     """Records that could not become examples, grouped by reason, with file and line."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
+    with open_catalog(cfg, write=False) as cat:
         rows = cat.quarantined(reason, source)
     if json:
         emit_json(rows)
@@ -202,7 +202,7 @@ def curate(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt =
 def dupes(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
     """Near-duplicate clusters found by curate: the keeper and every member with its source and locator."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
+    with open_catalog(cfg, write=False) as cat:
         clusters = cat.clusters()
     if json:
         emit_json({"clusters": clusters})
@@ -223,7 +223,7 @@ def dupes(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
 def secrets(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
     """Secret and personal-data findings for review; add a finding's hash to [curate] allow to silence it."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
+    with open_catalog(cfg, write=False) as cat:
         findings = cat.secret_findings()
     if json:
         emit_json({"findings": findings})

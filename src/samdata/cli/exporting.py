@@ -31,7 +31,7 @@ def export_diff(
 ) -> None:
     """What entered, left, or changed split between two exports (ids from `samdata export`)."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
+    with open_catalog(cfg, write=False) as cat:
         try:
             diff = cat.export_diff(a, b)
         except KeyError as e:

@@ -31,7 +31,7 @@ def trace(
 ) -> None:
     """Where an example came from (every file and locator) and went (every export and split)."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
+    with open_catalog(cfg, write=False) as cat:
         ids = cat.resolve_ids(example_id)
         if len(ids) != 1:
             fail(

@@ -97,7 +97,7 @@ def inventory(
 ) -> None:
     """Render the latest scan: per-root tables, formats, and the known issues."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
+    with open_catalog(cfg, write=False) as cat:
         try:
             inv = build_inventory(cat, cfg)
         except NoScanError as e:

@@ -147,8 +147,9 @@ def runs_list(
     if ctx.invoked_subcommand is not None:
         return
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
-        reconcile(cat)
+    with open_catalog(cfg, write=None) as cat:
+        if not cat.readonly:
+            reconcile(cat)
         runs = cat.runs()
         last = {r["id"]: cat.metrics(r["id"])[-1:] for r in runs}
     if json:
@@ -180,8 +181,9 @@ def runs_show(
 ) -> None:
     """One run: settings, status, error, adapter, and every logged step."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
-        reconcile(cat)
+    with open_catalog(cfg, write=None) as cat:
+        if not cat.readonly:
+            reconcile(cat)
         run = cat.run(run_id)
         metrics = cat.metrics(run_id)
     if run is None:

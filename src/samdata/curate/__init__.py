@@ -18,7 +18,7 @@ import xxhash
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config
-from samdata.curate import categorize, language, neardup, quality, secrets, tokens
+from samdata.curate import categorize, language, neardup, quality, secrets, tokens, verdict
 
 BATCH = 1000
 
@@ -235,7 +235,7 @@ def run_curate(
                 on_batch(name, len(rows))
         report.labelled[name] = done
     report.clusters = _cluster(catalog, settings.source_priority, minhash_version)
-    report.funnel = catalog.funnel()
+    report.funnel = verdict.funnel(catalog)
     report.flags = catalog.quality_flag_counts()
     report.elapsed_s = time.perf_counter() - t0
     return report

@@ -23,10 +23,6 @@ import re
 from typing import Any
 
 VERSION = 1
-CATEGORIES = (
-    "code_generation", "code_explanation", "code_general", "debugging", "explanation", "planning",
-    "reasoning", "roleplay", "coaching", "personality", "general",
-)  # fmt: skip
 
 _CODE_LINE = re.compile(
     r"^\s*(def |class |import |from \w+ import|function\b|const |let |var |public |private |#include|"

@@ -595,6 +595,7 @@ def _config_text(roots: dict[str, Path], has_repo: bool = False) -> str:
         'kinds = ["sft"]',
         "splits = { train = 0.8, valid = 0.1, test = 0.1 }",
         'format = "mlx"',
+        'system_prompt = "You are SAM, a helpful personal assistant."  # added to rows that have none',
         "",
         "# The same examples for TRL (samdata train --backend trl reads this shape).",
         "[recipes.sam-sft-trl]",
@@ -602,12 +603,14 @@ def _config_text(roots: dict[str, Path], has_repo: bool = False) -> str:
         'kinds = ["sft"]',
         "splits = { train = 0.8, valid = 0.1, test = 0.1 }",
         'format = "trl"',
+        'system_prompt = "You are SAM, a helpful personal assistant."',
         "",
         "[recipes.sam-dpo]",
         'sources = ["sam-corrections", "sam-dpo-pairs", "public-sets"]',
         'kinds = ["preference"]',
         "splits = { train = 0.8, valid = 0.1, test = 0.1 }",
         'format = "mlx"',
+        'system_prompt = "You are SAM, a helpful personal assistant."',
         "",
     ]
     return "\n".join(parts)

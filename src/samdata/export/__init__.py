@@ -21,7 +21,7 @@ import xxhash
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config, RecipeConfig
-from samdata.curate import tokens
+from samdata.curate import tokens, verdict
 from samdata.export.split import SPLITS, conversation_key, split_of
 from samdata.export.writers import Writer, sidecars, writer_for
 from samdata.paths import write_bytes_atomic
@@ -53,11 +53,14 @@ def _dropped_reason(row: dict[str, Any], recipe: RecipeConfig) -> str | None:
         return "not curated (run samdata curate)"
     if recipe.exclude_secrets and row["had_secrets"]:
         return "had secrets (exclude_secrets)"
-    if recipe.exclude_near_duplicates and row["neardup"] and not row["neardup"]["keeper"]:
-        return "near-duplicate of another example"
-    hit = sorted(row["quality_flags"] & set(recipe.exclude_quality_flags))
-    if hit:
-        return f"quality flag {hit[0]}"
+    flags = None if recipe.exclude_quality_flags == "all" else recipe.exclude_quality_flags
+    reason = verdict.not_kept(
+        row["neardup"], row["quality_flags"], row["wrong_language"],
+        exclude_near_duplicates=recipe.exclude_near_duplicates, exclude_flags=flags,
+        exclude_wrong_language=recipe.exclude_wrong_language,
+    )  # fmt: skip
+    if reason is not None:
+        return reason
     if recipe.categories is not None and row["kind"] == "sft" and row["category"] not in recipe.categories:
         return "category not in recipe"
     return None
