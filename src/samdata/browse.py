@@ -19,6 +19,7 @@ def list_examples(
     kind: str | None = None,
     limit: int | None = None,
     redacted: bool = True,
+    flag: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Live examples as `{"id", "kind", "messages", "chosen", "rejected", "label"?, "tools"?}`.
 
@@ -26,7 +27,7 @@ def list_examples(
     shown never depends on whether curate has run yet.
     """
     scanner = secrets.SecretScanner(config.curate.literals, config.curate.allow) if redacted else None
-    for example_id, example_kind, raw in catalog.live_examples(source, kind, limit):
+    for example_id, example_kind, raw in catalog.live_examples(source, kind, limit, flag):
         body = orjson.loads(raw)
         if scanner is not None:
             _, clean = scan_secrets(body, scanner)
@@ -42,3 +43,52 @@ def list_examples(
             if key in body:
                 row[key] = body[key]
         yield row
+
+
+def first_words(body: dict[str, Any], n: int = 12) -> str:
+    """The start of an example's prompt (or first turn), for a one-line listing."""
+    turns = body.get("messages") or []
+    text = next((m["content"] for m in turns if m["role"] == "user"), turns[0]["content"] if turns else "")
+    words = text.split()
+    return " ".join(words[:n]) + (" …" if len(words) > n else "")
+
+
+def clusters(config: Config, catalog: Catalog) -> list[dict[str, Any]]:
+    """Near-duplicate clusters, largest first, each member with its file, locator and first words
+    (redacted)."""
+    scanner = secrets.SecretScanner(config.curate.literals, config.curate.allow)
+    out = catalog.clusters()
+    for c in out:
+        for m in c["members"]:
+            m["text"] = scanner.redact_text(first_words(m.pop("body")))
+    return out
+
+
+def show(config: Config, catalog: Catalog, example_id: str, redacted: bool = True) -> dict[str, Any]:
+    """One example whole: its turns, curate's labels and flags, where it came from, the exports it
+    went into, and what each recipe of the config does with it (and why)."""
+    from samdata.export import explain
+
+    info = catalog.trace(example_id)
+    if info is None:
+        raise KeyError(example_id)
+    body = catalog.example(example_id)["body"]
+    if redacted:
+        scanner = secrets.SecretScanner(config.curate.literals, config.curate.allow)
+        body = scan_secrets(body, scanner)[1] or body
+        for p in info["provenance"]:
+            p["meta"] = _redact_values(p["meta"], scanner)
+    row = catalog.export_candidate(example_id)
+    recipes = {name: explain(config, name, row) for name in sorted(config.recipes)} if row else {}
+    return {**info, "body": body, "recipes": recipes}
+
+
+def _redact_values(value: Any, scanner: secrets.SecretScanner) -> Any:
+    """Every string inside a JSON value, redacted."""
+    if isinstance(value, str):
+        return scanner.redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v, scanner) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v, scanner) for v in value]
+    return value

@@ -22,7 +22,7 @@ from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import ExampleRow
 from samdata.config import load_config
 from samdata.model import CAPTURE_SOURCES, Example, InvalidExample, Message
-from samdata.sources import openai_messages, trim_to_last_answer
+from samdata.sources import openai_messages, sft
 
 SOURCES = CAPTURE_SOURCES
 
@@ -49,8 +49,7 @@ class Capture:
         capture_id: str | None = None,
     ) -> str:
         """Store a conversation (OpenAI-style messages); returns the example id."""
-        kept, _dropped = trim_to_last_answer(openai_messages(messages))
-        return self._store("conversation", Example("sft", kept), meta, capture_id)
+        return self._store("conversation", sft(openai_messages(messages)).example, meta, capture_id)
 
     def record_correction(
         self,

@@ -25,6 +25,14 @@ class CurateStore:
             (detector, after, version, limit),
         ).fetchall()
 
+    def pending_count(self, detector: str, version: int) -> int:
+        """How many live examples `pending` will hand out for this detector version."""
+        return self.conn.execute(
+            "SELECT count(*) FROM examples e LEFT JOIN attributes a ON a.example_id = e.id AND a.detector = ?"
+            " WHERE e.forgotten = 0 AND (a.version IS NULL OR a.version != ?)",
+            (detector, version),
+        ).fetchone()[0]
+
     def save_attributes(
         self,
         detector: str,
@@ -134,18 +142,22 @@ class CurateStore:
             )
 
     def clusters(self) -> list[dict[str, Any]]:
-        """Near-duplicate clusters: keeper and members, one member entry per provenance row."""
+        """Near-duplicate clusters, largest first: keeper and members, one member entry per provenance
+        row (source, file, locator) with the body its text is shown from (redacted if curate did)."""
         groups: dict[str, list[dict[str, Any]]] = {}
-        for example_id, value, source, locator in self.conn.execute(
-            "SELECT a.example_id, a.value, p.source, p.locator FROM attributes a"
-            " JOIN provenance_paths p ON p.example_id = a.example_id WHERE a.detector = 'neardup'"
-            " ORDER BY a.example_id, p.id"
+        for example_id, value, source, file, locator, body in self.conn.execute(
+            "SELECT a.example_id, a.value, p.source, p.file, p.locator, coalesce(r.body, e.body) FROM attributes a"
+            " JOIN provenance_paths p ON p.example_id = a.example_id JOIN examples e ON e.id = a.example_id"
+            " LEFT JOIN redactions r ON r.example_id = a.example_id"
+            " WHERE a.detector = 'neardup' ORDER BY a.example_id, p.id"
         ):
             keeper = orjson.loads(value)["keeper_id"]
             groups.setdefault(keeper, []).append(
-                {"id": example_id, "source": source, "locator": orjson.loads(locator)}
-            )
-        return [{"keeper": k, "members": m} for k, m in sorted(groups.items())]
+                {"id": example_id, "source": source, "file": file, "locator": orjson.loads(locator),
+                 "body": orjson.loads(body)}
+            )  # fmt: skip
+        ordered = sorted(groups.items(), key=lambda kv: (-len({m["id"] for m in kv[1]}), kv[0]))
+        return [{"keeper": k, "members": m} for k, m in ordered]
 
     def redacted_body(self, example_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT body FROM redactions WHERE example_id = ?", (example_id,)).fetchone()

@@ -8,6 +8,57 @@ from typing import Any
 
 import orjson
 
+# Scalars come out of SQLite's JSON functions; Python parses only what is rare or needed.
+_CANDIDATES = (
+    "SELECT e.id, e.kind, coalesce(r.body, e.body), p.file_id, p.locator,"
+    # No DISTINCT: it costs a temp B-tree per row; Python drops repeats.
+    " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
+    " s.value IS NOT NULL, s.value != '[]', nullif(q.value, '[]'), n.value, t.value ->> '$.tokens',"
+    " c.value ->> '$.category', coalesce(l.value ->> '$.mismatch', 0)"
+    " FROM examples e JOIN provenance p ON p.id = (SELECT min(f.id) FROM provenance f WHERE f.example_id = e.id)"
+    " LEFT JOIN redactions r ON r.example_id = e.id"
+    " LEFT JOIN attributes s ON s.example_id = e.id AND s.detector = 'secrets'"
+    " LEFT JOIN attributes q ON q.example_id = e.id AND q.detector = 'quality'"
+    " LEFT JOIN attributes n ON n.example_id = e.id AND n.detector = 'neardup'"
+    " LEFT JOIN attributes t ON t.example_id = e.id AND t.detector = 'tokens'"
+    " LEFT JOIN attributes c ON c.example_id = e.id AND c.detector = 'category'"
+    " LEFT JOIN attributes l ON l.example_id = e.id AND l.detector = 'language'"
+)
+
+
+def _candidate(row: Sequence[Any]) -> dict[str, Any]:
+    (
+        id_,
+        kind,
+        body,
+        file_id,
+        locator,
+        srcs,
+        curated,
+        had_secrets,
+        quality,
+        neardup,
+        tokens,
+        category,
+        wrong,
+    ) = row
+    loads = orjson.loads
+    return {
+        "id": id_,
+        "kind": kind,
+        "body": body,
+        "file_id": file_id,
+        "locator": loads(locator) if locator else {},
+        "sources": sorted(set((srcs or "").split(","))),
+        "curated": bool(curated),
+        "had_secrets": bool(had_secrets),
+        "quality_flags": {f["flag"] for f in loads(quality)} if quality else set(),
+        "neardup": loads(neardup) if neardup else None,
+        "tokens": tokens,
+        "category": category,
+        "wrong_language": bool(wrong),
+    }
+
 
 class ExportStore:
     """Mixed into `Catalog`."""
@@ -20,56 +71,27 @@ class ExportStore:
         body (redacted if curate redacted it), first provenance row, its sources, and curate's
         results: `curated`, quality flags, near-duplicate cluster, token count, category, language."""
         smarks, kmarks = ", ".join("?" for _ in sources), ", ".join("?" for _ in kinds)
-        # Scalars come out of SQLite's JSON functions; Python parses only what is rare or needed.
         sql = (
-            "SELECT e.id, e.kind, coalesce(r.body, e.body), p.file_id, p.locator,"
-            # No DISTINCT: it costs a temp B-tree per row; Python drops repeats.
-            " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
-            " s.value IS NOT NULL, s.value != '[]', nullif(q.value, '[]'), n.value, t.value ->> '$.tokens', c.value ->> '$.category',"
-            " coalesce(l.value ->> '$.mismatch', 0)"
-            " FROM examples e JOIN provenance p ON p.id = (SELECT min(f.id) FROM provenance f WHERE f.example_id = e.id)"
-            " LEFT JOIN redactions r ON r.example_id = e.id"
-            " LEFT JOIN attributes s ON s.example_id = e.id AND s.detector = 'secrets'"
-            " LEFT JOIN attributes q ON q.example_id = e.id AND q.detector = 'quality'"
-            " LEFT JOIN attributes n ON n.example_id = e.id AND n.detector = 'neardup'"
-            " LEFT JOIN attributes t ON t.example_id = e.id AND t.detector = 'tokens'"
-            " LEFT JOIN attributes c ON c.example_id = e.id AND c.detector = 'category'"
-            " LEFT JOIN attributes l ON l.example_id = e.id AND l.detector = 'language'"
             # `+e.kind`: walk the id index in order; the kind index would sort every body in a temp B-tree.
-            f" WHERE e.forgotten = 0 AND +e.kind IN ({kmarks}) AND EXISTS (SELECT 1 FROM provenance_paths pp"
+            f"{_CANDIDATES} WHERE e.forgotten = 0 AND +e.kind IN ({kmarks}) AND EXISTS (SELECT 1 FROM provenance_paths pp"
             f" WHERE pp.example_id = e.id AND pp.source IN ({smarks})) ORDER BY e.id"
         )
-        loads = orjson.loads
-        for (
-            id_,
-            kind,
-            body,
-            file_id,
-            locator,
-            srcs,
-            curated,
-            had_secrets,
-            quality,
-            neardup,
-            tokens,
-            category,
-            wrong_language,
-        ) in self.conn.execute(sql, [*kinds, *sources]):
-            yield {
-                "id": id_,
-                "kind": kind,
-                "body": body,
-                "file_id": file_id,
-                "locator": loads(locator) if locator else {},
-                "sources": sorted(set((srcs or "").split(","))),
-                "curated": bool(curated),
-                "had_secrets": bool(had_secrets),
-                "quality_flags": {f["flag"] for f in loads(quality)} if quality else set(),
-                "neardup": loads(neardup) if neardup else None,
-                "tokens": tokens,
-                "category": category,
-                "wrong_language": bool(wrong_language),
-            }
+        for row in self.conn.execute(sql, [*kinds, *sources]):
+            yield _candidate(row)
+
+    def candidate_count(self, sources: Sequence[str], kinds: Sequence[str]) -> int:
+        """How many rows `export_candidates` will yield (for a progress bar)."""
+        smarks, kmarks = ", ".join("?" for _ in sources), ", ".join("?" for _ in kinds)
+        return self.conn.execute(
+            f"SELECT count(*) FROM examples e WHERE e.forgotten = 0 AND e.kind IN ({kmarks}) AND EXISTS"
+            f" (SELECT 1 FROM provenance_paths pp WHERE pp.example_id = e.id AND pp.source IN ({smarks}))",
+            [*kinds, *sources],
+        ).fetchone()[0]
+
+    def export_candidate(self, example_id: str) -> dict[str, Any] | None:
+        """One example as `export_candidates` gives it (to explain what a recipe does with it)."""
+        row = self.conn.execute(f"{_CANDIDATES} WHERE e.id = ? AND e.forgotten = 0", (example_id,)).fetchone()
+        return None if row is None else _candidate(row)
 
     def export_state(self) -> dict[str, Any]:
         """What a manifest records of the catalog it came from: live examples, the last ingest run,

@@ -412,10 +412,11 @@ class IngestStore:
         }
 
     def live_examples(
-        self, source: str | None = None, kind: str | None = None, limit: int | None = None
-    ) -> Iterator[tuple[str, str, str]]:
+        self, source: str | None = None, kind: str | None = None, limit: int | None = None,
+        flag: str | None = None,
+    ) -> Iterator[tuple[str, str, str]]:  # fmt: skip
         """(id, kind, canonical body) of live examples, in the order they were first ingested; with
-        `source`, those with a provenance row in it."""
+        `source`, those with a provenance row in it; with `flag`, those curate gave that quality flag."""
         sql, args = "SELECT e.id, e.kind, e.body FROM examples e WHERE e.forgotten = 0", []
         if source is not None:
             sql += (
@@ -426,6 +427,12 @@ class IngestStore:
         if kind is not None:
             sql += " AND e.kind = ?"
             args.append(kind)
+        if flag is not None:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM attributes q, json_each(q.value) j WHERE q.example_id = e.id"
+                " AND q.detector = 'quality' AND j.value ->> '$.flag' = ?)"
+            )
+            args.append(flag)
         sql += " ORDER BY e.rowid"
         if limit is not None:
             sql += " LIMIT ?"

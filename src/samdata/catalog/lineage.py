@@ -72,6 +72,24 @@ class LineageStore:
             "SELECT id FROM examples WHERE forgotten = 0 AND instr(lower(body), lower(?)) > 0 ORDER BY id", (text,)
         )]  # fmt: skip
 
+    def match_quarantine(self, text: str) -> list[dict[str, Any]]:
+        """Quarantined records whose snippet or reason contains `text` (case-insensitive)."""
+        return [{"id": r[0], "snippet": r[1]} for r in self.conn.execute(
+            "SELECT id, snippet || ' ' || reason FROM quarantine"
+            " WHERE instr(lower(snippet), lower(?)) > 0 OR instr(lower(reason), lower(?)) > 0 ORDER BY id",
+            (text, text),
+        )]  # fmt: skip
+
+    def wipe_snippets(self, quarantine_ids: Sequence[int]) -> int:
+        """Blank the snippets (and value-bearing reasons) of quarantined records; the records stay
+        counted, so every file's account still balances."""
+        with self.transaction() as c:
+            n = c.executemany(
+                "UPDATE quarantine SET snippet = '', reason = 'forgotten (' || id || ')' WHERE id = ?",
+                [(i,) for i in quarantine_ids],
+            ).rowcount
+        return max(n, 0)
+
     def forget(self, ids: Sequence[str]) -> int:
         """Wipe the bodies and everything derived from them; keep the ids so re-ingest skips them."""
         rows = [(i,) for i in ids]
@@ -83,4 +101,6 @@ class LineageStore:
             for table, column in (("redactions", "example_id"), ("findings", "example_id"), ("attributes", "example_id"),
                                   ("lsh_bands", "example_id"), ("neardup_pairs", "a"), ("neardup_pairs", "b")):  # fmt: skip
                 c.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
+            # Provenance labels (a conversation's title) may hold the text too; locators are ids.
+            c.executemany("UPDATE provenance SET meta = '{}' WHERE example_id = ?", rows)
         return max(n, 0)

@@ -15,9 +15,11 @@ from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -26,6 +28,7 @@ from rich.table import Table
 from samdata import __version__
 from samdata.catalog import Catalog, CatalogError
 from samdata.config import Config, ConfigError, load_config
+from samdata.curate import CurateProgress
 from samdata.ingest import FileReport, IngestProgress
 from samdata.paths import human_size
 from samdata.scan import run as scan_run
@@ -178,6 +181,64 @@ class IngestBar(IngestProgress):
         rest, self.in_file = max(nbytes - self.in_file, 0), 0
         if self.task is not None:
             self.bar.update(self.task, advance=rest, files=f"{self.count:,}/{self.total:,} files")
+
+    def done(self) -> None:
+        self.bar.stop()
+
+
+def count_bar() -> Progress:
+    """Description, bar, done/total count, elapsed and ETA on stderr; silent when not a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+class CurateBar(CurateProgress):
+    """One bar per detector with its count and ETA, then a spinner-like line for the last steps."""
+
+    def __init__(self) -> None:
+        self.bar = count_bar()
+        self.task: TaskID | None = None
+        self.bar.start()
+
+    def detector(self, name: str, total: int) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+        self.task = self.bar.add_task(f"curate: {name}", total=total)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, advance=n)
+
+    def stage(self, name: str) -> None:
+        self.detector(name, 0)
+
+    def done(self) -> None:
+        self.bar.stop()
+
+
+class CountBar:
+    """A bar over a known number of items (export rows)."""
+
+    def __init__(self, description: str) -> None:
+        self.bar = count_bar()
+        self.description = description
+        self.task: TaskID | None = None
+        self.bar.start()
+
+    def start(self, total: int) -> None:
+        self.task = self.bar.add_task(self.description, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, advance=n)
 
     def done(self) -> None:
         self.bar.stop()

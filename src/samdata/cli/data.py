@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from samdata import browse
 from samdata.browse import list_examples
 from samdata.cli._common import (
     EXIT_PROBLEMS,
     CatalogOpt,
     ConfigOpt,
+    CurateBar,
     IngestBar,
     JsonOpt,
     app,
@@ -27,6 +30,7 @@ from samdata.cli._common import (
     print_ingest,
 )
 from samdata.curate import run_curate, verdict
+from samdata.curate.secrets import SecretScanner
 from samdata.ingest import IngestError, run_ingest
 
 
@@ -113,6 +117,9 @@ def examples(
         str | None, typer.Option("--source", "-s", help="Only examples found in this source.")
     ] = None,
     kind: Annotated[str | None, typer.Option(help="Only this kind: sft, preference or kto.")] = None,
+    flag: Annotated[
+        str | None, typer.Option(help="Only examples with this quality flag (samdata stats lists them).")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many (default: all).")] = None,
     unredacted: Annotated[
         bool,
@@ -122,12 +129,14 @@ def examples(
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """The live examples (of a source): id, kind and turns; text redacted of secrets unless asked."""
+    """The live examples (of a source, kind or quality flag): id, kind, turns and first words.
+
+    Text is redacted of secrets unless --unredacted; `samdata show ID` prints one whole."""
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
         if source is not None and source not in cat.source_names():
             fail(f"no source {source!r} in the catalog (sources: {', '.join(cat.source_names()) or 'none'})")
-        rows = list(list_examples(cfg, cat, source, kind, limit, redacted=not unredacted))
+        rows = list(list_examples(cfg, cat, source, kind, limit, redacted=not unredacted, flag=flag))
     if json:
         emit_json({"examples": rows})
         return
@@ -135,17 +144,97 @@ def examples(
         out.print("no examples")
         return
     table = Table(title=f"{len(rows):,} examples", title_justify="left")
-    for col in ("id", "kind", "turns", "text"):
-        table.add_column(col)
+    table.add_column("id", no_wrap=True, min_width=32)
+    table.add_column("kind")
+    table.add_column("turns", justify="right")
+    table.add_column("first words")
     for r in rows:
-        first = next(
-            (m["content"] for m in r["messages"] if m["role"] == "user"),
-            r["messages"][0]["content"] if r["messages"] else "",
-        )
-        table.add_row(
-            r["id"], r["kind"], str(len(r["messages"]) + len(r.get("chosen") or [])), escape(first[:80])
-        )
+        turns = len(r["messages"]) + len(r.get("chosen") or [])
+        table.add_row(r["id"], r["kind"], str(turns), escape(browse.first_words(r)))
     out.print(table)
+
+
+@app.command()
+def show(
+    example_id: Annotated[str, typer.Argument(help="An example id (or a unique prefix of one).")],
+    unredacted: Annotated[
+        bool,
+        typer.Option("--unredacted", help="Show text as ingested, secrets included (default: redacted)."),
+    ] = False,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """One example: its text, labels, flags and tokens, where it came from, and why it is or is not
+    in each export."""
+    cfg = load(config, catalog)
+    with open_catalog(cfg, write=False) as cat:
+        ids = cat.resolve_ids(example_id)
+        if len(ids) != 1:
+            fail(
+                f"{example_id!r} matches {len(ids) if len(ids) < 11 else 'more than 10'} examples; give more of the id"
+            )
+        info = browse.show(cfg, cat, ids[0], redacted=not unredacted)
+    if json:
+        emit_json(info)
+        return
+    print_example(info)
+
+
+def _print_turns(title: str, turns: list[dict[str, Any]]) -> None:
+    out.print(f"[bold]{title}[/]", markup=True)
+    for m in turns:
+        mark = " (context, not trained)" if m.get("train") is False else ""
+        out.print(f"[cyan]{m['role']}{escape(mark)}:[/] {escape(m['content'])}", markup=True)
+        for c in m.get("tool_calls") or []:
+            args = (
+                c["arguments"] if isinstance(c["arguments"], str) else orjson.dumps(c["arguments"]).decode()
+            )
+            out.print(f"    → {escape(c['name'])}({escape(args)})")
+
+
+def print_example(info: dict[str, Any]) -> None:
+    """An example for people: turns, labels, provenance, and what each recipe does with it."""
+    body, attrs = info["body"], info["attributes"]
+    out.print(
+        f"[bold]{info['id']}[/] {info['kind']}{' (forgotten)' if info['forgotten'] else ''}", markup=True
+    )
+    _print_turns("prompt" if info["kind"] == "preference" else "turns", body["messages"])
+    for side in ("chosen", "rejected"):
+        if body.get(side):
+            _print_turns(side, body[side])
+    if "label" in body:
+        out.print(f"label: {body['label']}")
+    labels = []
+    if "category" in attrs:
+        labels.append(f"category {attrs['category'].get('category')}")
+    if "language" in attrs:
+        lang = attrs["language"]
+        labels.append(
+            f"language {lang.get('lang')}" + (" (not the source's)" if lang.get("mismatch") else "")
+        )
+    if "tokens" in attrs:
+        labels.append(f"{attrs['tokens'].get('tokens'):,} tokens")
+    out.print("labels: " + (", ".join(labels) if labels else "not curated yet (samdata curate)"))
+    for f in attrs.get("quality") or []:
+        out.print(f"quality flag {f['flag']}: {escape(f['reason'])}")
+    if attrs.get("secrets"):
+        out.print(f"secrets: {', '.join(sorted(set(attrs['secrets'])))} (exported redacted)")
+    near = attrs.get("neardup")
+    if near:
+        role = "the keeper" if near.get("keeper") else f"left out for {near['keeper_id']}"
+        out.print(f"near-duplicates: {role}")
+    for p in info["provenance"]:
+        out.print(f"from {escape(p['source'])}: {escape(p['file'])} ({escape(locator_text(p['locator']))})")
+    for name, verdict_ in info["recipes"].items():
+        what = f"in {verdict_['split']}" if verdict_["in"] else f"left out: {verdict_['reason']}"
+        out.print(f"recipe {escape(name)}: {escape(what)}")
+    for x in info["exports"]:
+        out.print(
+            f"in export #{x['export_id']} {escape(x['recipe'])} → {x['split']} ({escape(x['out_dir'])})"
+        )
+    for r in info["runs"]:
+        out.print(f"trained in run #{r['run_id']} ({r['backend']} {r['mode']}, {r['status']})")
 
 
 @app.command()
@@ -161,6 +250,10 @@ def quarantine(
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
         rows = cat.quarantined(reason, source)
+    # Stored snippets are redacted at ingest; catalogs made before that are redacted here.
+    scanner = SecretScanner(cfg.curate.literals, cfg.curate.allow)
+    for r in rows:
+        r["snippet"], r["reason"] = scanner.redact_text(r["snippet"]), scanner.redact_text(r["reason"])
     if json:
         emit_json(rows)
         return
@@ -184,7 +277,7 @@ def curate(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt =
     """Label every ingested example: secrets and personal data (redacted), quality flags; print the funnel."""
     cfg = load(config, catalog)
     with open_catalog(cfg) as cat:
-        report = run_curate(cfg, cat)
+        report = run_curate(cfg, cat, CurateBar())
     if json:
         emit_json(report.to_dict())
         return
@@ -200,23 +293,29 @@ def curate(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt =
 
 @app.command()
 def dupes(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
-    """Near-duplicate clusters found by curate: the keeper and every member with its source and locator."""
+    """Near-duplicate clusters found by curate, largest first: the keeper and every member with its
+    source, file, locator and first words."""
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
-        clusters = cat.clusters()
+        found = browse.clusters(cfg, cat)
     if json:
-        emit_json({"clusters": clusters})
+        emit_json({"clusters": found})
         return
-    if not clusters:
+    if not found:
         out.print("no near-duplicate clusters (run `samdata curate` first if you have not)")
-    for c in clusters:
-        out.print(
-            f"[bold]{c['keeper']}[/] keeps {len({m['id'] for m in c['members']})} examples:", markup=True
-        )
+        return
+    examples = sum(len({m["id"] for m in c["members"]}) for c in found)
+    out.print(
+        f"{len(found):,} clusters hold {examples:,} examples; {examples - len(found):,} are left out of exports"
+    )
+    for c in found:
+        out.print(f"[bold]{c['keeper']}[/] keeps 1 of {len({m['id'] for m in c['members']})}:", markup=True)
         for m in c["members"]:
             mark = "keep" if m["id"] == c["keeper"] else "drop"
-            where = locator_text(m["locator"])
-            out.print(f"    {mark} {m['id']}  {escape(m['source'])} ({escape(where)})")
+            out.print(
+                f"    {mark} {m['id']}  {escape(m['source'])}: {escape(m['file'])} ({escape(locator_text(m['locator']))})"
+            )
+            out.print(f"         {escape(m['text'])}")
 
 
 @app.command()
@@ -231,12 +330,23 @@ def secrets(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt 
     if not findings:
         out.print("no findings (run `samdata curate` first if you have not)")
         return
-    table = Table(title=f"{len(findings):,} findings", title_justify="left")
-    for col in ("kind", "preview", "hash", "where", "source", "file"):
-        table.add_column(col)
+    # One row per finding (an example found in several files lists its first).
+    rows: dict[tuple[str, str, int], dict[str, Any]] = {}
     for f in findings:
-        where = f"{f['part']} " + locator_text(f["locator"])
-        table.add_row(
-            f["kind"], escape(f["preview"]), f["hash"], escape(where), escape(f["source"]), escape(f["file"])
-        )
+        key = (f["example_id"], f["part"], f["start"])
+        if key in rows:
+            rows[key]["more"] += 1
+        else:
+            rows[key] = {**f, "more": 0}
+    table = Table(title=f"{len(rows):,} findings", title_justify="left")
+    table.add_column("kind")
+    table.add_column("preview")
+    table.add_column("hash (for [curate] allow)", no_wrap=True, min_width=16)
+    table.add_column("example", no_wrap=True, min_width=32)
+    table.add_column("where")
+    for f in rows.values():
+        where = f"{f['source']}: {f['file']} ({locator_text(f['locator'])}) {f['part']}"
+        if f["more"]:
+            where += f" (+{f['more']} more)"
+        table.add_row(f["kind"], escape(f["preview"]), f["hash"], f["example_id"], escape(where))
     out.print(table)

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from samdata.cli._common import (
     CatalogOpt,
     ConfigOpt,
+    CountBar,
     JsonOpt,
     app,
     emit_json,
@@ -52,12 +54,18 @@ def export(
     out_dir: Annotated[
         Path | None, typer.Option("--out", "-o", help="Folder for train/valid/test.jsonl and manifest.json.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a folder that holds files samdata did not write.")
+    ] = False,
     config: ConfigOpt = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Write a recipe's train/valid/test files and manifest; the same catalog gives the same bytes.
-    `samdata export diff A B` says what entered, left or changed split between two exports."""
+
+    The summary says what was left out and every change made to rows. An older export in the
+    folder is replaced whole. `samdata export diff A B` says what entered, left or changed split
+    between two exports."""
     if recipe == "diff" and ids:
         if len(ids) != 2:
             fail("export diff takes two export ids: samdata export diff A B")
@@ -70,12 +78,15 @@ def export(
     cfg = load(config, catalog)
     with open_catalog(cfg) as cat:
         try:
-            result = run_export(cfg, cat, recipe, out_dir.absolute())
+            result = run_export(
+                cfg, cat, recipe, out_dir.absolute(), force=force, progress=CountBar(f"export {recipe}")
+            )
         except ExportError as e:
             fail(str(e))
     if json:
         payload = {"export_id": result.export_id, "out": str(result.out_dir), "counts": result.counts,
-                   "dropped": result.manifest["dropped"], "files": result.manifest["files"]}  # fmt: skip
+                   "dropped": result.manifest["dropped"], "changed": result.manifest["changed"],
+                   "notes": result.manifest["notes"], "files": result.manifest["files"]}  # fmt: skip
         emit_json(payload)
         return
     c = result.counts
@@ -83,4 +94,11 @@ def export(
         f"export #{result.export_id} → {result.out_dir}: {c['train']:,} train, {c['valid']:,} valid, {c['test']:,} test"
     )
     for reason, n in result.manifest["dropped"].items():
-        out.print(f"  left out {n:,}: {reason}")
+        out.print(f"  left out {n:,}: {escape(reason)}")
+    for change, n in result.manifest["changed"].items():
+        out.print(f"  changed {n:,}: {escape(change)}")
+    for note, n in result.manifest["notes"].items():
+        out.print(f"  note: {n:,} {escape(note)}")
+    missing = [s for s in ("train", "valid", "test") if f"{s}.jsonl" not in result.manifest["files"]]
+    if missing:
+        out.print(f"  not written (fraction 0 or no rows): {', '.join(f'{s}.jsonl' for s in missing)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -20,6 +21,11 @@ from samdata.cli._common import (
     open_catalog,
     out,
 )
+from samdata.curate.secrets import SecretScanner
+from samdata.forget import RULE, apply_forget, plan_forget
+
+CONFIRM_ABOVE = 100  # matches beyond which --yes alone is not enough
+PREVIEW = 10
 
 
 @app.command()
@@ -62,13 +68,26 @@ def trace(
 
 @app.command()
 def forget(
-    example_ids: Annotated[list[str] | None, typer.Argument(help="Example ids to forget.")] = None,
+    example_ids: Annotated[
+        list[str] | None, typer.Argument(help="Example ids (or unique prefixes) to forget.")
+    ] = None,
     match: Annotated[
-        str | None, typer.Option("--match", help="Forget every example whose text contains this.")
+        str | None,
+        typer.Option(
+            "--match",
+            help="Forget every example (and quarantine snippet) whose text contains this "
+            "(substring, case-insensitive).",
+        ),
     ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", help="Do it (without it, only show what would be forgotten).")
     ] = False,
+    expect: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Above {CONFIRM_ABOVE} matches, --yes also needs the count: --expect N confirms it."
+        ),
+    ] = None,
     config: ConfigOpt = None,
     catalog: CatalogOpt = None,
 ) -> None:
@@ -76,26 +95,42 @@ def forget(
     if not example_ids and not match:
         fail("give example ids or --match TEXT")
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
-        ids = list(example_ids or [])
-        if match:
-            ids += cat.match_ids(match)
-        traces = [t for t in (cat.trace(i) for i in sorted(set(ids))) if t is not None]
-        for t in traces:
-            exports = sorted({f"#{x['export_id']} {x['recipe']}" for x in t["exports"]})
-            out.print(
-                f"{t['id']} ({len(t['provenance'])} sources){' in exports ' + ', '.join(exports) if exports else ''}"
-            )
-        if not traces:
-            out.print("nothing to forget")
+    scanner = SecretScanner(cfg.curate.literals, cfg.curate.allow)
+    with open_catalog(cfg, write=yes) as cat:
+        plan = plan_forget(cat, list(example_ids or []), match, scanner)
+        if plan.empty:
+            out.print("nothing to forget" + (f" (no text contains {match!r}: {RULE})" if match else ""))
             return
-        for r in cat.runs_of_examples([t["id"] for t in traces]):
+        if match:
+            out.print(f"{len(plan.ids):,} examples and {len(plan.quarantine_ids):,} quarantined records contain "
+                      f"{escape(repr(match))} ({RULE}):")  # fmt: skip
+        for t in plan.traces[:PREVIEW]:
+            exports = sorted({f"#{x['export_id']} {x['recipe']}" for x in t["exports"]})
+            where = f" in exports {', '.join(exports)}" if exports else ""
+            out.print(f"  {t['id']} ({len(t['provenance'])} sources{where})")
+            if t["id"] in plan.previews:
+                out.print(f"      {escape(plan.previews[t['id']])}")
+        for qid in plan.quarantine_ids[: max(PREVIEW - len(plan.traces), 3)]:
+            out.print(f"  quarantined record {qid}: {escape(plan.quarantine_previews[qid])}")
+        shown = min(len(plan.traces), PREVIEW)
+        if len(plan.ids) > shown:
+            out.print(f"  … and {len(plan.ids) - shown:,} more examples")
+        for r in plan.runs:
             adapter = f", adapter {escape(r['adapter_path'])}" if r["adapter_path"] else ""
             out.print(
                 f"seen by run #{r['run_id']} ({r['backend']} {r['mode']}, {r['status']}, {r['examples']} of them{adapter})"
             )
+        total = len(plan.ids) + len(plan.quarantine_ids)
         if not yes:
-            out.print(f"{len(traces)} examples would be forgotten; run again with --yes")
+            out.print(f"{len(plan.ids):,} examples would be forgotten; run again with --yes")
             raise typer.Exit(EXIT_OK)
-        n = cat.forget([t["id"] for t in traces])
-    out.print(f"forgot {n} examples; exports and adapters made before keep them until re-made")
+        if total > CONFIRM_ABOVE and expect != total:
+            if not sys.stdin.isatty():
+                fail(
+                    f"{total:,} matches is more than {CONFIRM_ABOVE}: confirm the count with --expect {total}"
+                )
+            if typer.prompt(f"{total:,} matches: type {total} to forget them all", default="") != str(total):
+                fail("not confirmed; nothing forgotten")
+        n, q = apply_forget(cat, plan)
+    out.print(f"forgot {n:,} examples and wiped {q:,} quarantine snippets; exports and adapters made before keep"
+              " them until re-made")  # fmt: skip

@@ -13,6 +13,7 @@ from samdata.cli._common import (
     EXIT_PROBLEMS,
     CatalogOpt,
     ConfigOpt,
+    CurateBar,
     IngestBar,
     JsonOpt,
     RichProgress,
@@ -125,7 +126,13 @@ def demo(
 ) -> None:
     """Generate a demo estate, run every stage on it, and print where the catalog and reports are."""
     try:
-        result = run_demo(directory, progress=RichProgress(), ingest_progress=IngestBar(), train=train)
+        result = run_demo(
+            directory,
+            progress=RichProgress(),
+            ingest_progress=IngestBar(),
+            train=train,
+            curate_progress=CurateBar(),
+        )
     except DemoError as e:
         fail(str(e))
     if json:

@@ -8,7 +8,6 @@ secrets detector also stores findings and a redacted body, which is what exports
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,10 +94,25 @@ def scan_secrets(
     return findings, redacted
 
 
-def run_curate(
-    config: Config, catalog: Catalog, on_batch: Callable[[str, int], None] | None = None
-) -> CurateReport:
+class CurateProgress:
+    """Hooks a front end implements to show progress; the default shows nothing."""
+
+    def detector(self, name: str, total: int) -> None: ...  # a detector starts on `total` examples
+    def advance(self, n: int) -> None: ...
+    def stage(self, name: str) -> None: ...  # a step without a count (clustering, the funnel)
+    def done(self) -> None: ...
+
+
+def run_curate(config: Config, catalog: Catalog, progress: CurateProgress | None = None) -> CurateReport:
     """Label what is not labelled by the current detector versions; return counts and the funnel."""
+    progress = progress or CurateProgress()
+    try:
+        return _run_curate(config, catalog, progress)
+    finally:
+        progress.done()
+
+
+def _run_curate(config: Config, catalog: Catalog, progress: CurateProgress) -> CurateReport:
     t0 = time.perf_counter()
     report = CurateReport()
     settings = config.curate
@@ -227,14 +241,16 @@ def run_curate(
     ]
     for name, version, label in detectors:
         after, done = "", 0
+        progress.detector(name, catalog.pending_count(name, version))
         while rows := catalog.pending(name, version, after, BATCH):
             label(rows)
             done += len(rows)
             after = rows[-1][0]
-            if on_batch:
-                on_batch(name, len(rows))
+            progress.advance(len(rows))
         report.labelled[name] = done
+    progress.stage("near-duplicate clusters")
     report.clusters = _cluster(catalog, settings.source_priority, minhash_version)
+    progress.stage("funnel")
     report.funnel = verdict.funnel(catalog)
     report.flags = catalog.quality_flag_counts()
     report.elapsed_s = time.perf_counter() - t0

@@ -3,7 +3,8 @@
 The rules are deliberately plain so that a flag can be explained: answer length bounds,
 refusal / AI-boilerplate phrases, truncated answers (no closing punctuation, an odd number of code
 fences), Gopher-style repetition (share of duplicated lines, share of characters in the most
-frequent word 2-gram), mojibake, placeholder text, and user turns that are only a greeting.
+frequent word 2-gram), mojibake, placeholder text, user turns that are only a greeting, media tags
+(`<image>`) a text-only export cannot carry, and wrappers a tool injected (`<system-reminder>`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-VERSION = 1
+VERSION = 2
 
 REFUSALS = (
     "as an ai language model",
@@ -38,6 +39,12 @@ _GREETING = re.compile(
     r"^\s*(hi|hello|hey|yo|hiya|howdy|good (morning|afternoon|evening)|greetings)( there)?[\s!.?,]*$", re.I
 )
 _WORD = re.compile(r"\w+")
+# Media placeholders of multimodal sets (LLaMA-Factory, LLaVA): a text-only model sees only the tag.
+_MEDIA = re.compile(r"<(image|video|audio)>")
+# Text a tool injected into a turn: Claude Code reminders and CLI wrappers.
+_WRAPPER = re.compile(
+    r"<(system-reminder|command-name|command-message|local-command-stdout|local-command-stderr)>"
+)
 _END_OK = (*tuple(".!?…:;)]}\"'`*>|"), "```")
 
 
@@ -115,4 +122,11 @@ def example_flags(body: dict[str, Any], rules: QualityRules | None = None) -> li
         if _PLACEHOLDER.search(u):
             flags.append(_flag("placeholder", "template placeholder in the prompt"))
             break
+    texts = [m["content"] for side in ("messages", "chosen", "rejected") for m in body.get(side) or []]
+    media = sorted({m.group(1) for t in texts for m in _MEDIA.finditer(t)})
+    if media:
+        flags.append(_flag("media_placeholder", f"<{media[0]}> tags: the media is not in a text-only export"))
+    wrapper = next((m.group(1) for t in texts if (m := _WRAPPER.search(t))), None)
+    if wrapper:
+        flags.append(_flag("injected_wrapper", f"<{wrapper}> text a tool injected, not the user's"))
     return flags

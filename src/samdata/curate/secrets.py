@@ -195,6 +195,10 @@ class SecretScanner:
                 kept.append(f)
         return kept
 
+    def redact_text(self, text: str) -> str:
+        """`text` with every finding replaced by its typed placeholder."""
+        return redact(text, self.scan(text)) if text else text
+
     @staticmethod
     def _finding(kind: str, start: int, end: int, value: str) -> Finding:
         return Finding(kind, start, end, xxhash.xxh3_64_hexdigest(value.encode()), _preview(value))

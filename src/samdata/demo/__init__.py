@@ -11,7 +11,7 @@ import orjson
 
 from samdata.catalog import Catalog
 from samdata.config import load_config
-from samdata.curate import CurateReport, run_curate
+from samdata.curate import CurateProgress, CurateReport, run_curate
 from samdata.demo.estate import Estate, build_estate
 from samdata.export import ExportResult, run_export
 from samdata.ingest import IngestProgress, IngestReport, run_ingest
@@ -47,6 +47,7 @@ def run_demo(
     progress: Progress | None = None,
     ingest_progress: IngestProgress | None = None,
     train: bool = True,
+    curate_progress: CurateProgress | None = None,
 ) -> DemoResult:
     """Build the demo estate in `directory` (a new temp folder if None), scan it, write inventories,
     then ingest every configured source, curate it, export every recipe, and train 10 LoRA steps
@@ -63,7 +64,7 @@ def run_demo(
         inventory = build_inventory(catalog, config)
         ingested = run_ingest(config, catalog, progress=ingest_progress)
         stats = catalog.ingest_stats()
-        curated = run_curate(config, catalog)
+        curated = run_curate(config, catalog, curate_progress)
         exports = {
             name: run_export(config, catalog, name, directory / "exports" / name) for name in config.recipes
         }

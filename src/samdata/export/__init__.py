@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,10 +24,14 @@ from samdata.catalog import Catalog, utcnow
 from samdata.config import Config, RecipeConfig
 from samdata.curate import tokens, verdict
 from samdata.export.split import SPLITS, conversation_key, split_of
-from samdata.export.writers import Writer, sidecars, writer_for
+from samdata.export.writers import Unwritable, Writer, sidecars, writer_for
 from samdata.paths import write_bytes_atomic
 
 MANIFEST_SCHEMA = "samdata.export/1"
+NO_SYSTEM_NOTE = (
+    "rows have no system message: Qwen2.5-style chat templates insert their own default"
+    ' ("You are Qwen, created by Alibaba Cloud…") when training; set system_prompt in the recipe'
+)
 
 
 class ExportError(Exception):
@@ -172,6 +177,7 @@ class _Tally:
 
     dropped: Counter[str] = field(default_factory=Counter)
     changed: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)  # facts about rows a trainer will act on
     breakdown: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     per_source: Counter[str] = field(default_factory=Counter)
     per_category: Counter[str] = field(default_factory=Counter)
@@ -186,24 +192,61 @@ class _Tally:
         t[2] += copies
 
 
-def run_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> ExportResult:
+class ExportProgress:
+    """Hooks a front end implements to show progress; the default shows nothing."""
+
+    def start(self, total: int) -> None: ...
+    def advance(self, n: int) -> None: ...
+    def done(self) -> None: ...
+
+
+def run_export(
+    config: Config,
+    catalog: Catalog,
+    name: str,
+    out_dir: Path,
+    force: bool = False,
+    progress: ExportProgress | None = None,
+) -> ExportResult:
     """Write the recipe's files and manifest into `out_dir`; record the export and its members.
 
-    Streams: rows go straight to temp files and members to a spool file, so memory does not grow
-    with the number of examples."""
+    The folder is written beside its destination and renamed into place: an older samdata export
+    there is replaced whole (no stale file survives), a folder with files samdata did not write is
+    refused unless `force` (then the export's files are written among them). A split with fraction 0,
+    or that ends up empty, is not written (mlx-lm and TRL fail on an empty file). Streams: rows go
+    straight to temp files and members to a spool file, so memory does not grow with the examples."""
     recipe = config.recipes.get(name)
     if recipe is None:
         known = ", ".join(sorted(config.recipes)) or "none"
         raise ExportError(f"no recipe {name!r} in {config.config_path} (recipes: {known})")
+    if recipe.format == "mlx" and recipe.splits.get("valid", 0) <= 0:
+        raise ExportError(
+            f"recipe {name!r}: mlx-lm trains with a validation set; set splits.valid above 0 (0.05 is usual)"
+        )
+    foreign = _foreign_files(out_dir)
+    if foreign and not force:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ExportError(
+            f"{out_dir} holds files samdata did not write ({shown}); export into a new or empty folder,"
+            " or pass --force to write the export among them"
+        )
     write = writer_for(recipe)
     fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {s: _SplitFile(out_dir / f"{s}.jsonl") for s in SPLITS}
-    spool_path = out_dir / f".members.tmp-{os.getpid()}"
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = out_dir.parent / f".{out_dir.name}.samdata-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    splits = [s for s in SPLITS if recipe.splits.get(s, 0) > 0]
+    files = {s: _SplitFile(stage / f"{s}.jsonl") for s in splits}
+    spool_path = stage.with_name(stage.name + ".members")
     tally = _Tally()
+    progress = progress or ExportProgress()
+    progress.start(catalog.candidate_count(recipe.sources, recipe.kinds))
     try:
         with open(spool_path, "wb") as spool:
-            for row in catalog.export_candidates(recipe.sources, recipe.kinds):
+            for i, row in enumerate(catalog.export_candidates(recipe.sources, recipe.kinds), 1):
+                if i % 1000 == 0:
+                    progress.advance(1000)
                 entry = _entry(row, recipe, fitter, write, tally)
                 if entry is None:
                     continue
@@ -212,14 +255,16 @@ def run_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> Ex
                 spool.write(b'["%s","%s"]\n' % (row["id"].encode(), split.encode()))
                 if n_tokens is not None:
                     tally.count_tokens(split, n_tokens, copies)
-        counts = {s: files[s].rows for s in SPLITS}
+        counts = {s: files[s].rows if s in files else 0 for s in SPLITS}
         _check_sizes(name, recipe, counts, tally.dropped)
-        shas = {f"{s}.jsonl": files[s].commit() for s in SPLITS}
-        for fname, data in sidecars(name, recipe, [s for s in SPLITS if counts[s]]).items():
-            shas[fname] = _write_atomic(out_dir / fname, data)
+        written = [s for s in splits if counts[s]]
+        shas = {f"{s}.jsonl": files[s].commit() for s in written}
+        for fname, data in sidecars(name, recipe, written).items():
+            shas[fname] = _write_atomic(stage / fname, data)
         manifest = _manifest(name, recipe, catalog, counts, tally, shas)
         manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-        manifest_sha = _write_atomic(out_dir / "manifest.json", manifest_bytes)
+        manifest_sha = _write_atomic(stage / "manifest.json", manifest_bytes)
+        _install(stage, out_dir, merge=bool(foreign))
         recipe_json = orjson.dumps(recipe.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode()
         with open(spool_path, "rb") as spool:
             members = (b"[" + b",".join(chunk) + b"]" for chunk in _chunks(spool, 50_000))
@@ -227,11 +272,59 @@ def run_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> Ex
                 name, recipe_json, str(out_dir), utcnow(), manifest_sha, counts, members
             )
     finally:
+        progress.done()
         for f in files.values():
             if not f.f.closed:
                 f.abort()
+        shutil.rmtree(stage, ignore_errors=True)
         spool_path.unlink(missing_ok=True)
     return ExportResult(export_id, out_dir, counts, manifest)
+
+
+# What an export folder may hold besides what its manifest lists.
+_EXPORT_NAMES = {
+    "train.jsonl",
+    "valid.jsonl",
+    "test.jsonl",
+    "manifest.json",
+    "dataset_info.json",
+    "axolotl.yaml",
+}
+
+
+def _foreign_files(out_dir: Path) -> list[str]:
+    """Files in `out_dir` that are not an earlier samdata export's (none for a new or empty folder)."""
+    if not out_dir.exists():
+        return []
+    if not out_dir.is_dir():
+        raise ExportError(f"{out_dir} is a file, not a folder")
+    names = sorted(p.name for p in out_dir.iterdir())
+    ours: set[str] = set()
+    try:
+        manifest = orjson.loads((out_dir / "manifest.json").read_bytes())
+        if str(manifest.get("schema", "")).startswith("samdata.export/"):
+            ours = _EXPORT_NAMES | set(manifest.get("files", {}))
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        pass  # no samdata manifest: every file is someone else's
+    return [n for n in names if n not in ours]
+
+
+def _install(stage: Path, out_dir: Path, merge: bool) -> None:
+    """Put the staged export in place: a rename (the old export renamed away first), or with
+    `merge` (foreign files present, --force) file by file, removing the old export's stale files."""
+    if not merge:
+        old = stage.with_name(stage.name + "-old")
+        if out_dir.exists():
+            os.rename(out_dir, old)
+        os.rename(stage, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    new = {p.name for p in stage.iterdir()}
+    stale = set(_EXPORT_NAMES) - new
+    for name in sorted(stale):
+        (out_dir / name).unlink(missing_ok=True)
+    for p in stage.iterdir():
+        os.replace(p, out_dir / p.name)
 
 
 def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
@@ -273,11 +366,21 @@ def _entry(
         tally.dropped[reason] += 1
         return None
     assert body is not None
-    line = write(body, tally.changed)
+    try:
+        line = write(body, tally.changed)
+    except Unwritable as e:
+        tally.dropped[str(e)] += 1
+        return None
     if line is None:
         shape = f" {recipe.rows}" if recipe.rows != "chat" else ""
         tally.dropped[f"cannot be written as {recipe.format}{shape}"] += 1
         return None
+    if (
+        recipe.format != "alpaca"
+        and recipe.rows == "chat"
+        and not (body["messages"] and body["messages"][0]["role"] == "system")
+    ):
+        tally.notes[NO_SYSTEM_NOTE] += 1
     split = split_of(_group(row), recipe.salt, recipe.splits)
     copies = copies if split == "train" else 1  # repeats help training; they only skew valid and test
     if copies > 1:
@@ -325,5 +428,22 @@ def _manifest(
         },
         "dropped": dict(sorted(tally.dropped.items())),
         "changed": dict(sorted(tally.changed.items())),
+        "notes": dict(sorted(tally.notes.items())),
         "files": shas,
     }
+
+
+def explain(config: Config, name: str, row: dict[str, Any]) -> dict[str, Any]:
+    """What recipe `name` does with one example (an `export_candidate` row): `{"in": True, "split"}`
+    or `{"in": False, "reason"}`. Caps count across examples: one example alone never reaches one."""
+    recipe = config.recipes[name]
+    if not set(row["sources"]) & set(recipe.sources):
+        return {"in": False, "reason": "not from the recipe's sources"}
+    if row["kind"] not in recipe.kinds:
+        return {"in": False, "reason": f"kind {row['kind']} is not in the recipe's kinds"}
+    fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
+    tally = _Tally()
+    entry = _entry(row, recipe, fitter, writer_for(recipe), tally)
+    if entry is None:
+        return {"in": False, "reason": next(iter(tally.dropped))}
+    return {"in": True, "split": entry[0], "copies": entry[2], "changed": sorted(tally.changed)}

@@ -28,6 +28,10 @@ import orjson
 from samdata.config import RecipeConfig
 
 
+class Unwritable(Exception):
+    """A row the format cannot hold faithfully; the message is the reason the manifest counts."""
+
+
 def _messages(turns: list[dict[str, Any]], changed: Counter[str]) -> list[dict[str, Any]]:
     out = []
     for m in turns:
@@ -66,6 +70,8 @@ def _sft_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
     """The chat row both formats share: `{"messages", "tools"?}` (None for kinds they cannot hold)."""
     if body["kind"] != "sft":
         return None
+    if not any(m["role"] == "user" for m in body["messages"]):
+        raise Unwritable('no user turn: a plain-text example (export it with rows = "text")')
     row: dict[str, Any] = {"messages": _messages(body["messages"], changed)}
     if body.get("tools"):
         row["tools"] = body["tools"]
@@ -78,7 +84,10 @@ def mlx_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
         system = prompt[0]["content"] if prompt and prompt[0]["role"] == "system" else ""
         users = [m for m in prompt if m["role"] != "system"]
         if len(users) > 1:
-            changed["multi-turn DPO prompt flattened to its turns' text"] += 1
+            # Flattening would lose who said what; TRL's conversational rows keep the turns.
+            raise Unwritable(
+                'multi-turn prompt: mlx-lm-lora DPO rows hold one prompt string (format = "trl" keeps the turns)'
+            )
         row = {
             "prompt": "\n\n".join(m["content"] for m in users),
             "chosen": "\n\n".join(m["content"] for m in body["chosen"]),

@@ -25,6 +25,7 @@ import xxhash
 from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import Account, ExampleRow, Progress, QuarantineRow
 from samdata.config import Config, IngestSettings, SourceConfig
+from samdata.curate.secrets import SecretScanner
 from samdata.formats import classify_record, vote
 from samdata.formats.container import Container, DecompressedStream, open_content, sniff
 from samdata.formats.probes import probe_zip
@@ -217,8 +218,9 @@ def run_ingest(
     sizes = {i.path: _size(i.path) for i in items}
     progress.start(len(items), sum(sizes.values()))
     try:
+        scanner = SecretScanner(config.curate.literals, config.curate.allow)
         for item in items:
-            fr = _ingest_file(item, config, catalog, run_id, progress)
+            fr = _ingest_file(item, config, catalog, run_id, progress, scanner.redact_text)
             if fr.status != "unchanged":
                 [fr.total] = catalog.accounts(item.source, str(item.path)) or [None]
             report.files.append(fr)
@@ -280,10 +282,12 @@ class _Batch(_Rows):
     """Rows waiting for the next commit of one file, which carries the file's progress with it."""
 
     def __init__(
-        self, catalog: Catalog, run_id: int, item: WorkItem, fr: FileReport, progress: Progress
-    ) -> None:
+        self, catalog: Catalog, run_id: int, item: WorkItem, fr: FileReport, progress: Progress,
+        redact: Callable[[str], str],
+    ) -> None:  # fmt: skip
         super().__init__()
         self.catalog, self.run_id, self.item, self.fr, self.progress = catalog, run_id, item, fr, progress
+        self.redact = redact
 
     def take(self, rows: _Rows) -> None:
         """Absorb a chunk's rows and move the progress to where the chunk ends."""
@@ -306,12 +310,16 @@ class _Batch(_Rows):
         fr.examples += len(self.examples)
         fr.quarantined += len(self.quarantine)
         fr.account.add(self.account)
+        # A bad record's snippet is raw input: it is stored redacted, like every other text shown.
+        quarantine = [
+            QuarantineRow(q.locator, self.redact(q.reason), self.redact(q.snippet)) for q in self.quarantine
+        ]
         fr.examples_new += self.catalog.commit_batch(
             self.run_id,
             self.item.source,
             str(self.item.path),
             self.examples,
-            self.quarantine,
+            quarantine,
             self.progress,
             utcnow(),
             self.account,
@@ -398,8 +406,9 @@ def _chunk_len(chunk: Chunk) -> int:
 
 
 def _ingest_file(
-    item: WorkItem, config: Config, catalog: Catalog, run_id: int, hooks: IngestProgress | None = None
-) -> FileReport:
+    item: WorkItem, config: Config, catalog: Catalog, run_id: int, hooks: IngestProgress | None = None,
+    redact: Callable[[str], str] = str,
+) -> FileReport:  # fmt: skip
     path = item.path
     settings = config.ingest
     fr = FileReport(item.source, str(path), None, "ingested")
@@ -415,7 +424,7 @@ def _ingest_file(
             fingerprint = _head_hash(path, min(size, 65536))
     except (OSError, InvalidExample) as e:
         fr.status = "failed"
-        batch = _Batch(catalog, run_id, item, fr, Progress("-", 0, 0, "-", done=True, fresh=True))
+        batch = _Batch(catalog, run_id, item, fr, Progress("-", 0, 0, "-", done=True, fresh=True), redact)
         batch.reject({}, f"cannot read: {getattr(e, 'strerror', None) or e}")
         batch.commit()
         return fr
@@ -457,7 +466,7 @@ def _ingest_file(
         adapter_key, size, mtime, fingerprint, start_offset, start_records, pass_run=pass_run,
         fresh=fr.status != "resumed",
     )  # fmt: skip
-    batch = _Batch(catalog, run_id, item, fr, progress)
+    batch = _Batch(catalog, run_id, item, fr, progress, redact)
     if container.kind == "empty" or (container.kind == "text" and not head.strip()):
         batch.finish()  # nothing to read and nothing lost: the scan reports empty files
         fr.status = "empty"

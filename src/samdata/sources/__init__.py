@@ -284,8 +284,11 @@ def openai_messages(raw: Any, omitted: list[str] | None = None) -> list[Message]
 def sft(
     messages: list[Message], meta: dict[str, Any] | None = None, tools: Any = None, **ids: Any
 ) -> Produced:
-    """An SFT example from messages, trailing unanswered turns trimmed (and counted in meta)."""
+    """An SFT example from messages, trailing unanswered turns trimmed (and counted in meta). A
+    conversation without a user turn has no prompt to learn an answer to: it is not an example."""
     kept, dropped = trim_to_last_answer(messages)
+    if kept and not any(m.role == "user" for m in kept):
+        raise InvalidExample("conversation without a user turn (nothing prompts the answer)")
     meta = dict(meta or {})
     if dropped and kept:
         meta["trimmed_turns"] = dropped
