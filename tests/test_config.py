@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from samdata.config import ConfigError, load_config, parse_config, write_starter_config
+from samdata.config import ConfigError, load_config, parse_config
+from samdata.starter import write_starter_config
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
@@ -50,14 +51,40 @@ def test_missing_config(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml")
 
 
+def test_starter_config_proposes_found_data_not_the_home_folder(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".claude" / "projects" / "-Users-sam-code").mkdir(parents=True)
+    (home / "Downloads" / "chatgpt-2026-01").mkdir(parents=True)
+    (home / "Downloads" / "chatgpt-2026-01" / "conversations.json").write_text("[]")
+    (home / "sam" / "training").mkdir(parents=True)
+    (home / "sam" / "training" / "a.jsonl").write_text("{}\n")
+    (home / "Documents" / "letters").mkdir(parents=True)
+    (home / "Documents" / "letters" / "note.txt").write_text("hello")
+    path = tmp_path / "samdata.toml"
+    _, found = write_starter_config(path, home=home)
+    cfg = load_config(path)
+    roots = {r.path for r in cfg.roots}
+    assert home not in roots and home / "Documents" not in roots
+    assert roots == {
+        home / "sam" / "training",
+        home / "Downloads" / "chatgpt-2026-01",
+        home / ".claude" / "projects",
+    }
+    assert {s.format for s in cfg.sources} == {"claude_code", "chatgpt_export", "auto"}
+    text = path.read_text()
+    assert "# [recipes.sam-sft]" in text and "[curate]" in text and "system_prompt" in text
+    assert found.claude_projects == home / ".claude" / "projects"
+
+
 def test_starter_config_is_valid_and_not_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "samdata.toml"
-    write_starter_config(path, home=tmp_path)
+    write_starter_config(path, home=tmp_path)  # nothing to find: every root is a commented example
     cfg = load_config(path)
-    assert cfg.roots[0].path == tmp_path
-    assert cfg.scan.fragment_min_files == 10
+    assert cfg.roots == [] and cfg.scan.fragment_min_files == 10
     assert "# Storage roots" in path.read_text()
     with pytest.raises(ConfigError, match="already exists"):
         write_starter_config(path)
+    (tmp_path / "x" / "data").mkdir(parents=True)
+    (tmp_path / "x" / "data" / "a.jsonl").write_text("{}\n")
     write_starter_config(path, home=tmp_path / "x", force=True)
-    assert load_config(path).roots[0].path == tmp_path / "x"
+    assert load_config(path).roots[0].path == tmp_path / "x" / "data"

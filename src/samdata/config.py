@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from samdata.paths import is_below, write_text_atomic
+from samdata.paths import is_below
 
 CONFIG_FILENAME = "samdata.toml"
 # Finder/Spotlight litter on macOS drives: never data, never worth a problem.
@@ -335,61 +335,3 @@ def load_config(path: Path | str | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read config: {e}") from e
     return parse_config(text, path)
-
-
-STARTER_CONFIG = """\
-# samdata.toml: where your training data lives and who reads it.
-# Relative paths are resolved against the folder that holds this file.
-
-# The catalog (one SQLite file). Default: .samdata/catalog.db beside this file.
-# catalog = ".samdata/catalog.db"
-
-# Storage roots: an internal folder and each external drive. A drive that is not
-# plugged in is reported as offline; its files are kept in the catalog, not deleted.
-[[roots]]
-name = "Internal"
-path = "{home}"
-
-# [[roots]]
-# name = "David External"
-# path = "/Volumes/David External"
-
-# Named sources: a glob (** crosses folders) and a format ("auto" sniffs the content).
-# [[sources]]
-# name = "sam-conversations"
-# path = "{home}/sam/training/*.jsonl"
-# format = "auto"
-# license = "private"
-# notes = "live captures from SAM"
-
-# Files a pipeline reads: if one is missing, `samdata scan` reports `missing_input`.
-# [[expects]]
-# path = "{home}/sam/pipeline/training_data.jsonl"
-# reader = "sam_pipeline/train.py"
-
-[scan]
-# Extra names to skip (macOS litter such as .DS_Store and ._* is skipped already).
-# exclude = [".DS_Store", "._*", ".Spotlight-V100", ".fseventsd", ".Trashes", ".git"]
-# A folder with at least this many files of one format, each at most
-# fragment_max_bytes, is reported as `fragmented`.
-fragment_min_files = 10
-fragment_max_bytes = 4096
-# A JSONL with at least this many records whose estimated duplicate share is at
-# least the threshold is reported as `high_duplicate_rate`.
-duplicate_rate_min_records = 1000
-duplicate_rate_threshold = 0.5
-# A SQLite training store holding less than this share of the records in the flat
-# files beside it is reported as `underused_store`.
-underused_store_share = 0.1
-"""
-
-
-def write_starter_config(path: Path, home: Path | None = None, force: bool = False) -> Path:
-    """Write a commented starter `samdata.toml`; refuse to overwrite unless `force`."""
-    if path.exists() and not force:
-        raise ConfigError(f"{path}: already exists (use --force to overwrite)")
-    home = home or Path.home()
-    text = STARTER_CONFIG.format(home=str(home).replace("\\", "\\\\"))
-    parse_config(text, path)  # the starter must always be valid
-    write_text_atomic(path, text)
-    return path

@@ -306,7 +306,7 @@ def dupes(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
         return
     examples = sum(len({m["id"] for m in c["members"]}) for c in found)
     out.print(
-        f"{len(found):,} clusters hold {examples:,} examples; {examples - len(found):,} are left out of exports"
+        f"{len(found):,} clusters hold {examples:,} examples; {examples - len(found):,} are not kept (exports leave them out by default)"
     )
     for c in found:
         out.print(f"[bold]{c['keeper']}[/] keeps 1 of {len({m['id'] for m in c['members']})}:", markup=True)
@@ -338,15 +338,10 @@ def secrets(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt 
             rows[key]["more"] += 1
         else:
             rows[key] = {**f, "more": 0}
-    table = Table(title=f"{len(rows):,} findings", title_justify="left")
-    table.add_column("kind")
-    table.add_column("preview")
-    table.add_column("hash (for [curate] allow)", no_wrap=True, min_width=16)
-    table.add_column("example", no_wrap=True, min_width=32)
-    table.add_column("where")
+    # Full hashes and ids at any terminal width: one line per finding, its place below it.
+    out.print(f"{len(rows):,} findings (silence a reviewed one: its hash in [curate] allow)", markup=False)
     for f in rows.values():
-        where = f"{f['source']}: {f['file']} ({locator_text(f['locator'])}) {f['part']}"
-        if f["more"]:
-            where += f" (+{f['more']} more)"
-        table.add_row(f["kind"], escape(f["preview"]), f["hash"], f["example_id"], escape(where))
-    out.print(table)
+        out.print(f"{f['kind']:<20} {escape(f['preview']):<12} hash {f['hash']}  example {f['example_id']}")
+        more = f" (+{f['more']} more)" if f["more"] else ""
+        where = f"{f['source']}: {f['file']} ({locator_text(f['locator'])}) {f['part']}{more}"
+        out.print(f"    {escape(where)}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from samdata.cli._common import (
     EXIT_PROBLEMS,
@@ -30,11 +31,12 @@ from samdata.cli._common import (
     print_run,
     print_scan,
 )
-from samdata.config import ConfigError, write_starter_config
+from samdata.config import ConfigError
 from samdata.demo import DemoError, run_demo
 from samdata.paths import write_text_atomic
 from samdata.scan import run as scan_run
 from samdata.scan.inventory import NoScanError, build_inventory, render
+from samdata.starter import write_starter_config
 
 
 class InventoryFormat(StrEnum):
@@ -48,12 +50,21 @@ def init(
     path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("samdata.toml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented starter samdata.toml."""
+    """Write a commented starter samdata.toml with the data folders found in the usual places
+    (Claude Code transcripts, ChatGPT exports, folders of JSONL), never the whole home folder."""
     try:
-        written = write_starter_config(path, force=force)
+        written, found = write_starter_config(path, force=force)
     except ConfigError as e:
         fail(str(e))
-    out.print(f"wrote {written}; edit its roots, then run: samdata scan --config {written}")
+    if found.claude_projects:
+        out.print(f"found Claude Code transcripts: {escape(str(found.claude_projects))}")
+    for p in found.chatgpt_exports:
+        out.print(f"found a ChatGPT export: {escape(str(p))}")
+    for folder, n in found.jsonl_folders:
+        out.print(f"found {n:,} data file{'s' if n > 1 else ''} in {escape(str(folder))}")
+    if not (found.claude_projects or found.chatgpt_exports or found.jsonl_folders):
+        out.print("found no training data in the usual places: add your folders as [[roots]]")
+    out.print(f"wrote {written}; check its roots and sources, then run: samdata scan --config {written}")
 
 
 @app.command()
@@ -89,8 +100,9 @@ def inventory(
     config: ConfigOpt = None,
     catalog: CatalogOpt = None,
     format: Annotated[
-        InventoryFormat, typer.Option("--format", "-f", help="md, json or html.")
-    ] = InventoryFormat.md,
+        InventoryFormat | None,
+        typer.Option("--format", "-f", help="md, json or html (default: from the --output name, else md)."),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
@@ -103,6 +115,13 @@ def inventory(
             inv = build_inventory(cat, cfg)
         except NoScanError as e:
             fail(str(e))
+    if format is None:
+        suffix = output.suffix.lower() if output else ""
+        format = {
+            ".html": InventoryFormat.html,
+            ".htm": InventoryFormat.html,
+            ".json": InventoryFormat.json,
+        }.get(suffix, InventoryFormat.md)
     text = render(inv, format.value)
     if output:
         write_text_atomic(output, text)
