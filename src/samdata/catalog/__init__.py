@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -53,6 +54,8 @@ def _json(value: Any) -> str:
 
 def _prefix_clause(column: str, prefixes: Sequence[str]) -> tuple[str, list[str]]:
     """SQL matching `column` equal to or below any of the folder `prefixes` (index-friendly range)."""
+    if not prefixes:
+        return "(0)", []  # no folder: nothing matches
     parts, args = [], []
     for p in prefixes:
         p = p.rstrip("/") or "/"
@@ -99,7 +102,8 @@ class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore):
             cat.migrate()
         except sqlite3.OperationalError as e:
             conn.close()
-            if "readonly" in str(e) or "read-only" in str(e):
+            writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+            if "readonly" in str(e) or "read-only" in str(e) or not writable:
                 raise CatalogError(
                     f"{path}: the catalog is read-only and this command writes to it; commands that only read"
                     " (stats, examples, show, quarantine, inventory, trace) work on it"

@@ -24,7 +24,7 @@ from samdata.cli._common import (
 from samdata.curate.secrets import SecretScanner
 from samdata.forget import RULE, apply_forget, plan_forget
 
-CONFIRM_ABOVE = 100  # matches beyond which --yes alone is not enough
+CONFIRM_ABOVE = 20  # matches beyond which --yes alone is not enough
 PREVIEW = 10
 
 
@@ -124,7 +124,7 @@ def forget(
         if not yes:
             out.print(f"{len(plan.ids):,} examples would be forgotten; run again with --yes")
             raise typer.Exit(EXIT_OK)
-        if total > CONFIRM_ABOVE and expect != total:
+        if match and total > CONFIRM_ABOVE and expect != total:
             if not sys.stdin.isatty():
                 fail(
                     f"{total:,} matches is more than {CONFIRM_ABOVE}: confirm the count with --expect {total}"

@@ -83,6 +83,10 @@ def scan(
     for p in paths or []:
         if not p.exists() and not p.is_symlink():
             fail(f"{p}: no such file or folder")
+    if not paths and not cfg.roots:
+        err.print(
+            "warning: no [[roots]] in the config: nothing to walk (samdata init proposes some)", markup=False
+        )
     with open_catalog(cfg) as cat:
         report = scan_run.run_scan(
             cfg, cat, [str(p) for p in paths] if paths else None, progress=RichProgress(), workers=workers

@@ -66,7 +66,7 @@ def train(
     ],
     backend: Annotated[
         Backend | None,
-        typer.Option("--backend", "-b", help="mlx or trl (default: mlx on Apple silicon, else trl)."),
+        typer.Option("--backend", "-b", help="mlx or trl (default: the one that reads the export's format)."),
     ] = None,
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = TrainOptions().steps,
     batch_size: Annotated[int | None, typer.Option(help="Default: the recipe's batch_size.")] = None,

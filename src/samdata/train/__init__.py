@@ -178,7 +178,11 @@ def prepare_run(
 ) -> TrainJob:
     """Check everything a run needs, then record it as `queued` with a job folder holding job.json."""
     options = options or TrainOptions()
-    backend = backend or default_backend()
+    export_id, data_dir, manifest = resolve_export(catalog, export)
+    fmt = manifest["recipe"]["format"]
+    # Without --backend: the backend that reads the export's format, where it is installed.
+    if backend is None:
+        backend = fmt if fmt in BACKENDS and not missing_packages(fmt) else default_backend()
     if backend is None:
         raise TrainError(
             "no training backend installed: " + " or ".join(f"`{_NEEDS[b][1]}`" for b in BACKENDS)
@@ -188,8 +192,6 @@ def prepare_run(
     missing = missing_packages(backend)
     if missing:
         raise TrainError(f"backend {backend} needs {', '.join(missing)}: {_NEEDS[backend][1]}")
-    export_id, data_dir, manifest = resolve_export(catalog, export)
-    fmt = manifest["recipe"]["format"]
     if fmt != backend:  # each backend reads the export format of its own name
         hint = f"use --backend {fmt}, or " if fmt in BACKENDS else ""
         raise TrainError(
@@ -202,7 +204,12 @@ def prepare_run(
     model = model.expanduser().absolute()
     _check_model(model)
     batch_size = options.batch_size or manifest["recipe"].get("batch_size", 4)
-    options = options.model_copy(update={"batch_size": batch_size})
+    # mlx-lm refuses more LoRA layers than the model has: the default (16) is capped to a small model's.
+    layers = orjson.loads((model / "config.json").read_bytes()).get("num_hidden_layers")
+    lora_layers = (
+        min(options.lora_layers, layers) if isinstance(layers, int) and layers > 0 else options.lora_layers
+    )
+    options = options.model_copy(update={"batch_size": batch_size, "lora_layers": lora_layers})
     if manifest["counts"]["train"] < batch_size:
         raise TrainError(f"export #{export_id} has {manifest['counts']['train']} train rows, fewer than "
                          f"batch_size {batch_size}")  # fmt: skip
