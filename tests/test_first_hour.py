@@ -202,7 +202,12 @@ def test_4_read_only_foreign_and_mistyped_catalogs(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "not a samdata catalog (tables: t)" in proc.stderr
     typo = tmp_path / "catalgo" / "catalog.db"
     proc = run_cli("stats", "--config", cfg, "--catalog", str(typo))
-    assert proc.returncode == 2 and "no catalog at" in proc.stderr and not typo.parent.exists()
+    assert (
+        proc.returncode == 2
+        and "no catalog at" in proc.stderr
+        and "samdata scan" in proc.stderr
+        and not typo.parent.exists()
+    )
 
 
 # 5 -------------------------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore):
     def _open_readonly(cls, path: Path) -> Catalog:
         if not path.is_file():
             raise CatalogError(
-                f"no catalog at {path} (check --catalog; `samdata scan` or `samdata ingest` makes one)"
+                f"no catalog at {path}: run `samdata scan` first (or `samdata ingest`), or check --catalog"
             )
         uri = "file:" + urllib.parse.quote(str(path.absolute()))
         conn = None
