@@ -3,7 +3,7 @@
     python bench/export.py                   # 1,000,000 examples (and 100,000 for the memory slope)
     python bench/export.py --n 200000        # quicker look
 
-The catalog is filled through the catalog API (ingest's commit_batch, curate's save_attributes)
+The catalog is filled through the catalog API (ingest's commit_batch, curate's save_labels)
 with the attributes curate writes, which is much faster than running ingest and curate; that set-up
 is not timed. Each export runs in its own process, so its peak RSS is its own. Prints examples/s
 written (one process, one core) and peak RSS at two sizes: flat memory means equal RSS.
@@ -78,10 +78,8 @@ def fill(catalog: Catalog, n: int, seed: int = 1) -> None:
             category.append((ex.id, {"category": "general", "confidence": 1.0, "by": "source"}))
             quality.append((ex.id, []))
         catalog.commit_batch(run_id, "chats", file, rows, [], None, utcnow())
-        now = utcnow()
-        for detector, values in (("secrets", secrets), ("tokens", tokens), ("category", category),
-                                 ("quality", quality)):  # fmt: skip
-            catalog.save_attributes(detector, 1, values, now)
+        values = {"secrets": secrets, "tokens": tokens, "category": category, "quality": quality}
+        catalog.save_labels(values, dict.fromkeys(values, 1), [], [], [], utcnow())
 
 
 def child(catalog_path: str, config_path: str, out: str) -> None:

@@ -9,7 +9,8 @@ import orjson
 
 from samdata.catalog import Catalog
 from samdata.config import Config
-from samdata.curate import scan_secrets, secrets
+from samdata.curate import secrets
+from samdata.curate.redact import scan_secrets
 
 
 def list_examples(

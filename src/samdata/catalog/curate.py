@@ -15,51 +15,78 @@ class CurateStore:
     conn: sqlite3.Connection
     transaction: Any  # Catalog.transaction
 
-    def pending(self, detector: str, version: int, after: str, limit: int) -> list[tuple[str, str, str]]:
-        """(id, kind, body) of live examples after id `after` whose `detector` result is missing or old."""
-        return self.conn.execute(
-            "SELECT e.id, e.kind, e.body FROM examples e"
-            " LEFT JOIN attributes a ON a.example_id = e.id AND a.detector = ?"
-            " WHERE e.forgotten = 0 AND e.id > ? AND (a.version IS NULL OR a.version != ?)"
-            " ORDER BY e.id LIMIT ?",
-            (detector, after, version, limit),
-        ).fetchall()
+    def _unlabelled_where(self, versions: dict[str, int]) -> tuple[str, list[Any]]:
+        current = ", ".join("(?, ?)" for _ in versions)
+        args: list[Any] = [x for item in versions.items() for x in item]
+        # Index lookups per example on attributes' primary key: bodies are read only for what is pending.
+        return (
+            f"e.forgotten = 0 AND (SELECT count(*) FROM attributes a WHERE a.example_id = e.id"
+            f" AND (a.detector, a.version) IN (VALUES {current})) < {len(versions)}",
+            args,
+        )
 
-    def pending_count(self, detector: str, version: int) -> int:
-        """How many live examples `pending` will hand out for this detector version."""
-        return self.conn.execute(
-            "SELECT count(*) FROM examples e LEFT JOIN attributes a ON a.example_id = e.id AND a.detector = ?"
-            " WHERE e.forgotten = 0 AND (a.version IS NULL OR a.version != ?)",
-            (detector, version),
-        ).fetchone()[0]
+    def unlabelled_count(self, versions: dict[str, int]) -> int:
+        """Live examples missing a result of some detector at its current version."""
+        where, args = self._unlabelled_where(versions)
+        return self.conn.execute(f"SELECT count(*) FROM examples e WHERE {where}", args).fetchone()[0]
 
-    def save_attributes(
+    def unlabelled(self, versions: dict[str, int], limit: int) -> Iterator[list[Any]]:
+        """Batches (in id order) of the examples `unlabelled_count` counts, as `curate.batch.Row`s:
+        id, kind, body, sources, and the detectors each one needs."""
+        from samdata.curate.batch import Row  # the catalog owns SQL; the row shape is curate's
+
+        where, args = self._unlabelled_where(versions)
+        after = ""
+        while True:
+            rows = self.conn.execute(
+                "SELECT e.id, e.kind, e.body,"
+                " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
+                " (SELECT group_concat(a.detector || '=' || a.version) FROM attributes a WHERE a.example_id = e.id)"
+                f" FROM examples e WHERE e.id > ? AND {where} ORDER BY e.id LIMIT ?",
+                [after, *args, limit],
+            ).fetchall()
+            if not rows:
+                return
+            batch = []
+            for id_, kind, body, sources, have in rows:
+                got = dict(x.rsplit("=", 1) for x in (have or "").split(",") if x)
+                needs = frozenset(d for d, v in versions.items() if got.get(d) != str(v))
+                batch.append(Row(id_, kind, body, sorted(set((sources or "").split(","))), needs))
+            yield batch
+            after = rows[-1][0]
+
+    def save_labels(
         self,
-        detector: str,
-        version: int,
-        values: Sequence[tuple[str, Any]],
+        values: dict[str, Sequence[tuple[str, Any]]],
+        versions: dict[str, int],
+        findings: Sequence[tuple[Any, ...]],
+        redactions: Sequence[tuple[str, str]],
+        bands: Sequence[tuple[int, int, str]],
         now: str,
-        findings: Sequence[tuple[str, str, str, int, int, str, str]] = (),
-        redactions: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Store one batch of a detector's results; secret findings and redactions replace old ones."""
-        ids = [(v[0],) for v in values]
+        """Store a batch's labels of every detector in one transaction; an example's secret findings
+        and redaction replace its old ones."""
         with self.transaction() as c:
             c.executemany(
                 "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (example_id, detector) DO UPDATE SET version = excluded.version,"
                 " value = excluded.value, computed_at = excluded.computed_at",
-                [(i, detector, version, orjson.dumps(v).decode(), now) for i, v in values],
+                [
+                    (i, d, versions[d], orjson.dumps(v).decode(), now)
+                    for d, rows in values.items()
+                    for i, v in rows
+                ],
             )
-            if detector == "secrets":
-                c.executemany("DELETE FROM findings WHERE example_id = ?", ids)
-                c.executemany("DELETE FROM redactions WHERE example_id = ?", ids)
-                c.executemany(
-                    "INSERT INTO findings (example_id, kind, part, span_start, span_end, hash, preview)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    findings,
-                )
-                c.executemany("INSERT INTO redactions (example_id, body) VALUES (?, ?)", redactions)
+            ids = [(i,) for i, _v in values.get("secrets", ())]
+            c.executemany("DELETE FROM findings WHERE example_id = ?", ids)
+            c.executemany("DELETE FROM redactions WHERE example_id = ?", ids)
+            c.executemany(
+                "INSERT INTO findings (example_id, kind, part, span_start, span_end, hash, preview)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                findings,
+            )
+            c.executemany("INSERT INTO redactions (example_id, body) VALUES (?, ?)", redactions)
+            c.executemany("INSERT OR IGNORE INTO lsh_bands (band, hash, example_id) VALUES (?, ?, ?)", bands)
 
     # -- near-duplicates ----------------------------------------------------------------------
 
@@ -69,19 +96,6 @@ class CurateStore:
             c.execute("DELETE FROM lsh_bands")
             c.execute("DELETE FROM neardup_pairs")
             c.execute("DELETE FROM attributes WHERE detector IN ('minhash', 'neardup')")
-
-    def add_bands(
-        self, rows: Sequence[tuple[int, int, str]], values: Sequence[tuple[str, Any]], version: int, now: str
-    ) -> None:
-        """Band hashes of newly signed examples, and their `minhash` attribute, in one transaction."""
-        with self.transaction() as c:
-            c.executemany("INSERT OR IGNORE INTO lsh_bands (band, hash, example_id) VALUES (?, ?, ?)", rows)
-            c.executemany(
-                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'minhash', ?, ?, ?)"
-                " ON CONFLICT (example_id, detector) DO UPDATE SET version = excluded.version,"
-                " value = excluded.value, computed_at = excluded.computed_at",
-                [(i, version, orjson.dumps(v).decode(), now) for i, v in values],
-            )
 
     def band_candidates(self, ids: Sequence[str]) -> set[tuple[str, str]]:
         """Pairs (a < b) sharing at least one band hash, with at least one side among `ids`."""

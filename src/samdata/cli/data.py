@@ -44,12 +44,18 @@ def ingest(
         bool,
         typer.Option("--strict", help="Exit 1 when records were quarantined or a source matched no file."),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes for big files (default: [ingest] workers, else every core)."),
+    ] = None,
 ) -> None:
     """Turn every source into canonical examples with provenance; bad records go to quarantine.
 
     Every record read is accounted for: produced, quarantined or skipped on purpose, by reason. A
     file whose records are not all accounted for is an error (exit 1)."""
     cfg = load(config, catalog)
+    if workers is not None:
+        cfg = cfg.model_copy(update={"ingest": cfg.ingest.model_copy(update={"workers": workers})})
     with open_catalog(cfg) as cat:
         try:
             report = run_ingest(cfg, cat, sources or None, progress=IngestBar())
@@ -273,11 +279,17 @@ def quarantine(
 
 
 @app.command()
-def curate(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
-    """Label every ingested example: secrets and personal data (redacted), quality flags; print the funnel."""
+def curate(
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core).")] = None,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Label every ingested example (secrets and personal data redacted, quality flags, near-duplicates,
+    categories, language, tokens) on every core; print the funnel."""
     cfg = load(config, catalog)
     with open_catalog(cfg) as cat:
-        report = run_curate(cfg, cat, CurateBar())
+        report = run_curate(cfg, cat, CurateBar(), workers=workers)
     if json:
         emit_json(report.to_dict())
         return

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 import xxhash
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config
-from samdata.curate import categorize, language, neardup, quality, secrets, tokens, verdict
+from samdata.curate import batch, categorize, language, neardup, quality, secrets, tokens, verdict
+from samdata.engine import default_workers, ordered_map
 
 BATCH = 1000
 
@@ -42,58 +42,6 @@ class CurateReport:
         }
 
 
-def _texts(body: dict[str, Any]) -> list[tuple[str, list[Any], str]]:
-    """(part name, containing object path, text) of every string an example trains on or shows."""
-    out = []
-    for side in ("messages", "chosen", "rejected"):
-        for i, m in enumerate(body.get(side) or []):
-            out.append((f"{side}[{i}].content", [side, i, "content"], m["content"]))
-            for j, call in enumerate(m.get("tool_calls") or []):
-                args = call["arguments"]
-                text = args if isinstance(args, str) else orjson.dumps(args).decode()
-                out.append(
-                    (f"{side}[{i}].tool_calls[{j}].arguments", [side, i, "tool_calls", j, "arguments"], text)
-                )
-    return out
-
-
-def scan_secrets(
-    body: dict[str, Any], scanner: secrets.SecretScanner
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Findings of one example body and, if there are any, its redacted body."""
-    findings: list[dict[str, Any]] = []
-    redacted = None
-    for part, path, text in _texts(body):
-        hits = scanner.scan(text)
-        if not hits:
-            continue
-        if redacted is None:
-            redacted = orjson.loads(orjson.dumps(body))
-        node = redacted
-        for key in path[:-1]:
-            node = node[key]
-        clean = secrets.redact(text, hits)
-        if path[-1] == "arguments" and not isinstance(node["arguments"], str):
-            try:
-                node["arguments"] = orjson.loads(clean)
-            except orjson.JSONDecodeError:
-                node["arguments"] = clean
-        else:
-            node[path[-1]] = clean
-        findings += [
-            {
-                "kind": h.kind,
-                "part": part,
-                "start": h.start,
-                "end": h.end,
-                "hash": h.hash,
-                "preview": h.preview,
-            }
-            for h in hits
-        ]
-    return findings, redacted
-
-
 class CurateProgress:
     """Hooks a front end implements to show progress; the default shows nothing."""
 
@@ -103,153 +51,73 @@ class CurateProgress:
     def done(self) -> None: ...
 
 
-def run_curate(config: Config, catalog: Catalog, progress: CurateProgress | None = None) -> CurateReport:
-    """Label what is not labelled by the current detector versions; return counts and the funnel."""
+def run_curate(
+    config: Config, catalog: Catalog, progress: CurateProgress | None = None, workers: int | None = None
+) -> CurateReport:
+    """Label what is not labelled by the current detector versions, on `workers` processes (default:
+    every core; the labels are the same for any number); return counts and the funnel."""
     progress = progress or CurateProgress()
     try:
-        return _run_curate(config, catalog, progress)
+        return _run_curate(config, catalog, progress, workers)
     finally:
         progress.done()
 
 
-def _run_curate(config: Config, catalog: Catalog, progress: CurateProgress) -> CurateReport:
-    t0 = time.perf_counter()
-    report = CurateReport()
+def plan_for(config: Config) -> batch.Plan:
+    """The labelling plan of a config: detector versions (which include the settings that shape
+    each result, so a changed setting relabels) and what the detectors need to run."""
     settings = config.curate
-    scanner = secrets.SecretScanner(settings.literals, settings.allow)
-    # The allow-list and literals change what the secrets detector finds: they are part of its version.
-    secrets_version = detector_version(secrets.VERSION, settings.literals, settings.allow)
     rules = quality.QualityRules(
         min_answer_chars=settings.min_answer_chars, max_answer_chars=settings.max_answer_chars
     )
-    quality_version = detector_version(quality.VERSION, rules)
-
-    def label_secrets(rows: list[tuple[str, str, str]]) -> None:
-        values, found, redactions = [], [], []
-        for example_id, _kind, raw in rows:
-            findings, redacted = scan_secrets(orjson.loads(raw), scanner)
-            values.append((example_id, [f["kind"] for f in findings]))
-            found += [
-                (example_id, f["kind"], f["part"], f["start"], f["end"], f["hash"], f["preview"])
-                for f in findings
-            ]
-            if redacted is not None:
-                redactions.append((example_id, orjson.dumps(redacted, option=orjson.OPT_SORT_KEYS).decode()))
-        catalog.save_attributes("secrets", secrets_version, values, utcnow(), found, redactions)
-
-    def label_quality(rows: list[tuple[str, str, str]]) -> None:
-        values = [
-            (example_id, quality.example_flags(orjson.loads(raw), rules)) for example_id, _kind, raw in rows
-        ]
-        catalog.save_attributes("quality", quality_version, values, utcnow())
-
     params = neardup.NearDupParams(
-        shingle=settings.shingle,
-        n=settings.shingle_size,
-        threshold=settings.neardup_threshold,
-        bands=settings.lsh_bands,
-        rows=settings.lsh_rows,
-        normalize_numbers=settings.normalize_numbers,
-    )
-    minhash_version = detector_version(neardup.VERSION, params)
-    if catalog.get_stat("neardup.version") != minhash_version:
-        catalog.reset_neardup()
-        catalog.put_stat("neardup.version", minhash_version)
-    hasher = neardup.MinHasher(params)
-
-    def label_minhash(rows: list[tuple[str, str, str]]) -> None:
-        ids = [r[0] for r in rows]
-        docs = neardup.shingles_batch([neardup.example_text(orjson.loads(r[2])) for r in rows], params)
-        bands = hasher.band_hashes(hasher.signatures(docs), [r[1] for r in rows])
-        band_rows = [(b, int(h), i) for i, hs in zip(ids, bands, strict=True) for b, h in enumerate(hs)]
-        catalog.add_bands(
-            band_rows,
-            [(i, {"shingles": len(d)}) for i, d in zip(ids, docs, strict=True)],
-            minhash_version,
-            utcnow(),
-        )
-        _verify(catalog, catalog.band_candidates(ids), params)
-
+        shingle=settings.shingle, n=settings.shingle_size, threshold=settings.neardup_threshold,
+        bands=settings.lsh_bands, rows=settings.lsh_rows, normalize_numbers=settings.normalize_numbers,
+    )  # fmt: skip
     defaults = {s.name: s.category for s in config.sources if s.category}
     expected = {s.name: s.language for s in config.sources if s.language}
-    order = [s.name for s in config.sources]
+    versions = {
+        # The allow-list and literals change what the secrets detector finds: they are part of its version.
+        "secrets": detector_version(secrets.VERSION, settings.literals, settings.allow),
+        "quality": detector_version(quality.VERSION, rules),
+        "minhash": detector_version(neardup.VERSION, params),
+        "category": detector_version(
+            categorize.VERSION, sorted(defaults.items()), sorted(settings.category_overrides.items())
+        ),
+        "language": detector_version(language.VERSION, sorted(expected.items())),
+        "tokens": detector_version(tokens.VERSION, settings.tokenizer),
+    }
+    return batch.Plan(
+        versions=versions, literals=tuple(settings.literals), allow=tuple(settings.allow), rules=rules,
+        params=params, tokenizer=settings.tokenizer, category_defaults=defaults,
+        category_overrides=dict(settings.category_overrides), expected_languages=expected,
+        source_order=tuple(s.name for s in config.sources),
+    )  # fmt: skip
 
-    def sources_of(ids: list[str]) -> dict[str, list[str]]:
-        facts = catalog.keeper_facts(ids)
-        return {
-            i: sorted(facts[i][0], key=lambda n: order.index(n) if n in order else len(order)) for i in ids
-        }
 
-    def label_category(rows: list[tuple[str, str, str]]) -> None:
-        srcs = sources_of([r[0] for r in rows])
-        values = []
-        for example_id, kind, raw in rows:
-            if kind != "sft":
-                values.append((example_id, None))
-            elif example_id in settings.category_overrides:
-                values.append(
-                    (
-                        example_id,
-                        {
-                            "category": settings.category_overrides[example_id],
-                            "confidence": 1.0,
-                            "by": "override",
-                        },
-                    )
-                )
-            elif default := next((defaults[s] for s in srcs[example_id] if s in defaults), None):
-                values.append((example_id, {"category": default, "confidence": 1.0, "by": "source"}))
-            else:
-                category, confidence, rule = categorize.classify(orjson.loads(raw))
-                values.append(
-                    (example_id, {"category": category, "confidence": confidence, "by": f"rule:{rule}"})
-                )
-        catalog.save_attributes("category", category_version, values, utcnow())
-
-    def label_language(rows: list[tuple[str, str, str]]) -> None:
-        srcs = sources_of([r[0] for r in rows])
-        values = []
-        for example_id, _kind, raw in rows:
-            lang, p = language.example_language(orjson.loads(raw))
-            want = next((expected[s] for s in srcs[example_id] if s in expected), None)
-            value: dict[str, Any] = {"lang": lang, "p": p}
-            if want:
-                value.update(expected=want, mismatch=lang not in (want, "und"))
-            values.append((example_id, value))
-        catalog.save_attributes("language", language_version, values, utcnow())
-
-    count_text = tokens.encoder(settings.tokenizer)
-
-    def label_tokens(rows: list[tuple[str, str, str]]) -> None:
-        values = [
-            (example_id, tokens.count(orjson.loads(raw), count_text)) for example_id, _kind, raw in rows
-        ]
-        catalog.save_attributes("tokens", tokens_version, values, utcnow())
-
-    category_version = detector_version(
-        categorize.VERSION, sorted(defaults.items()), sorted(settings.category_overrides.items())
-    )
-    language_version = detector_version(language.VERSION, sorted(expected.items()))
-    tokens_version = detector_version(tokens.VERSION, settings.tokenizer)
-    detectors = [
-        ("secrets", secrets_version, label_secrets),
-        ("quality", quality_version, label_quality),
-        ("minhash", minhash_version, label_minhash),
-        ("category", category_version, label_category),
-        ("language", language_version, label_language),
-        ("tokens", tokens_version, label_tokens),
-    ]
-    for name, version, label in detectors:
-        after, done = "", 0
-        progress.detector(name, catalog.pending_count(name, version))
-        while rows := catalog.pending(name, version, after, BATCH):
-            label(rows)
-            done += len(rows)
-            after = rows[-1][0]
-            progress.advance(len(rows))
-        report.labelled[name] = done
+def _run_curate(
+    config: Config, catalog: Catalog, progress: CurateProgress, workers: int | None
+) -> CurateReport:
+    t0 = time.perf_counter()
+    report = CurateReport(labelled=dict.fromkeys(batch.DETECTORS, 0))
+    plan = plan_for(config)
+    if catalog.get_stat("neardup.version") != plan.versions["minhash"]:
+        catalog.reset_neardup()
+        catalog.put_stat("neardup.version", plan.versions["minhash"])
+    progress.detector("labelling", catalog.unlabelled_count(plan.versions))
+    batches = catalog.unlabelled(plan.versions, BATCH)
+    workers = workers or default_workers()
+    for labels in ordered_map(batch.label, batches, workers, batch.init, (plan,)):
+        catalog.save_labels(
+            labels.values, plan.versions, labels.findings, labels.redactions, labels.bands, utcnow()
+        )
+        for name, values in labels.values.items():
+            report.labelled[name] += len(values)
+        if labels.shingles:
+            _verify(catalog, catalog.band_candidates(list(labels.shingles)), plan.params, labels.shingles)
+        progress.advance(len(labels))
     progress.stage("near-duplicate clusters")
-    report.clusters = _cluster(catalog, settings.source_priority, minhash_version)
+    report.clusters = _cluster(catalog, config.curate.source_priority, plan.versions["minhash"])
     progress.stage("funnel")
     report.funnel = verdict.funnel(catalog)
     report.flags = catalog.quality_flag_counts()
@@ -257,14 +125,21 @@ def _run_curate(config: Config, catalog: Catalog, progress: CurateProgress) -> C
     return report
 
 
-def _verify(catalog: Catalog, candidates: set[tuple[str, str]], params: neardup.NearDupParams) -> None:
-    """Keep the candidate pairs whose shingle sets really reach the Jaccard threshold."""
+def _verify(
+    catalog: Catalog,
+    candidates: set[tuple[str, str]],
+    params: neardup.NearDupParams,
+    known: dict[str, Any] | None = None,
+) -> None:
+    """Keep the candidate pairs whose shingle sets really reach the Jaccard threshold (`known`:
+    shingles already computed; the others are computed from their bodies)."""
     if not candidates:
         return
-    ids = sorted({x for pair in candidates for x in pair})
-    bodies = catalog.bodies(ids)
+    sets = dict(known or {})
+    missing = sorted({x for pair in candidates for x in pair} - set(sets))
+    bodies = catalog.bodies(missing)
     keys = list(bodies)
-    sets = dict(
+    sets.update(
         zip(
             keys, neardup.shingles_batch([neardup.example_text(bodies[k]) for k in keys], params), strict=True
         )

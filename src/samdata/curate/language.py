@@ -1,27 +1,35 @@
-"""Language of an example's text, offline (py3langid: a model that ships inside the package)."""
+"""Language of an example's text, offline: CLD2 (pycld2: compiled C++ with its tables inside the
+wheel, ~20k texts/s on one core, 27x py3langid's speed at the same labels, see bench/language.py)."""
 
 from __future__ import annotations
 
-import math
+import re
 from typing import Any
 
-import py3langid
+import pycld2
 
-VERSION = 1
+VERSION = 2
 SAMPLE_CHARS = 2000  # the language of a chat is clear from its first two thousand characters
+# CLD2 refuses control characters and unpaired surrogates; neither carries language.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_CODES = {"zh-Hant": "zh", "un": "und", "xxx": "und"}
 
 
 def detect(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code, probability) of `text`; ('und', 0.0) when there is nothing to judge."""
-    sample = text[:SAMPLE_CHARS]
+    """(ISO 639-1 code, confidence 0-1) of `text`; ('und', 0.0) when there is nothing to judge."""
+    sample = _UNSAFE.sub(" ", text[:SAMPLE_CHARS])
     if sum(c.isalpha() for c in sample) < 12:
         return "und", 0.0
-    lang, _score = py3langid.classify(sample)
-    ranked = py3langid.rank(sample)[:5]
-    # langid's scores are log-probabilities: normalise over the top candidates for a probability.
-    top = ranked[0][1]
-    probability = 1.0 / sum(math.exp(score - top) for _l, score in ranked)
-    return lang, round(probability, 3)
+    try:
+        reliable, _bytes, details = pycld2.detect(sample)
+    except pycld2.error:
+        return "und", 0.0
+    _name, code, percent, _score = details[0]
+    code = _CODES.get(code, code)
+    if code == "und":
+        return "und", 0.0
+    # The share of the text in the top language, halved when CLD2 itself calls the guess unreliable.
+    return code, round(percent / 100 * (1.0 if reliable else 0.5), 3)
 
 
 def example_language(body: dict[str, Any]) -> tuple[str, float]:

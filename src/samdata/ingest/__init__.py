@@ -26,6 +26,7 @@ from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import Account, ExampleRow, Progress, QuarantineRow
 from samdata.config import Config, IngestSettings, SourceConfig
 from samdata.curate.secrets import SecretScanner
+from samdata.engine import default_workers
 from samdata.formats import classify_record, vote
 from samdata.formats.container import Container, DecompressedStream, open_content, sniff
 from samdata.formats.probes import probe_zip
@@ -365,7 +366,7 @@ def _ingest_jsonl(
     processes (in order, a bounded number in flight, so memory stays flat)."""
     settings = config.ingest
     size = _size(item.path)
-    workers = settings.workers or os.cpu_count() or 1
+    workers = settings.workers or default_workers()
     left = size if ctx.compression else size - start_offset
     parallel = workers > 1 and left >= settings.parallel_min_bytes
     auto, limit = item.format == "auto", settings.max_record_bytes

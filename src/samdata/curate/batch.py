@@ -1,0 +1,134 @@
+"""Curate's work as a pure function over a batch of examples: every pending detector on each
+example, from one parse of its body. Runs in this process or in a worker (`samdata.engine`); no
+catalog handle, no I/O: rows in, labels out.
+
+`init(plan)` builds what is costly to build (the secrets scanner, the MinHash permutations, the
+tokenizer) once per process; `label(rows)` then labels a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from samdata.curate import categorize, language, neardup, quality, secrets, tokens
+from samdata.curate.redact import scan_secrets
+
+DETECTORS = ("secrets", "quality", "minhash", "category", "language", "tokens")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a worker needs to label examples as the main process would (it pickles)."""
+
+    versions: dict[str, int]
+    literals: tuple[str, ...]
+    allow: tuple[str, ...]
+    rules: quality.QualityRules
+    params: neardup.NearDupParams
+    tokenizer: str
+    category_defaults: dict[str, str]  # source → category
+    category_overrides: dict[str, str]  # example id → category
+    expected_languages: dict[str, str]  # source → language
+    source_order: tuple[str, ...]  # config order: the first source with a setting wins
+
+
+@dataclass
+class Row:
+    """An example to label: id, kind, canonical body, its sources, and which detectors it needs."""
+
+    id: str
+    kind: str
+    body: str
+    sources: list[str]
+    needs: frozenset[str]
+
+
+@dataclass
+class Labels:
+    """What a batch produced: per detector (id, value), secret findings and redacted bodies, LSH
+    band rows, and the shingles of the signed examples (for verifying their candidate pairs)."""
+
+    values: dict[str, list[tuple[str, Any]]] = field(default_factory=lambda: {d: [] for d in DETECTORS})
+    findings: list[tuple[Any, ...]] = field(default_factory=list)
+    redactions: list[tuple[str, str]] = field(default_factory=list)
+    bands: list[tuple[int, int, str]] = field(default_factory=list)
+    shingles: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return max((len(v) for v in self.values.values()), default=0)
+
+
+_STATE: dict[str, Any] = {}
+
+
+def init(plan: Plan) -> None:
+    """Build the scanner, hasher and tokenizer of `plan` in this process."""
+    _STATE.update(
+        plan=plan,
+        scanner=secrets.SecretScanner(plan.literals, plan.allow),
+        hasher=neardup.MinHasher(plan.params),
+        count=tokens.encoder(plan.tokenizer),
+    )
+
+
+def _ordered(sources: list[str], order: tuple[str, ...]) -> list[str]:
+    return sorted(sources, key=lambda n: order.index(n) if n in order else len(order))
+
+
+def label(rows: list[Row]) -> Labels:
+    """Labels of every pending detector of every row (init must have run in this process)."""
+    plan: Plan = _STATE["plan"]
+    out = Labels()
+    signed: list[tuple[Row, str]] = []
+    for row in rows:
+        body = orjson.loads(row.body)
+        srcs = _ordered(row.sources, plan.source_order)
+        if "secrets" in row.needs:
+            findings, redacted = scan_secrets(body, _STATE["scanner"])
+            out.values["secrets"].append((row.id, [f["kind"] for f in findings]))
+            out.findings += [
+                (row.id, f["kind"], f["part"], f["start"], f["end"], f["hash"], f["preview"])
+                for f in findings
+            ]
+            if redacted is not None:
+                out.redactions.append((row.id, orjson.dumps(redacted, option=orjson.OPT_SORT_KEYS).decode()))
+        if "quality" in row.needs:
+            out.values["quality"].append((row.id, quality.example_flags(body, plan.rules)))
+        if "minhash" in row.needs:
+            signed.append((row, neardup.example_text(body)))
+        if "category" in row.needs:
+            out.values["category"].append((row.id, _category(row, body, srcs, plan)))
+        if "language" in row.needs:
+            lang, p = language.example_language(body)
+            want = next((plan.expected_languages[s] for s in srcs if s in plan.expected_languages), None)
+            value: dict[str, Any] = {"lang": lang, "p": p}
+            if want:
+                value.update(expected=want, mismatch=lang not in (want, "und"))
+            out.values["language"].append((row.id, value))
+        if "tokens" in row.needs:
+            out.values["tokens"].append((row.id, tokens.count(body, _STATE["count"])))
+    if signed:
+        docs = neardup.shingles_batch([t for _, t in signed], plan.params)
+        hasher: neardup.MinHasher = _STATE["hasher"]
+        bands = hasher.band_hashes(hasher.signatures(docs), [r.kind for r, _ in signed])
+        for (row, _text), doc, hs in zip(signed, docs, bands, strict=True):
+            out.bands += [(b, int(h), row.id) for b, h in enumerate(hs.tolist())]
+            out.values["minhash"].append((row.id, {"shingles": len(doc)}))
+            out.shingles[row.id] = doc
+    return out
+
+
+def _category(row: Row, body: dict[str, Any], srcs: list[str], plan: Plan) -> dict[str, Any] | None:
+    if row.kind != "sft":
+        return None
+    if row.id in plan.category_overrides:
+        return {"category": plan.category_overrides[row.id], "confidence": 1.0, "by": "override"}
+    default = next((plan.category_defaults[s] for s in srcs if s in plan.category_defaults), None)
+    if default:
+        return {"category": default, "confidence": 1.0, "by": "source"}
+    category, confidence, rule = categorize.classify(body)
+    return {"category": category, "confidence": confidence, "by": f"rule:{rule}"}
