@@ -61,7 +61,7 @@ class CurateStore:
         versions: dict[str, int],
         findings: Sequence[tuple[Any, ...]],
         redactions: Sequence[tuple[str, str]],
-        bands: Sequence[tuple[int, int, str]],
+        bands: Sequence[tuple[int, str]],
         now: str,
     ) -> None:
         """Store a batch's labels of every detector in one transaction; an example's secret findings
@@ -86,30 +86,34 @@ class CurateStore:
                 findings,
             )
             c.executemany("INSERT INTO redactions (example_id, body) VALUES (?, ?)", redactions)
-            c.executemany("INSERT OR IGNORE INTO lsh_bands (band, hash, example_id) VALUES (?, ?, ?)", bands)
+            # In key order: each insert lands beside the last one instead of anywhere in the B-tree.
+            c.executemany("INSERT OR IGNORE INTO lsh_index (key, example_id) VALUES (?, ?)", sorted(bands))
 
     # -- near-duplicates ----------------------------------------------------------------------
 
     def reset_neardup(self) -> None:
         """Forget bands, pairs and clusters (the shingling or banding changed)."""
         with self.transaction() as c:
-            c.execute("DELETE FROM lsh_bands")
+            c.execute("DELETE FROM lsh_index")
             c.execute("DELETE FROM neardup_pairs")
             c.execute("DELETE FROM attributes WHERE detector IN ('minhash', 'neardup')")
 
-    def band_candidates(self, ids: Sequence[str]) -> set[tuple[str, str]]:
-        """Pairs (a < b) sharing at least one band hash, with at least one side among `ids`."""
+    def band_candidates(self, bands: Sequence[tuple[int, str]]) -> set[tuple[str, str]]:
+        """Pairs (a < b) sharing a band key, with at least one side among the given (key, id) rows."""
         out: set[tuple[str, str]] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        by_key: dict[int, set[str]] = {}
+        for key, example_id in bands:
+            by_key.setdefault(key, set()).add(example_id)
+        keys = list(by_key)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for x, y in self.conn.execute(
-                f"SELECT DISTINCT x.example_id, y.example_id FROM lsh_bands x JOIN lsh_bands y"
-                f" ON y.band = x.band AND y.hash = x.hash AND y.example_id != x.example_id"
-                f" WHERE x.example_id IN ({marks})",
-                chunk,
+            for key, other in self.conn.execute(
+                f"SELECT key, example_id FROM lsh_index WHERE key IN ({marks})", chunk
             ):
-                out.add((x, y) if x < y else (y, x))
+                for mine in by_key[key]:
+                    if mine != other:
+                        out.add((mine, other) if mine < other else (other, mine))
         return out
 
     def bodies(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -99,8 +99,14 @@ class LineageStore:
                 rows,
             ).rowcount
             for table, column in (("redactions", "example_id"), ("findings", "example_id"), ("attributes", "example_id"),
-                                  ("lsh_bands", "example_id"), ("neardup_pairs", "a"), ("neardup_pairs", "b")):  # fmt: skip
+                                  ("neardup_pairs", "a"), ("neardup_pairs", "b")):  # fmt: skip
                 c.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
+            # The LSH index has no example_id index (it would double the cost of writing it): one scan.
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                c.execute(
+                    f"DELETE FROM lsh_index WHERE example_id IN ({', '.join('?' for _ in chunk)})", chunk
+                )
             # Provenance labels (a conversation's title) may hold the text too; locators are ids.
             c.executemany("UPDATE provenance SET meta = '{}' WHERE example_id = ?", rows)
         return max(n, 0)

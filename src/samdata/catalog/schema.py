@@ -324,3 +324,23 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        8,
+        "curate: one LSH index keyed by band and 32-bit band hash, no secondary index",
+        """
+        -- Writing 20 band rows per example into a table with a second index cost more than labelling
+        -- it. One key (band << 32 | band hash) per row, written in key order; candidates are looked up
+        -- by the keys of the new examples, so no index on example_id is needed.
+        DROP TABLE lsh_bands;
+        CREATE TABLE lsh_index (
+            key             INTEGER NOT NULL,              -- band << 32 | 32-bit hash of the band's rows
+            example_id      TEXT NOT NULL REFERENCES examples(id),
+            PRIMARY KEY (key, example_id)
+        ) WITHOUT ROWID;
+        DELETE FROM neardup_pairs;
+        DELETE FROM attributes WHERE detector IN ('minhash', 'neardup');
+        """,
+    )
+)

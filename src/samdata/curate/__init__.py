@@ -27,6 +27,8 @@ class CurateReport:
     """How many examples each detector labelled in this run, and the funnel after it."""
 
     labelled: dict[str, int] = field(default_factory=dict)
+    # Where the time went: CPU seconds per detector in the workers, and the main process's steps.
+    seconds: dict[str, float] = field(default_factory=dict)
     clusters: int = 0
     funnel: dict[str, dict[str, int]] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
@@ -38,6 +40,7 @@ class CurateReport:
             "neardup_clusters": self.clusters,
             "funnel": self.funnel,
             "quality_flags": self.flags,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -107,19 +110,30 @@ def _run_curate(
     progress.detector("labelling", catalog.unlabelled_count(plan.versions))
     batches = catalog.unlabelled(plan.versions, BATCH)
     workers = workers or default_workers()
+    seconds = report.seconds
+    seconds.update(dict.fromkeys(("parse", *batch.DETECTORS, "write", "verify", "cluster", "funnel"), 0.0))
+    clock = time.perf_counter
     for labels in ordered_map(batch.label, batches, workers, batch.init, (plan,)):
+        for name, spent in labels.seconds.items():
+            seconds[name] += spent
+        t = clock()
         catalog.save_labels(
             labels.values, plan.versions, labels.findings, labels.redactions, labels.bands, utcnow()
         )
+        t, seconds["write"] = clock(), seconds["write"] + clock() - t
         for name, values in labels.values.items():
             report.labelled[name] += len(values)
-        if labels.shingles:
-            _verify(catalog, catalog.band_candidates(list(labels.shingles)), plan.params, labels.shingles)
+        if labels.bands:
+            _verify(catalog, catalog.band_candidates(labels.bands), plan.params, labels.shingles)
+        seconds["verify"] += clock() - t
         progress.advance(len(labels))
     progress.stage("near-duplicate clusters")
+    t = clock()
     report.clusters = _cluster(catalog, config.curate.source_priority, plan.versions["minhash"])
+    t, seconds["cluster"] = clock(), clock() - t
     progress.stage("funnel")
     report.funnel = verdict.funnel(catalog)
+    seconds["funnel"] = clock() - t
     report.flags = catalog.quality_flag_counts()
     report.elapsed_s = time.perf_counter() - t0
     return report

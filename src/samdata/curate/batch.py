@@ -8,6 +8,7 @@ tokenizer) once per process; `label(rows)` then labels a batch.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,8 +56,9 @@ class Labels:
     values: dict[str, list[tuple[str, Any]]] = field(default_factory=lambda: {d: [] for d in DETECTORS})
     findings: list[tuple[Any, ...]] = field(default_factory=list)
     redactions: list[tuple[str, str]] = field(default_factory=list)
-    bands: list[tuple[int, int, str]] = field(default_factory=list)
+    bands: list[tuple[int, str]] = field(default_factory=list)  # (band << 32 | 32-bit band hash, id)
     shingles: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("parse", *DETECTORS), 0.0))
 
     def __len__(self) -> int:
         return max((len(v) for v in self.values.values()), default=0)
@@ -84,9 +86,13 @@ def label(rows: list[Row]) -> Labels:
     plan: Plan = _STATE["plan"]
     out = Labels()
     signed: list[tuple[Row, str]] = []
+    clock = time.perf_counter
+    spent = out.seconds
     for row in rows:
+        t = clock()
         body = orjson.loads(row.body)
         srcs = _ordered(row.sources, plan.source_order)
+        t, spent["parse"] = clock(), spent["parse"] + clock() - t
         if "secrets" in row.needs:
             findings, redacted = scan_secrets(body, _STATE["scanner"])
             out.values["secrets"].append((row.id, [f["kind"] for f in findings]))
@@ -96,12 +102,16 @@ def label(rows: list[Row]) -> Labels:
             ]
             if redacted is not None:
                 out.redactions.append((row.id, orjson.dumps(redacted, option=orjson.OPT_SORT_KEYS).decode()))
+            t, spent["secrets"] = clock(), spent["secrets"] + clock() - t
         if "quality" in row.needs:
             out.values["quality"].append((row.id, quality.example_flags(body, plan.rules)))
+            t, spent["quality"] = clock(), spent["quality"] + clock() - t
         if "minhash" in row.needs:
             signed.append((row, neardup.example_text(body)))
+            t, spent["minhash"] = clock(), spent["minhash"] + clock() - t
         if "category" in row.needs:
             out.values["category"].append((row.id, _category(row, body, srcs, plan)))
+            t, spent["category"] = clock(), spent["category"] + clock() - t
         if "language" in row.needs:
             lang, p = language.example_language(body)
             want = next((plan.expected_languages[s] for s in srcs if s in plan.expected_languages), None)
@@ -109,16 +119,20 @@ def label(rows: list[Row]) -> Labels:
             if want:
                 value.update(expected=want, mismatch=lang not in (want, "und"))
             out.values["language"].append((row.id, value))
+            t, spent["language"] = clock(), spent["language"] + clock() - t
         if "tokens" in row.needs:
             out.values["tokens"].append((row.id, tokens.count(body, _STATE["count"])))
+            spent["tokens"] += clock() - t
     if signed:
+        t = clock()
         docs = neardup.shingles_batch([t for _, t in signed], plan.params)
         hasher: neardup.MinHasher = _STATE["hasher"]
         bands = hasher.band_hashes(hasher.signatures(docs), [r.kind for r, _ in signed])
         for (row, _text), doc, hs in zip(signed, docs, bands, strict=True):
-            out.bands += [(b, int(h), row.id) for b, h in enumerate(hs.tolist())]
+            out.bands += [(b << 32 | (h & 0xFFFFFFFF), row.id) for b, h in enumerate(hs.tolist())]
             out.values["minhash"].append((row.id, {"shingles": len(doc)}))
             out.shingles[row.id] = doc
+        spent["minhash"] += clock() - t
     return out
 
 

