@@ -99,11 +99,17 @@ class CurateStore:
             c.execute("DELETE FROM attributes WHERE detector IN ('minhash', 'neardup')")
 
     def band_candidates(self, bands: Sequence[tuple[int, str]]) -> set[tuple[str, str]]:
-        """Pairs (a < b) sharing a band key, with at least one side among the given (key, id) rows."""
+        """Pairs (a < b) sharing a band key, with at least one side among the given (key, id) rows:
+        among themselves, and with what the index holds (call before the rows are saved)."""
         out: set[tuple[str, str]] = set()
-        by_key: dict[int, set[str]] = {}
+        by_key: dict[int, list[str]] = {}
         for key, example_id in bands:
-            by_key.setdefault(key, set()).add(example_id)
+            by_key.setdefault(key, []).append(example_id)
+        for ids in by_key.values():
+            if len(ids) > 1:
+                out.update(
+                    (a, b) if a < b else (b, a) for i, a in enumerate(ids) for b in ids[i + 1 :] if a != b
+                )
         keys = list(by_key)
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]

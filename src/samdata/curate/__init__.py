@@ -8,6 +8,7 @@ secrets detector also stores findings and a redacted body, which is what exports
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -113,18 +114,22 @@ def _run_curate(
     seconds = report.seconds
     seconds.update(dict.fromkeys(("parse", *batch.DETECTORS, "write", "verify", "cluster", "funnel"), 0.0))
     clock = time.perf_counter
+    recent = _ShingleCache()
     for labels in ordered_map(batch.label, batches, workers, batch.init, (plan,)):
         for name, spent in labels.seconds.items():
             seconds[name] += spent
         t = clock()
+        # Candidates before the batch's own keys are written: the index then answers only with others.
+        candidates = catalog.band_candidates(labels.bands) if labels.bands else set()
+        t, seconds["verify"] = clock(), seconds["verify"] + clock() - t
         catalog.save_labels(
             labels.values, plan.versions, labels.findings, labels.redactions, labels.bands, utcnow()
         )
         t, seconds["write"] = clock(), seconds["write"] + clock() - t
         for name, values in labels.values.items():
             report.labelled[name] += len(values)
-        if labels.bands:
-            _verify(catalog, catalog.band_candidates(labels.bands), plan.params, labels.shingles)
+        recent.add(labels.shingles)
+        _verify(catalog, candidates, plan.params, recent)
         seconds["verify"] += clock() - t
         progress.advance(len(labels))
     progress.stage("near-duplicate clusters")
@@ -139,23 +144,37 @@ def _run_curate(
     return report
 
 
+class _ShingleCache(OrderedDict[str, Any]):
+    """The shingle sets of the most recently signed examples: a near copy's partner is usually
+    recent (a backup copies what was just written), so verifying rarely re-reads a body."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        super().__init__()
+        self.size = size
+
+    def add(self, sets: dict[str, Any]) -> None:
+        self.update(sets)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 def _verify(
-    catalog: Catalog,
-    candidates: set[tuple[str, str]],
-    params: neardup.NearDupParams,
-    known: dict[str, Any] | None = None,
+    catalog: Catalog, candidates: set[tuple[str, str]], params: neardup.NearDupParams, sets: _ShingleCache
 ) -> None:
-    """Keep the candidate pairs whose shingle sets really reach the Jaccard threshold (`known`:
-    shingles already computed; the others are computed from their bodies)."""
+    """Keep the candidate pairs whose shingle sets really reach the Jaccard threshold (shingles of
+    examples not in `sets` are computed from their bodies, and kept there)."""
     if not candidates:
         return
-    sets = dict(known or {})
     missing = sorted({x for pair in candidates for x in pair} - set(sets))
     bodies = catalog.bodies(missing)
     keys = list(bodies)
-    sets.update(
-        zip(
-            keys, neardup.shingles_batch([neardup.example_text(bodies[k]) for k in keys], params), strict=True
+    sets.add(
+        dict(
+            zip(
+                keys,
+                neardup.shingles_batch([neardup.example_text(bodies[k]) for k in keys], params),
+                strict=True,
+            )
         )
     )
     verified = []

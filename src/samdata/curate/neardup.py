@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-VERSION = 6
-_WORDS = re.compile(r"\w+", re.UNICODE)  # counts words for the short-answer rule
+VERSION = 7
 _NUMBER = re.compile(r"\d+")
 
 
@@ -63,7 +62,8 @@ def example_text(body: dict[str, Any]) -> str:
             m["content"] for m in body["messages"] if m["role"] == "assistant" and m.get("train", True)
         ]
     text = "\n".join(answers)
-    if len(_WORDS.findall(text)) >= MIN_TRAINABLE_WORDS:
+    # Whitespace-separated words, counted in C; a regex word scan cost a fifth of signing.
+    if len(text.split(None, MIN_TRAINABLE_WORDS)) >= MIN_TRAINABLE_WORDS:
         return text
     return "\n".join(m["content"] for m in body["messages"]) + "\n" + text
 
