@@ -368,3 +368,32 @@ def test_a_file_with_records_and_no_outcome_fails_the_run(
     )
     stats = CliRunner().invoke(app, ["stats", "--config", str(cfg), "--json"])
     assert orjson.loads(stats.stdout)["sources"]["cc"]["unaccounted_files"] == [str(data / "s.jsonl")]
+
+
+def test_repeated_records_are_converted_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line seen before (in this file, another file, or an earlier run) costs a hash and a lookup:
+    it is not parsed or converted again, yet gets its provenance row and its place in the account."""
+    from samdata.sources import Adapter, chat_jsonl
+
+    calls = []
+
+    def counting(record, ctx):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return chat_jsonl.convert(record, ctx)
+
+    monkeypatch.setattr(chat_jsonl, "ADAPTER", Adapter("chat_jsonl", 1, "record", counting))
+    data, config = _source(tmp_path, "a", "b")
+    lines = [chat_line(i) for i in range(100)]
+    rng = random.Random(3)
+    (data / "a.jsonl").write_text("".join(rng.sample(lines * 3, 300)))
+    with Catalog.open(config.catalog_path) as cat:
+        run_ingest(config, cat, ["a"])
+        assert len(calls) == 100
+        (data / "b.jsonl").write_text("".join(lines))
+        run_ingest(config, cat, ["b"])  # a new run: the catalog knows these lines
+        assert len(calls) == 100
+        stats = cat.ingest_stats()
+        accounts = {Path(a["file"]).name: a for a in cat.accounts()}
+    assert stats["examples"]["total"] == 100 and stats["provenance_rows"] == 400
+    assert (accounts["a.jsonl"]["records"], accounts["a.jsonl"]["produced"]) == (300, 300)
+    assert accounts["b.jsonl"]["examples_by_kind"] == {"sft": 100} and accounts["b.jsonl"]["balanced"]

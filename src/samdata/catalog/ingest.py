@@ -160,9 +160,12 @@ class IngestStore:
         progress: Progress | None,
         now: str,
         account: Account | None = None,
+        repeats: Sequence[tuple[str, str, str]] = (),
+        raw: Sequence[tuple[int, str]] = (),
     ) -> int:
         """Store a batch, its account and the progress that covers it in one transaction; return
-        new examples."""
+        new examples. `repeats`: (example id, locator, meta) of records seen before (provenance
+        only); `raw`: (digest, what it produced) of records converted here."""
         with self.transaction() as c:
             file_id = self._file_id(c, source, file)
             if account is not None or (progress is not None and progress.fresh):
@@ -181,6 +184,15 @@ class IngestStore:
                 " DO UPDATE SET ingest_run = excluded.ingest_run, meta = excluded.meta",
                 [(e.id, file_id, e.locator, e.meta, run_id) for e in examples],
             )
+            if repeats:
+                c.executemany(
+                    "INSERT INTO provenance (example_id, file_id, locator, meta, ingest_run)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (file_id, locator, example_id)"
+                    " DO UPDATE SET ingest_run = excluded.ingest_run, meta = excluded.meta",
+                    [(e, file_id, loc, meta, run_id) for e, loc, meta in repeats],
+                )
+            if raw:
+                c.executemany("INSERT OR REPLACE INTO raw_records (digest, value) VALUES (?, ?)", raw)
             c.executemany(
                 "INSERT INTO quarantine (source, file, locator, reason, snippet, ingest_run)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, file, locator, reason)"
@@ -410,6 +422,26 @@ class IngestStore:
             "provenance_rows": provenance,
             "accounts": accounts,
         }
+
+    def known_records(self, digests: Sequence[int]) -> dict[int, Any]:
+        """What the records with these digests produced, for those whose examples all still exist."""
+        found: dict[int, Any] = {}
+        for start in range(0, len(digests), 500):
+            chunk = list(digests[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for digest, value in self.conn.execute(
+                f"SELECT digest, value FROM raw_records WHERE digest IN ({marks})", chunk
+            ):
+                found[digest] = orjson.loads(value)
+        ids = sorted({e[0] for v in found.values() for e in v["e"]})
+        alive: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            alive |= {
+                r[0] for r in self.conn.execute(f"SELECT id FROM examples WHERE id IN ({marks})", chunk)
+            }
+        return {d: v for d, v in found.items() if all(e[0] in alive for e in v["e"])}
 
     def live_examples(
         self, source: str | None = None, kind: str | None = None, limit: int | None = None,

@@ -344,3 +344,19 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        9,
+        "ingest: what each distinct raw record produced, so a repeat costs a hash and a lookup",
+        """
+        -- A backup repeats records byte for byte: a line whose digest is here is not parsed or
+        -- converted again; its examples get one provenance row each. The digest includes the
+        -- adapter, its version and options, so a changed adapter never reuses an old result.
+        CREATE TABLE raw_records (
+            digest          INTEGER PRIMARY KEY,           -- xxh3-64 of the line, seeded by the adapter key
+            value           TEXT NOT NULL                  -- JSON: {"e": [[example id, kind, ids, meta]], "d": dropped}
+        );
+        """,
+    )
+)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
+import xxhash
 
 from samdata.formats.archive import data_members, member_compression, refusal
 from samdata.formats.container import (
@@ -45,6 +46,8 @@ class Raw:
     consumed: int = 0  # records (lines or items) consumed including this one
     blank: bool = False  # a blank line: consumed, but neither a record nor an error
     skip: str | None = None  # a record the reader leaves out on purpose, with the reason
+    digest: int | None = None  # the line's seeded digest, when the caller asked for digests
+    repeat: Any = None  # what an earlier identical line produced (then `value` was never parsed)
     tentative: bool = False  # an unterminated last line: reported, but not consumed
 
 
@@ -114,8 +117,24 @@ def jsonl_chunks(
             skipping, pending = len(pending), b""
 
 
-def chunk_records(chunk: Chunk, max_record_bytes: int) -> Iterator[Raw]:
-    """The records of one chunk, with absolute line numbers and end offsets."""
+def line_digests(chunk: Chunk, seed: int) -> list[int]:
+    """The seeded digests of a chunk's non-blank lines (what `chunk_records` computes with `seed`)."""
+    if chunk.data is None or chunk.final:
+        return []
+    return [digest(line, seed) for line in chunk.data.split(b"\n")[:-1] if line.strip()]
+
+
+def digest(line: bytes, seed: int) -> int:
+    """A line's digest as a SQLite integer (signed 64-bit): the same bytes, the same digest."""
+    d = xxhash.xxh3_64_intdigest(line.strip(), seed)
+    return d - (1 << 64) if d >= 1 << 63 else d
+
+
+def chunk_records(
+    chunk: Chunk, max_record_bytes: int, seed: int | None = None, known: dict[int, Any] | None = None
+) -> Iterator[Raw]:
+    """The records of one chunk, with absolute line numbers and end offsets. With `seed`, each line
+    gets its digest, and a line whose digest is in `known` comes as a repeat, unparsed."""
     if chunk.error is not None:
         yield Raw(
             {"line": chunk.base_line + 1},
@@ -148,7 +167,16 @@ def chunk_records(chunk: Chunk, max_record_bytes: int) -> Iterator[Raw]:
     for line in lines:
         line_no += 1
         offset += len(line) + 1
-        yield _parse_line(line, line_no, offset)
+        if seed is None or not line.strip():
+            yield _parse_line(line, line_no, offset)
+            continue
+        d = digest(line, seed)
+        if known is not None and d in known:
+            yield Raw({"line": line_no}, end_offset=offset, consumed=line_no, digest=d, repeat=known[d])
+            continue
+        raw = _parse_line(line, line_no, offset)
+        raw.digest = d
+        yield raw
 
 
 def jsonl_records(f: BinaryIO, start_offset: int, start_line: int, max_record_bytes: int) -> Iterator[Raw]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from samdata.formats.readers import (
     chunk_records,
     file_records,
     jsonl_chunks,
+    line_digests,
     zip_member_records,
     zip_records,
 )
@@ -220,8 +221,9 @@ def run_ingest(
     progress.start(len(items), sum(sizes.values()))
     try:
         scanner = SecretScanner(config.curate.literals, config.curate.allow)
+        recent = _Recent()  # repeats are met across files too: a backup copies whole files
         for item in items:
-            fr = _ingest_file(item, config, catalog, run_id, progress, scanner.redact_text)
+            fr = _ingest_file(item, config, catalog, run_id, progress, scanner.redact_text, recent)
             if fr.status != "unchanged":
                 [fr.total] = catalog.accounts(item.source, str(item.path)) or [None]
             report.files.append(fr)
@@ -260,6 +262,17 @@ class _Rows:
     account: Account = field(default_factory=Account)
     consumed: int = 0  # lines or items consumed (absolute), 0 if none
     end_offset: int = 0
+    repeats: list[tuple[str, str, str]] = field(default_factory=list)  # (example id, locator, meta)
+    raw: list[tuple[int, str]] = field(default_factory=list)  # (digest, what it produced) of new records
+
+    def repeat(self, locator: dict[str, Any], value: dict[str, Any]) -> None:
+        """A record identical to one converted before: its examples, from the stored result."""
+        for example_id, kind, ids, meta in value["e"]:
+            self.repeats.append((example_id, _canonical({**locator, **ids}), meta))
+            self.account.examples[kind] += 1
+        self.account.records += 1
+        self.account.produced += 1
+        self.account.dropped.update(value["d"])
 
     def add(self, produced: Produced, locator: dict[str, Any]) -> None:
         self.examples.append(ExampleRow.of(produced.example, {**locator, **produced.ids}, produced.meta))
@@ -276,7 +289,25 @@ class _Rows:
         self.account.skipped[reason] += records
 
     def __len__(self) -> int:
-        return len(self.examples) + len(self.quarantine)
+        return len(self.examples) + len(self.quarantine) + len(self.repeats)
+
+
+class _Recent(OrderedDict[int, Any]):
+    """What the most recently converted distinct records produced, by digest: a repeat of one of
+    them needs no catalog lookup. Bounded, so memory does not grow with the input."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, digest: int, value: Any) -> None:
+        self[digest] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+def _canonical(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 class _Batch(_Rows):
@@ -284,16 +315,19 @@ class _Batch(_Rows):
 
     def __init__(
         self, catalog: Catalog, run_id: int, item: WorkItem, fr: FileReport, progress: Progress,
-        redact: Callable[[str], str],
+        redact: Callable[[str], str], recent: _Recent | None = None,
     ) -> None:  # fmt: skip
         super().__init__()
         self.catalog, self.run_id, self.item, self.fr, self.progress = catalog, run_id, item, fr, progress
         self.redact = redact
+        self.recent = recent if recent is not None else _Recent()
 
     def take(self, rows: _Rows) -> None:
         """Absorb a chunk's rows and move the progress to where the chunk ends."""
         self.examples += rows.examples
         self.quarantine += rows.quarantine
+        self.repeats += rows.repeats
+        self.raw += rows.raw
         self.account.add(rows.account)
         if rows.consumed:
             self.progress.records, self.progress.offset = rows.consumed, rows.end_offset
@@ -324,29 +358,55 @@ class _Batch(_Rows):
             self.progress,
             utcnow(),
             self.account,
+            self.repeats,
+            self.raw,
         )
         self.examples.clear()
         self.quarantine.clear()
+        self.repeats.clear()
+        self.raw.clear()
         self.account.clear()
 
 
 def _take_raw(raw: Raw, adapter: Adapter, ctx: Context, rows: _Rows, per_record: Any) -> None:
-    """The one outcome of one record read: quarantined, skipped by the reader, or converted."""
+    """The one outcome of one record read: quarantined, skipped by the reader, a repeat of one
+    converted before, or converted (and then, with its digest, remembered)."""
     if raw.error is not None:
         rows.reject(raw.locator, raw.error, raw.snippet)
     elif raw.skip is not None:
         rows.skip(raw.skip)
+    elif raw.repeat is not None:
+        rows.repeat(raw.locator, raw.repeat)
     else:
+        before, produced = len(rows.examples), rows.account.produced
         _convert(adapter, raw, ctx, rows, per_record)
+        if raw.digest is not None and rows.account.produced > produced:
+            made = []
+            for row in rows.examples[before:]:
+                ids = {k: v for k, v in orjson.loads(row.locator).items() if k not in raw.locator}
+                made.append([row.id, row.kind, ids, row.meta])
+            rows.raw.append((raw.digest, _canonical({"e": made, "d": dict(ctx.dropped)})))
 
 
-def _chunk_job(chunk: Chunk, adapter: Adapter, ctx: Context, auto: bool, limit: int) -> _Rows:
-    """Convert the records of one JSONL chunk (in a worker process for big files)."""
+def _chunk_job(
+    chunk: Chunk, adapter: Adapter, ctx: Context, auto: bool, limit: int, seed: int | None = None,
+    known: dict[int, Any] | None = None,
+) -> _Rows:  # fmt: skip
+    """Convert the records of one JSONL chunk (in a worker process for big files); with `seed`,
+    lines whose digest is in `known` are repeats, taken from what their first copy produced."""
     rows = _Rows()
     per_record = _dispatcher(adapter) if auto else None
-    for raw in chunk_records(chunk, limit):
+    known = dict(known or {})  # grows with this chunk's own first copies
+    for raw in chunk_records(chunk, limit, seed, known):
         if not raw.blank:
             _take_raw(raw, adapter, ctx, rows, per_record)
+            if (
+                raw.digest is not None
+                and rows.raw
+                and rows.raw[-1][0] == raw.digest
+                and raw.digest not in known
+            ):
+                known[raw.digest] = orjson.loads(rows.raw[-1][1])
         if not raw.tentative:
             rows.consumed, rows.end_offset = raw.consumed, raw.end_offset
     return rows
@@ -384,20 +444,44 @@ def _ingest_jsonl(
             hooks.bytes_done(chunk_len)
 
         chunks = jsonl_chunks(f, start_offset, start_line, settings.chunk_bytes, limit)
+        # The repeat path: record-wise adapters whose output depends on the line alone.
+        seed = xxhash.xxh3_64_intdigest(batch.progress.adapter.encode()) if adapter.prepare is None else None
+        recent = batch.recent
+
+        def job(chunk: Chunk) -> tuple[Any, ...]:
+            known = None
+            if seed is not None:
+                digests = line_digests(chunk, seed)
+                known = {d: recent[d] for d in digests if d in recent}
+                missing = [d for d in digests if d not in known]
+                if missing:
+                    known.update(batch.catalog.known_records(missing))
+            return chunk, adapter, ctx, auto, limit, seed, known
+
+        def remember(rows: _Rows) -> None:
+            for d, value in rows.raw:
+                recent.put(d, orjson.loads(value))
+
         if not parallel:
             for chunk in chunks:
-                commit(_chunk_job(chunk, adapter, ctx, auto, limit), _chunk_len(chunk))
+                rows = _chunk_job(*job(chunk))
+                remember(rows)
+                commit(rows, _chunk_len(chunk))
             return
         with ProcessPoolExecutor(max_workers=workers) as pool:
             window: deque[tuple[Any, int]] = deque()
             for chunk in chunks:
-                window.append((pool.submit(_chunk_job, chunk, adapter, ctx, auto, limit), _chunk_len(chunk)))
+                window.append((pool.submit(_chunk_job, *job(chunk)), _chunk_len(chunk)))
                 if len(window) > workers:
                     future, n = window.popleft()
-                    commit(future.result(), n)
+                    rows = future.result()
+                    remember(rows)
+                    commit(rows, n)
             while window:
                 future, n = window.popleft()
-                commit(future.result(), n)
+                rows = future.result()
+                remember(rows)
+                commit(rows, n)
 
 
 def _chunk_len(chunk: Chunk) -> int:
@@ -408,7 +492,7 @@ def _chunk_len(chunk: Chunk) -> int:
 
 def _ingest_file(
     item: WorkItem, config: Config, catalog: Catalog, run_id: int, hooks: IngestProgress | None = None,
-    redact: Callable[[str], str] = str,
+    redact: Callable[[str], str] = str, recent: _Recent | None = None,
 ) -> FileReport:  # fmt: skip
     path = item.path
     settings = config.ingest
@@ -467,7 +551,7 @@ def _ingest_file(
         adapter_key, size, mtime, fingerprint, start_offset, start_records, pass_run=pass_run,
         fresh=fr.status != "resumed",
     )  # fmt: skip
-    batch = _Batch(catalog, run_id, item, fr, progress, redact)
+    batch = _Batch(catalog, run_id, item, fr, progress, redact, recent)
     if container.kind == "empty" or (container.kind == "text" and not head.strip()):
         batch.finish()  # nothing to read and nothing lost: the scan reports empty files
         fr.status = "empty"
