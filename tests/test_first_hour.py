@@ -353,7 +353,7 @@ def test_9_progress_a_starter_config_help_and_inventory_names(tmp_path: Path) ->
     cfg = _setup(tmp_path, curate=False)
     env = {**os.environ, "COLUMNS": "120"}
     shown = _in_a_terminal(["curate", "--config", cfg], tmp_path, env)
-    assert "curate: secrets" in shown and "curate: tokens" in shown  # a bar per detector, with counts
+    assert "curate: labelling" in shown and "/58" in shown  # a bar with its count (and ETA)
     home = tmp_path / "home"
     (home / "big-folder-of-photos").mkdir(parents=True)
     (home / "Downloads" / "export").mkdir(parents=True)

@@ -156,14 +156,21 @@ class CurateStore:
                 out[i] = ((sources or "").split(","), flags or 0, created)
         return out
 
-    def replace_clusters(self, values: Sequence[tuple[str, Any]], version: int, now: str) -> None:
-        """The `neardup` attribute of every clustered example (everything else has none)."""
+    def replace_clusters(self, values: Sequence[tuple[str, Any]], version: int, now: str) -> set[str]:
+        """The `neardup` attribute of every clustered example (everything else has none); returns the
+        examples whose value appeared, changed or went (their verdicts need a look)."""
         with self.transaction() as c:
+            old = {
+                r[0]: r[1]
+                for r in c.execute("SELECT example_id, value FROM attributes WHERE detector = 'neardup'")
+            }
+            new = {i: orjson.dumps(v).decode() for i, v in values}
             c.execute("DELETE FROM attributes WHERE detector = 'neardup'")
             c.executemany(
                 "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'neardup', ?, ?, ?)",
-                [(i, version, orjson.dumps(v).decode(), now) for i, v in values],
+                [(i, version, value, now) for i, value in new.items()],
             )
+        return {i for i in old.keys() | new.keys() if old.get(i) != new.get(i)}
 
     def clusters(self) -> list[dict[str, Any]]:
         """Near-duplicate clusters, largest first: keeper and members, one member entry per provenance
@@ -202,20 +209,54 @@ class CurateStore:
             out.append(d)
         return out
 
-    def verdict_facts(self) -> Iterator[tuple[str, str, bool, bool, Any, str | None, bool]]:
-        """(source, id, curated, had secrets, near-dup value, quality flags JSON, wrong language) of
-        every live example per source it came from: what the funnel and the export decide on."""
+    def verdict_inputs(self, ids: Sequence[str]) -> dict[str, tuple[Any, set[str], bool]]:
+        """id → (near-duplicate value, quality flags, wrong language): what `verdict.not_kept` reads."""
+        out: dict[str, tuple[Any, set[str], bool]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for id_, neardup, quality, mismatch in self.conn.execute(
+                "SELECT e.id, n.value, nullif(q.value, '[]'), coalesce(l.value ->> '$.mismatch', 0) FROM examples e"
+                " LEFT JOIN attributes q ON q.example_id = e.id AND q.detector = 'quality'"
+                " LEFT JOIN attributes l ON l.example_id = e.id AND l.detector = 'language'"
+                " LEFT JOIN attributes n ON n.example_id = e.id AND n.detector = 'neardup'"
+                f" WHERE e.id IN ({marks})",
+                chunk,
+            ):
+                flags = {f["flag"] for f in orjson.loads(quality)} if quality else set()
+                out[id_] = (orjson.loads(neardup) if neardup else None, flags, bool(mismatch))
+        return out
+
+    def save_verdicts(self, values: Sequence[tuple[str, Any]], now: str) -> None:
+        """The `verdict` attribute (kept or not, and why) of these examples."""
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'verdict', 1, ?, ?)"
+                " ON CONFLICT (example_id, detector) DO UPDATE SET value = excluded.value, computed_at = excluded.computed_at",
+                [(i, orjson.dumps(v).decode(), now) for i, v in values],
+            )
+
+    def funnel_counts(self) -> dict[str, dict[str, int]]:
+        """Per source, in SQL: ingested, near-duplicates removed, quality flagged (a flag or the wrong
+        language), with secrets, kept (the stored verdict), not curated."""
         sql = (
-            "SELECT DISTINCT p.source, p.example_id, q.value IS NOT NULL, coalesce(s.value, '[]') != '[]', n.value,"
-            " nullif(q.value, '[]'), coalesce(l.value ->> '$.mismatch', 0)"
+            "SELECT p.source, count(DISTINCT p.example_id),"
+            " count(DISTINCT CASE WHEN n.value ->> '$.keeper' = 0 THEN p.example_id END),"
+            " count(DISTINCT CASE WHEN q.value != '[]' OR coalesce(l.value ->> '$.mismatch', 0) = 1"
+            " THEN p.example_id END),"
+            " count(DISTINCT CASE WHEN s.value != '[]' THEN p.example_id END),"
+            " count(DISTINCT CASE WHEN v.value ->> '$.kept' = 1 AND q.value IS NOT NULL THEN p.example_id END),"
+            " count(DISTINCT CASE WHEN q.value IS NULL THEN p.example_id END)"
             " FROM provenance_paths p JOIN examples e ON e.id = p.example_id AND e.forgotten = 0"
             " LEFT JOIN attributes l ON l.example_id = p.example_id AND l.detector = 'language'"
             " LEFT JOIN attributes q ON q.example_id = p.example_id AND q.detector = 'quality'"
             " LEFT JOIN attributes s ON s.example_id = p.example_id AND s.detector = 'secrets'"
             " LEFT JOIN attributes n ON n.example_id = p.example_id AND n.detector = 'neardup'"
+            " LEFT JOIN attributes v ON v.example_id = p.example_id AND v.detector = 'verdict'"
+            " GROUP BY p.source ORDER BY p.source"
         )
-        for source, id_, curated, secrets, neardup, quality, mismatch in self.conn.execute(sql):
-            yield source, id_, bool(curated), bool(secrets), neardup, quality, bool(mismatch)
+        keys = ("ingested", "near_dup_removed", "quality_flagged", "with_secrets", "kept", "not_curated")
+        return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in self.conn.execute(sql)}
 
     def breakdowns(self) -> dict[str, dict[str, int]]:
         """Live examples by category, language and token length (from the curate attributes)."""

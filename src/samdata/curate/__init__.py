@@ -108,9 +108,11 @@ def _run_curate(
     if catalog.get_stat("neardup.version") != plan.versions["minhash"]:
         catalog.reset_neardup()
         catalog.put_stat("neardup.version", plan.versions["minhash"])
-    progress.detector("labelling", catalog.unlabelled_count(plan.versions))
+    pending = catalog.unlabelled_count(plan.versions)
+    progress.detector("labelling", pending)
     batches = catalog.unlabelled(plan.versions, BATCH)
-    workers = workers or default_workers()
+    # A pool costs a second per worker to start (each builds its tokenizer): only for real work.
+    workers = workers or (default_workers() if pending > 2 * BATCH else 1)
     seconds = report.seconds
     seconds.update(dict.fromkeys(("parse", *batch.DETECTORS, "write", "verify", "cluster", "funnel"), 0.0))
     clock = time.perf_counter
@@ -126,6 +128,8 @@ def _run_curate(
             labels.values, plan.versions, labels.findings, labels.redactions, labels.bands, utcnow()
         )
         t, seconds["write"] = clock(), seconds["write"] + clock() - t
+        labelled = sorted({i for values in labels.values.values() for i, _v in values})
+        catalog.save_verdicts(verdict.verdicts(catalog, labelled), utcnow())
         for name, values in labels.values.items():
             report.labelled[name] += len(values)
         recent.add(labels.shingles)
@@ -212,7 +216,8 @@ def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
             (x, {"keeper_id": keeper, "keeper": x == keeper, "size": len(group), "anchor": anchor})
             for x in group
         ]
-    catalog.replace_clusters(values, version, utcnow())
+    changed = catalog.replace_clusters(values, version, utcnow())
+    catalog.save_verdicts(verdict.verdicts(catalog, sorted(changed)), utcnow())
     return len(groups)
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-import orjson
-
 NEAR_DUPLICATE = "near-duplicate of another example"
 WRONG_LANGUAGE = "not in the language of its source"
 
@@ -38,25 +36,18 @@ def not_kept(
     return None
 
 
+def verdicts(catalog: Any, ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The `verdict` attribute of these examples by `not_kept`, from their stored labels: what the
+    funnel counts as kept, so the funnel is one SQL aggregate at any catalog size."""
+    values = []
+    for example_id, (neardup, flags, wrong_language) in catalog.verdict_inputs(ids).items():
+        reason = not_kept(neardup, flags, wrong_language)
+        values.append((example_id, {"kept": reason is None, "reason": reason}))
+    return values
+
+
 def funnel(catalog: Any) -> dict[str, dict[str, int]]:
     """Per source: ingested → near-duplicates removed (not their cluster's keeper) → flagged by
     quality (a quality flag, or not in the source's language) → with secrets (kept, redacted) →
-    kept (by `not_kept`, the default recipe's rule) → not curated yet."""
-    out: dict[str, dict[str, int]] = {}
-    for source, _id, curated, secrets, neardup, quality, wrong_language in catalog.verdict_facts():
-        f = out.setdefault(
-            source,
-            {"ingested": 0, "near_dup_removed": 0, "quality_flagged": 0, "with_secrets": 0, "kept": 0,
-             "not_curated": 0},
-        )  # fmt: skip
-        f["ingested"] += 1
-        if not curated:
-            f["not_curated"] += 1
-            continue
-        near = orjson.loads(neardup) if neardup else None
-        flags = {x["flag"] for x in orjson.loads(quality)} if quality else set()
-        f["near_dup_removed"] += bool(near and not near.get("keeper"))
-        f["quality_flagged"] += bool(flags or wrong_language)
-        f["with_secrets"] += secrets
-        f["kept"] += not_kept(near, flags, wrong_language) is None
-    return dict(sorted(out.items()))
+    kept (by `not_kept`, the default recipe's rule, stored as each example's verdict) → not curated."""
+    return catalog.funnel_counts()
