@@ -125,13 +125,21 @@ def _run_curate(
         candidates = catalog.band_candidates(labels.bands) if labels.bands else set()
         t, seconds["verify"] = clock(), seconds["verify"] + clock() - t
         catalog.save_labels(
-            labels.values, plan.versions, labels.findings, labels.redactions, labels.bands, utcnow()
+            labels.values,
+            {**plan.versions, "verdict": 1},
+            labels.findings,
+            labels.redactions,
+            labels.bands,
+            utcnow(),
         )
         t, seconds["write"] = clock(), seconds["write"] + clock() - t
-        labelled = sorted({i for values in labels.values.values() for i, _v in values})
-        catalog.save_verdicts(verdict.verdicts(catalog, labelled), utcnow())
-        for name, values in labels.values.items():
-            report.labelled[name] += len(values)
+        # Examples relabelled in part get their verdict from their stored labels.
+        done = {i for i, _v in labels.values["verdict"]}
+        stale = sorted({i for values in labels.values.values() for i, _v in values} - done)
+        if stale:
+            catalog.save_verdicts(verdict.verdicts(catalog, stale), utcnow())
+        for name in batch.DETECTORS:
+            report.labelled[name] += len(labels.values[name])
         recent.add(labels.shingles)
         _verify(catalog, candidates, plan.params, recent)
         seconds["verify"] += clock() - t

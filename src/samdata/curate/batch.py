@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from samdata.curate import categorize, language, neardup, quality, secrets, tokens
+from samdata.curate import categorize, language, neardup, quality, secrets, tokens, verdict
 from samdata.curate.redact import scan_secrets
 
 DETECTORS = ("secrets", "quality", "minhash", "category", "language", "tokens")
+# A fresh example (never signed, so in no cluster yet) gets its verdict here, from its own labels.
+FRESH = frozenset({"quality", "language", "minhash"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ class Labels:
     """What a batch produced: per detector (id, value), secret findings and redacted bodies, LSH
     band rows, and the shingles of the signed examples (for verifying their candidate pairs)."""
 
-    values: dict[str, list[tuple[str, Any]]] = field(default_factory=lambda: {d: [] for d in DETECTORS})
+    values: dict[str, list[tuple[str, Any]]] = field(
+        default_factory=lambda: {d: [] for d in (*DETECTORS, "verdict")}
+    )
     findings: list[tuple[Any, ...]] = field(default_factory=list)
     redactions: list[tuple[str, str]] = field(default_factory=list)
     bands: list[tuple[int, str]] = field(default_factory=list)  # (band << 32 | 32-bit band hash, id)
@@ -123,6 +127,10 @@ def label(rows: list[Row]) -> Labels:
         if "tokens" in row.needs:
             out.values["tokens"].append((row.id, tokens.count(body, _STATE["count"])))
             spent["tokens"] += clock() - t
+        if row.needs >= FRESH:
+            flags = {f["flag"] for f in out.values["quality"][-1][1]}
+            reason = verdict.not_kept(None, flags, bool(out.values["language"][-1][1].get("mismatch")))
+            out.values["verdict"].append((row.id, {"kept": reason is None, "reason": reason}))
     if signed:
         t = clock()
         docs = neardup.shingles_batch([t for _, t in signed], plan.params)
