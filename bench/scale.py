@@ -38,17 +38,177 @@ from samdata.model import normalize_text
 
 BACKUP_GB = 37.0
 FILES = 8
-WORDS = (
-    "the be to of and a in that have it for not on with he as you do at this but his by from they we say her "
-    "she or an will my one all would there their what so up out if about who get which go me when make can "
-    "like time no just him know take people into year your good some could them see other than then now look "
-    "only come its over think also back after use two how our work first well way even new want because any "
-    "these give day most us data model train file code test run error python function list value return "
-    "class module import string number table query server client request response cache memory disk drive "
-    "backup export folder path config setting option batch token loss step adapter learning rate schedule "
-    "coffee recipe garden weather travel train ticket flight hotel budget invoice meeting calendar email "
-    "reminder note idea plan question answer reason because therefore however although meanwhile finally"
-).split()
+WORDS = [
+    "the",
+    "be",
+    "to",
+    "of",
+    "and",
+    "a",
+    "in",
+    "that",
+    "have",
+    "it",
+    "for",
+    "not",
+    "on",
+    "with",
+    "he",
+    "as",
+    "you",
+    "do",
+    "at",
+    "this",
+    "but",
+    "his",
+    "by",
+    "from",
+    "they",
+    "we",
+    "say",
+    "her",
+    "she",
+    "or",
+    "an",
+    "will",
+    "my",
+    "one",
+    "all",
+    "would",
+    "there",
+    "their",
+    "what",
+    "so",
+    "up",
+    "out",
+    "if",
+    "about",
+    "who",
+    "get",
+    "which",
+    "go",
+    "me",
+    "when",
+    "make",
+    "can",
+    "like",
+    "time",
+    "no",
+    "just",
+    "him",
+    "know",
+    "take",
+    "people",
+    "into",
+    "year",
+    "your",
+    "good",
+    "some",
+    "could",
+    "them",
+    "see",
+    "other",
+    "than",
+    "then",
+    "now",
+    "look",
+    "only",
+    "come",
+    "its",
+    "over",
+    "think",
+    "also",
+    "back",
+    "after",
+    "use",
+    "two",
+    "how",
+    "our",
+    "work",
+    "first",
+    "well",
+    "way",
+    "even",
+    "new",
+    "want",
+    "because",
+    "any",
+    "these",
+    "give",
+    "day",
+    "most",
+    "us",
+    "data",
+    "model",
+    "train",
+    "file",
+    "code",
+    "test",
+    "run",
+    "error",
+    "python",
+    "function",
+    "list",
+    "value",
+    "return",
+    "class",
+    "module",
+    "import",
+    "string",
+    "number",
+    "table",
+    "query",
+    "server",
+    "client",
+    "request",
+    "response",
+    "cache",
+    "memory",
+    "disk",
+    "drive",
+    "backup",
+    "export",
+    "folder",
+    "path",
+    "config",
+    "setting",
+    "option",
+    "batch",
+    "token",
+    "loss",
+    "step",
+    "adapter",
+    "learning",
+    "rate",
+    "schedule",
+    "coffee",
+    "recipe",
+    "garden",
+    "weather",
+    "travel",
+    "train",
+    "ticket",
+    "flight",
+    "hotel",
+    "budget",
+    "invoice",
+    "meeting",
+    "calendar",
+    "email",
+    "reminder",
+    "note",
+    "idea",
+    "plan",
+    "question",
+    "answer",
+    "reason",
+    "because",
+    "therefore",
+    "however",
+    "although",
+    "meanwhile",
+    "finally",
+]
 
 
 def _sentence(rng: random.Random, n: int) -> str:
@@ -223,7 +383,9 @@ def catalog_pairs(catalog: Path, index: dict[str, int], data: Path) -> set[tuple
             by_id.setdefault(example_id, index[xxhash.xxh3_64_hexdigest(line)])
         pairs = set()
         clusters: dict[str, list[int]] = {}
-        for example_id, value in c.execute("SELECT example_id, value FROM attributes WHERE detector = 'neardup'"):
+        for example_id, value in c.execute(
+            "SELECT example_id, value FROM attributes WHERE detector = 'neardup'"
+        ):
             clusters.setdefault(json.loads(value)["keeper_id"], []).append(by_id[example_id])
     for members in clusters.values():
         members = sorted(set(members))
@@ -282,15 +444,22 @@ def main() -> None:
                 extra = f"{rows / stages[stage]['wall']:,.0f} rows/s"
             line(stage, stages[stage], extra)
         both = stages["ingest"]["wall"] + stages["curate"]["wall"]
-        print(f"\ningest + curate: {both:.1f} s = {floor['wall'] / both:.2f}x the floor's speed;"
-              f" 37 GB would take {both * BACKUP_GB / (mb / 1000) / 60:,.1f} min"
-              f" (all four stages: {sum(s['wall'] for s in stages.values()) * BACKUP_GB / (mb / 1000) / 60:,.1f} min)")
+        print(
+            f"\ningest + curate: {both:.1f} s = {floor['wall'] / both:.2f}x the floor's speed;"
+            f" 37 GB would take {both * BACKUP_GB / (mb / 1000) / 60:,.1f} min"
+            f" (all four stages: {sum(s['wall'] for s in stages.values()) * BACKUP_GB / (mb / 1000) / 60:,.1f} min)"
+        )
         secs = curate["seconds"]
         busy = sum(v for k, v in secs.items() if k not in ("write", "verify", "cluster", "funnel"))
         print("curate time by detector (worker CPU s): " + ", ".join(
             f"{k} {v:.1f} ({v / busy:.0%})" for k, v in secs.items() if k not in ("write", "verify", "cluster", "funnel")))  # fmt: skip
-        print("curate main process (s): " + ", ".join(f"{k} {secs[k]:.1f}" for k in ("write", "verify", "cluster", "funnel")))
-        print(f"catalog: {catalog_mb:,.0f} MB = {catalog_mb / (gen['unique_bytes'] / 1e6):.2f}x the unique input")
+        print(
+            "curate main process (s): "
+            + ", ".join(f"{k} {secs[k]:.1f}" for k in ("write", "verify", "cluster", "funnel"))
+        )
+        print(
+            f"catalog: {catalog_mb:,.0f} MB = {catalog_mb / (gen['unique_bytes'] / 1e6):.2f}x the unique input"
+        )
 
         # Near-duplicates: samdata as users run it vs datasketch, on the same distinct texts.
         texts, index = _unique_texts(data)
@@ -300,9 +469,11 @@ def main() -> None:
         ours_cpu = secs["minhash"] + secs["verify"] + secs["cluster"]
         ds = datasketch_dedup(texts, 20, 6, 0.7)
         dp, dr = _score(ds["pairs"], truth)
-        print(f"\nnear-dups on {len(texts):,} distinct texts: samdata {len(texts) / ours_cpu:,.0f} docs/CPU-s"
-              f" (precision {p:.3f}, recall {r:.3f}); datasketch {len(texts) / ds['cpu']:,.0f} docs/CPU-s"
-              f" (precision {dp:.3f}, recall {dr:.3f}): {ds['cpu'] / ours_cpu:.1f}x")
+        print(
+            f"\nnear-dups on {len(texts):,} distinct texts: samdata {len(texts) / ours_cpu:,.0f} docs/CPU-s"
+            f" (precision {p:.3f}, recall {r:.3f}); datasketch {len(texts) / ds['cpu']:,.0f} docs/CPU-s"
+            f" (precision {dp:.3f}, recall {dr:.3f}): {ds['cpu'] / ours_cpu:.1f}x"
+        )
         if not args.skip_datatrove:
             print(f"datatrove: {datatrove_dedup(texts, truth, work)}")
 
@@ -314,9 +485,12 @@ def main() -> None:
             again[stage] = measured(_samdata(*argv), work)
         first = sum(stages[s]["wall"] for s in again)
         second = sum(a["wall"] for a in again.values())
-        print(f"\nafter appending {grown['bytes'] / 1e6:,.1f} MB (1 %): scan + ingest + curate {second:.1f} s"
-              f" = {second / first:.1%} of the first run's {first:.1f} s ("
-              + ", ".join(f"{k} {v['wall']:.1f} s" for k, v in again.items()) + ")")
+        print(
+            f"\nafter appending {grown['bytes'] / 1e6:,.1f} MB (1 %): scan + ingest + curate {second:.1f} s"
+            f" = {second / first:.1%} of the first run's {first:.1f} s ("
+            + ", ".join(f"{k} {v['wall']:.1f} s" for k, v in again.items())
+            + ")"
+        )
     finally:
         if args.dir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -347,7 +521,9 @@ def datatrove_dedup(texts: list[str], truth: set[tuple[int, int]], work: Path) -
                               save_cluster_id=True)], "cluster"),
     ):  # fmt: skip
         tasks = 20 if name == "buckets" else 1
-        LocalPipelineExecutor(pipeline=steps, tasks=tasks, workers=1, logging_dir=str(folder / f"logs-{name}")).run()
+        LocalPipelineExecutor(
+            pipeline=steps, tasks=tasks, workers=1, logging_dir=str(folder / f"logs-{name}")
+        ).run()
     cpu1 = os.times()
     cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system) + (cpu1.children_user - cpu0.children_user)
     wall = time.perf_counter() - t0
