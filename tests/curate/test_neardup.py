@@ -189,3 +189,21 @@ def test_real_fixtures_near_duplicates(tmp_path: Path) -> None:
         assert len({m["locator"]["line"] for m in c["members"]}) == 1  # each cluster inside one tree
     assert sorted(len({m["id"] for m in c["members"]}) for c in oasst) == [2, 3, 3]
     assert set(by_source) == {"sharegpt", "alpaca", "oasst"}
+
+
+def test_a_run_killed_before_verifying_leaves_its_keys_for_the_next(tmp_path: Path, monkeypatch) -> None:
+    import samdata.curate as curate
+
+    q, a = prose(12), prose(120)
+    config, cat, _ids = _catalog_with(tmp_path, [(q, a), (q, edit(a, 2)), (prose(12), prose(120))])
+    monkeypatch.setattr(curate, "_verify_pending", lambda *args: None)  # killed after labelling
+    assert run_curate(config, cat).clusters == 0
+    pending = cat.conn.execute("SELECT count(*) FROM lsh_pending").fetchone()[0]
+    assert pending == 3 * NearDupParams().bands
+    monkeypatch.undo()
+    report = run_curate(config, cat)
+    assert report.labelled["minhash"] == 0  # nothing is signed twice
+    assert report.clusters == 1
+    assert cat.conn.execute("SELECT count(*) FROM lsh_pending").fetchone()[0] == 0
+    assert cat.conn.execute("SELECT count(*) FROM lsh_index").fetchone()[0] == pending
+    cat.close()

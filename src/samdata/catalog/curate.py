@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -86,8 +87,7 @@ class CurateStore:
                 findings,
             )
             c.executemany("INSERT INTO redactions (example_id, body) VALUES (?, ?)", redactions)
-            # In key order: each insert lands beside the last one instead of anywhere in the B-tree.
-            c.executemany("INSERT OR IGNORE INTO lsh_index (key, example_id) VALUES (?, ?)", sorted(bands))
+            c.executemany("INSERT INTO lsh_pending (key, example_id) VALUES (?, ?)", bands)
 
     # -- near-duplicates ----------------------------------------------------------------------
 
@@ -95,32 +95,74 @@ class CurateStore:
         """Forget bands, pairs and clusters (the shingling or banding changed)."""
         with self.transaction() as c:
             c.execute("DELETE FROM lsh_index")
+            c.execute("DELETE FROM lsh_pending")
             c.execute("DELETE FROM neardup_pairs")
             c.execute("DELETE FROM attributes WHERE detector IN ('minhash', 'neardup')")
 
-    def band_candidates(self, bands: Sequence[tuple[int, str]]) -> set[tuple[str, str]]:
-        """Pairs (a < b) sharing a band key, with at least one side among the given (key, id) rows:
-        among themselves, and with what the index holds (call before the rows are saved)."""
-        out: set[tuple[str, str]] = set()
-        by_key: dict[int, list[str]] = {}
-        for key, example_id in bands:
-            by_key.setdefault(key, []).append(example_id)
-        for ids in by_key.values():
-            if len(ids) > 1:
-                out.update(
-                    (a, b) if a < b else (b, a) for i, a in enumerate(ids) for b in ids[i + 1 :] if a != b
-                )
-        keys = list(by_key)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
+    # Groups of one band key larger than this pair each member with the first members only (a key
+    # shared by thousands of tiny documents must not make millions of pairs; union-find still joins them).
+    _GROUP_PAIRS = 64
+
+    def pending_candidates(self) -> Iterator[tuple[str, str]]:
+        """Candidate pairs (a < b, maybe repeated) of the examples whose band keys are pending: with
+        each other (one pass over the pending keys in key order) and with the index (a primary-key
+        probe per pending key, only when the index holds anything)."""
+        group: list[str] = []
+        last = None
+        cap = self._GROUP_PAIRS
+        for key, example_id in self.conn.execute("SELECT key, example_id FROM lsh_pending ORDER BY key"):
+            if key != last:
+                group, last = [], key
+            for other in group[:cap]:
+                if other != example_id:
+                    yield (other, example_id) if other < example_id else (example_id, other)
+            group.append(example_id)
+        if self.conn.execute("SELECT 1 FROM lsh_index LIMIT 1").fetchone() is None:
+            return
+        for mine, other in self.conn.execute(
+            "SELECT p.example_id, i.example_id FROM lsh_pending p CROSS JOIN lsh_index i ON i.key = p.key"
+        ):
+            if mine != other:
+                yield (mine, other) if mine < other else (other, mine)
+
+    def distinct_pending_pairs(self, chunk: int) -> Iterator[list[tuple[str, str]]]:
+        """`pending_candidates` without repeats (a pair shares up to every band), in chunks; the
+        repeats are dropped by SQLite's sort in a temp table, so memory stays flat."""
+        c = self.conn
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_pairs (a TEXT NOT NULL, b TEXT NOT NULL)")
+        c.execute("DELETE FROM candidate_pairs")
+        pairs = self.pending_candidates()
+        while block := list(itertools.islice(pairs, 50_000)):
+            c.executemany("INSERT INTO candidate_pairs (a, b) VALUES (?, ?)", block)
+        out: list[tuple[str, str]] = []
+        for a, b in c.execute("SELECT DISTINCT a, b FROM candidate_pairs ORDER BY a, b"):
+            out.append((a, b))
+            if len(out) >= chunk:
+                yield out
+                out = []
+        if out:
+            yield out
+        c.execute("DELETE FROM candidate_pairs")
+
+    def raw_bodies(self, ids: Sequence[str]) -> dict[str, str]:
+        """id → canonical body JSON (unparsed: a worker parses it)."""
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
-            for key, other in self.conn.execute(
-                f"SELECT key, example_id FROM lsh_index WHERE key IN ({marks})", chunk
-            ):
-                for mine in by_key[key]:
-                    if mine != other:
-                        out.add((mine, other) if mine < other else (other, mine))
+            out.update(
+                self.conn.execute(f"SELECT id, body FROM examples WHERE id IN ({marks})", chunk).fetchall()
+            )
         return out
+
+    def merge_pending_bands(self) -> int:
+        """Move the pending band keys into the index in key order (each leaf page touched once)."""
+        with self.transaction() as c:
+            n = c.execute(
+                "INSERT OR IGNORE INTO lsh_index (key, example_id) SELECT key, example_id FROM lsh_pending ORDER BY key"
+            ).rowcount
+            c.execute("DELETE FROM lsh_pending")
+        return max(n, 0)
 
     def bodies(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out = {}
@@ -157,18 +199,22 @@ class CurateStore:
         return out
 
     def replace_clusters(self, values: Sequence[tuple[str, Any]], version: int, now: str) -> set[str]:
-        """The `neardup` attribute of every clustered example (everything else has none); returns the
-        examples whose value appeared, changed or went (their verdicts need a look)."""
+        """The `neardup` attribute of every clustered example (everything else has none), written
+        where it changed; returns the examples whose value appeared, changed or went (their
+        verdicts need a look)."""
         with self.transaction() as c:
             old = {
                 r[0]: r[1]
                 for r in c.execute("SELECT example_id, value FROM attributes WHERE detector = 'neardup'")
             }
             new = {i: orjson.dumps(v).decode() for i, v in values}
-            c.execute("DELETE FROM attributes WHERE detector = 'neardup'")
+            gone = [(i,) for i in old.keys() - new.keys()]
+            c.executemany("DELETE FROM attributes WHERE example_id = ? AND detector = 'neardup'", gone)
             c.executemany(
-                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'neardup', ?, ?, ?)",
-                [(i, version, value, now) for i, value in new.items()],
+                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'neardup', ?, ?, ?)"
+                " ON CONFLICT (example_id, detector) DO UPDATE SET version = excluded.version, value = excluded.value,"
+                " computed_at = excluded.computed_at",
+                [(i, version, value, now) for i, value in new.items() if old.get(i) != value],
             )
         return {i for i in old.keys() | new.keys() if old.get(i) != new.get(i)}
 
@@ -238,22 +284,25 @@ class CurateStore:
 
     def funnel_counts(self) -> dict[str, dict[str, int]]:
         """Per source, in SQL: ingested, near-duplicates removed, quality flagged (a flag or the wrong
-        language), with secrets, kept (the stored verdict), not curated."""
+        language), with secrets, kept (the stored verdict), not curated. The distinct (source,
+        example) pairs come first, so each example's labels are read once per source, not once per
+        provenance row."""
         sql = (
-            "SELECT p.source, count(DISTINCT p.example_id),"
-            " count(DISTINCT CASE WHEN n.value ->> '$.keeper' = 0 THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN q.value != '[]' OR coalesce(l.value ->> '$.mismatch', 0) = 1"
-            " THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN s.value != '[]' THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN v.value ->> '$.kept' = 1 AND q.value IS NOT NULL THEN p.example_id END),"
-            " count(DISTINCT CASE WHEN q.value IS NULL THEN p.example_id END)"
-            " FROM provenance_paths p JOIN examples e ON e.id = p.example_id AND e.forgotten = 0"
-            " LEFT JOIN attributes l ON l.example_id = p.example_id AND l.detector = 'language'"
-            " LEFT JOIN attributes q ON q.example_id = p.example_id AND q.detector = 'quality'"
-            " LEFT JOIN attributes s ON s.example_id = p.example_id AND s.detector = 'secrets'"
-            " LEFT JOIN attributes n ON n.example_id = p.example_id AND n.detector = 'neardup'"
-            " LEFT JOIN attributes v ON v.example_id = p.example_id AND v.detector = 'verdict'"
-            " GROUP BY p.source ORDER BY p.source"
+            "WITH pairs AS (SELECT DISTINCT f.source, p.example_id FROM provenance p"
+            " JOIN ingest_files f ON f.id = p.file_id)"
+            " SELECT pairs.source, count(*),"
+            " coalesce(sum(n.value ->> '$.keeper' = 0), 0),"
+            " coalesce(sum(q.value != '[]' OR coalesce(l.value ->> '$.mismatch', 0) = 1), 0),"
+            " coalesce(sum(s.value != '[]'), 0),"
+            " coalesce(sum(v.value ->> '$.kept' = 1 AND q.value IS NOT NULL), 0),"
+            " coalesce(sum(q.value IS NULL), 0)"
+            " FROM pairs JOIN examples e ON e.id = pairs.example_id AND e.forgotten = 0"
+            " LEFT JOIN attributes l ON l.example_id = pairs.example_id AND l.detector = 'language'"
+            " LEFT JOIN attributes q ON q.example_id = pairs.example_id AND q.detector = 'quality'"
+            " LEFT JOIN attributes s ON s.example_id = pairs.example_id AND s.detector = 'secrets'"
+            " LEFT JOIN attributes n ON n.example_id = pairs.example_id AND n.detector = 'neardup'"
+            " LEFT JOIN attributes v ON v.example_id = pairs.example_id AND v.detector = 'verdict'"
+            " GROUP BY pairs.source ORDER BY pairs.source"
         )
         keys = ("ingested", "near_dup_removed", "quality_flagged", "with_secrets", "kept", "not_curated")
         return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in self.conn.execute(sql)}

@@ -101,12 +101,12 @@ class LineageStore:
             for table, column in (("redactions", "example_id"), ("findings", "example_id"), ("attributes", "example_id"),
                                   ("neardup_pairs", "a"), ("neardup_pairs", "b")):  # fmt: skip
                 c.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
-            # The LSH index has no example_id index (it would double the cost of writing it): one scan.
+            # The band tables have no example_id index (it would double the cost of writing them): one scan.
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start : start + 500])
-                c.execute(
-                    f"DELETE FROM lsh_index WHERE example_id IN ({', '.join('?' for _ in chunk)})", chunk
-                )
+                marks = ", ".join("?" for _ in chunk)
+                for table in ("lsh_index", "lsh_pending"):
+                    c.execute(f"DELETE FROM {table} WHERE example_id IN ({marks})", chunk)
             # Provenance labels (a conversation's title) may hold the text too; locators are ids.
             c.executemany("UPDATE provenance SET meta = '{}' WHERE example_id = ?", rows)
         return max(n, 0)

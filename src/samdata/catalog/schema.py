@@ -360,3 +360,19 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        10,
+        "curate: band keys of newly signed examples wait in an append-only table",
+        """
+        -- Inserting 20 random keys per example into a large index cost more than labelling it. New
+        -- keys are appended here while a run labels, then merged into lsh_index in one sorted pass,
+        -- which also finds their candidates (with each other, and with the index).
+        CREATE TABLE lsh_pending (
+            key             INTEGER NOT NULL,
+            example_id      TEXT NOT NULL
+        );
+        """,
+    )
+)

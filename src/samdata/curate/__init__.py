@@ -8,7 +8,6 @@ secrets detector also stores findings and a redacted body, which is what exports
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -116,14 +115,10 @@ def _run_curate(
     seconds = report.seconds
     seconds.update(dict.fromkeys(("parse", *batch.DETECTORS, "write", "verify", "cluster", "funnel"), 0.0))
     clock = time.perf_counter
-    recent = _ShingleCache()
     for labels in ordered_map(batch.label, batches, workers, batch.init, (plan,)):
         for name, spent in labels.seconds.items():
             seconds[name] += spent
         t = clock()
-        # Candidates before the batch's own keys are written: the index then answers only with others.
-        candidates = catalog.band_candidates(labels.bands) if labels.bands else set()
-        t, seconds["verify"] = clock(), seconds["verify"] + clock() - t
         catalog.save_labels(
             labels.values,
             {**plan.versions, "verdict": 1},
@@ -132,18 +127,19 @@ def _run_curate(
             labels.bands,
             utcnow(),
         )
-        t, seconds["write"] = clock(), seconds["write"] + clock() - t
         # Examples relabelled in part get their verdict from their stored labels.
         done = {i for i, _v in labels.values["verdict"]}
         stale = sorted({i for values in labels.values.values() for i, _v in values} - done)
         if stale:
             catalog.save_verdicts(verdict.verdicts(catalog, stale), utcnow())
+        seconds["write"] += clock() - t
         for name in batch.DETECTORS:
             report.labelled[name] += len(labels.values[name])
-        recent.add(labels.shingles)
-        _verify(catalog, candidates, plan.params, recent)
-        seconds["verify"] += clock() - t
         progress.advance(len(labels))
+    progress.stage("near-duplicate candidates")
+    t = clock()
+    _verify_pending(catalog, plan, workers)
+    seconds["verify"] = clock() - t
     progress.stage("near-duplicate clusters")
     t = clock()
     report.clusters = _cluster(catalog, config.curate.source_priority, plan.versions["minhash"])
@@ -156,46 +152,17 @@ def _run_curate(
     return report
 
 
-class _ShingleCache(OrderedDict[str, Any]):
-    """The shingle sets of the most recently signed examples: a near copy's partner is usually
-    recent (a backup copies what was just written), so verifying rarely re-reads a body."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        super().__init__()
-        self.size = size
-
-    def add(self, sets: dict[str, Any]) -> None:
-        self.update(sets)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
-def _verify(
-    catalog: Catalog, candidates: set[tuple[str, str]], params: neardup.NearDupParams, sets: _ShingleCache
-) -> None:
-    """Keep the candidate pairs whose shingle sets really reach the Jaccard threshold (shingles of
-    examples not in `sets` are computed from their bodies, and kept there)."""
-    if not candidates:
-        return
-    missing = sorted({x for pair in candidates for x in pair} - set(sets))
-    bodies = catalog.bodies(missing)
-    keys = list(bodies)
-    sets.add(
-        dict(
-            zip(
-                keys,
-                neardup.shingles_batch([neardup.example_text(bodies[k]) for k in keys], params),
-                strict=True,
-            )
-        )
+def _verify_pending(catalog: Catalog, plan: batch.Plan, workers: int) -> None:
+    """The candidates of the newly signed examples (one sorted pass over their band keys, and
+    lookups of the index), verified by exact Jaccard on every core; then their keys join the index.
+    Keys left pending by a killed run are picked up by the next one."""
+    jobs = (
+        (pairs, catalog.raw_bodies(sorted({x for p in pairs for x in p})))
+        for pairs in catalog.distinct_pending_pairs(2000)
     )
-    verified = []
-    for a, b in sorted(candidates):
-        if a in sets and b in sets:
-            j = neardup.jaccard(sets[a], sets[b])
-            if j >= params.threshold:
-                verified.append((a, b, round(j, 4)))
-    catalog.save_pairs(verified)
+    for verified in ordered_map(batch.verify, jobs, workers, batch.init, (plan,)):
+        catalog.save_pairs(verified)
+    catalog.merge_pending_bands()
 
 
 def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:

@@ -154,3 +154,20 @@ def _category(row: Row, body: dict[str, Any], srcs: list[str], plan: Plan) -> di
         return {"category": default, "confidence": 1.0, "by": "source"}
     category, confidence, rule = categorize.classify(body)
     return {"category": category, "confidence": confidence, "by": f"rule:{rule}"}
+
+
+def verify(job: tuple[list[tuple[str, str]], dict[str, str]]) -> list[tuple[str, str, float]]:
+    """Candidate pairs (with the bodies of their examples) whose shingle sets really reach the
+    Jaccard threshold: (a, b, jaccard). Init must have run in this process."""
+    pairs, bodies = job
+    params: neardup.NearDupParams = _STATE["plan"].params
+    ids = list(bodies)
+    texts = [neardup.example_text(orjson.loads(bodies[i])) for i in ids]
+    sets = dict(zip(ids, neardup.shingles_batch(texts, params), strict=True))
+    out = []
+    for a, b in pairs:
+        if a in sets and b in sets:
+            j = neardup.jaccard(sets[a], sets[b])
+            if j >= params.threshold:
+                out.append((a, b, round(j, 4)))
+    return out
