@@ -306,3 +306,24 @@ def test_not_secrets() -> None:
         "export TOKEN=password",
     ):
         assert scanner.scan(text) == [], text
+
+
+class _AlwaysMatches:
+    def Match(self, text: str) -> list[int]:  # RE2.Set's name
+        return [0]
+
+
+def test_the_one_pass_prefilter_never_hides_a_finding() -> None:
+    """RE2::Set decides alone whether a text needs the detectors: on every labelled secret, alone and
+    inside a long text of prose and code, it must find what the detectors find without it."""
+    fast, full = SecretScanner(), SecretScanner()
+    full.any = _AlwaysMatches()
+    lines = clean_lines()
+    filler = "\n".join(RNG.choice(lines) for _ in range(600))  # ~30 KB of clean lines
+    cases = [text for _k, _s, text in labelled()]
+    cases += [
+        filler[: RNG.randrange(len(filler))] + "\n" + text + "\n" + filler[:5000] for text in cases[::10]
+    ]
+    for text in cases:
+        assert fast.scan(text) == full.scan(text), text[:200]
+    assert sum(bool(full.scan(t)) for t in cases) >= len(cases) * 0.95

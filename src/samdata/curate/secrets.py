@@ -152,6 +152,10 @@ DETECTORS: tuple[Detector, ...] = (
 )  # fmt: skip
 
 
+_SET_MEMORY = 64 << 20
+_SET_MAX_TEXT = 256 << 10
+
+
 @dataclass(frozen=True)
 class Finding:
     kind: str
@@ -175,9 +179,19 @@ class SecretScanner:
         self.allow = set(allow)
         # Every keyword once per text, not once per detector that names it (digits are in several).
         self.keywords = sorted({k for d in DETECTORS for k in d.keywords})
+        # One DFA pass for all patterns: most texts match none, and then nothing else runs.
+        options = re2.Options()
+        options.max_mem = _SET_MEMORY
+        self.any = re2.Set.SearchSet(options)
+        for d in DETECTORS:
+            self.any.Add(d.pattern)
+        self.any.Compile()
 
     def scan(self, text: str) -> list[Finding]:
         """Non-overlapping findings in `text`, earliest and longest first."""
+        # RE2::Set reports a DFA out of memory as no match; past this length the detectors decide.
+        if not self.literals and len(text) <= _SET_MAX_TEXT and self.any.Match(text) is None:
+            return []
         lower = text.lower()
         present = {k for k in self.keywords if k in lower}
         found: list[Finding] = []
