@@ -8,7 +8,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, from the exact release (a bare range would fetch a multi-GB CUDA build).
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,trl,mlx]'
+	$(PY) -m pip install -q -e '.[dev,trl,mlx,browse]'
 	touch $(STAMP)
 
 .PHONY: install demo test lint bench

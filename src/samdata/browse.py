@@ -9,8 +9,20 @@ import orjson
 
 from samdata.catalog import Catalog
 from samdata.config import Config
-from samdata.curate import secrets
+from samdata.curate import secrets, verdict
 from samdata.curate.redact import scan_secrets
+
+
+def stats_document(catalog: Catalog) -> dict[str, Any]:
+    """What `samdata stats --json` prints and `GET /api/stats` answers: examples by kind and source,
+    every file's account, and curation (funnel, quality flags, categories, languages, lengths)."""
+    figures = catalog.ingest_stats()
+    figures["curation"] = {
+        "funnel": verdict.funnel(catalog),
+        "quality_flags": catalog.quality_flag_counts(),
+        **catalog.breakdowns(),
+    }
+    return figures
 
 
 def list_examples(

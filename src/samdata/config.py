@@ -124,10 +124,27 @@ class CurateSettings(_Strict):
     tokenizer: str = "qwen2.5"  # the bundled Qwen2.5 BPE, or a folder holding tokenizer.json
 
 
+class RecipeTrain(_Strict):
+    """`[recipes.NAME.train]`: `samdata run` trains on the export whenever it was written anew."""
+
+    model: Path  # a local base model folder (never downloaded)
+    backend: Literal["mlx", "trl"] | None = None  # default: the one that reads the export's format
+    steps: Annotated[int, Field(ge=1)] = 200
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-5
+    lora_rank: Annotated[int, Field(ge=1)] = 8
+    lora_layers: Annotated[int, Field(ge=1)] = 16
+    max_seq_length: Annotated[int, Field(ge=16)] = 2048
+    mask_prompt: bool = False
+
+
 class RecipeConfig(_Strict):
     """What goes into an export and how it is written (`[recipes.NAME]`)."""
 
     sources: list[str]
+    # Where `samdata run` writes it (default: exports/NAME beside the catalog); `samdata export`
+    # writes where --out says.
+    out: Path | None = None
+    train: RecipeTrain | None = None
     kinds: list[Literal["sft", "preference", "kto"]] = Field(default_factory=lambda: ["sft"])
     splits: dict[Literal["train", "valid", "test"], Annotated[float, Field(ge=0)]] = Field(
         default_factory=lambda: {"train": 0.9, "valid": 0.05, "test": 0.05}
@@ -178,6 +195,28 @@ class RecipeConfig(_Strict):
         return self
 
 
+class PipelineSettings(_Strict):
+    """`samdata run`, `schedule` and `watch`."""
+
+    interval_minutes: Annotated[int, Field(ge=1)] = 60  # how often the installed schedule runs
+    log: Path | None = None  # where scheduled runs write (default: logs/run.log beside the catalog)
+    debounce_ms: Annotated[int, Field(ge=50)] = 2000  # the watcher waits this long for writes to settle
+    # Claude Code deletes transcripts older than this many days (its `cleanupPeriodDays`; default:
+    # read from ~/.claude/settings.json, else 30): scan and run warn a week before.
+    claude_cleanup_days: Annotated[int, Field(ge=1)] | None = None
+    expiry_warning_days: Annotated[int, Field(ge=0)] = 7
+
+
+class ServeSettings(_Strict):
+    """`samdata serve`."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8765
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    # Extra names the server answers to (its bind address and localhost always work).
+    allowed_hosts: list[str] = Field(default_factory=list)
+
+
 class Config(_Strict):
     """The whole `samdata.toml`."""
 
@@ -189,6 +228,8 @@ class Config(_Strict):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     curate: CurateSettings = Field(default_factory=CurateSettings)
     recipes: dict[str, RecipeConfig] = Field(default_factory=dict)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     # Where the file was read from; relative paths were resolved against its folder.
     config_path: Path | None = Field(default=None, exclude=True)
 
@@ -280,8 +321,31 @@ class Config(_Strict):
                 "roots": [r.model_copy(update={"path": fix(r.path)}) for r in self.roots],
                 "sources": [s.model_copy(update={"path": fix_glob(s.path)}) for s in self.sources],
                 "expects": [e.model_copy(update={"path": fix(e.path)}) for e in self.expects],
+                "recipes": {name: _resolve_recipe(r, fix) for name, r in self.recipes.items()},
+                "pipeline": self.pipeline.model_copy(
+                    update={"log": fix(self.pipeline.log) if self.pipeline.log else None}
+                ),
             }
         )
+
+    def export_dir(self, name: str) -> Path:
+        """Where `samdata run` writes recipe `name`."""
+        out = self.recipes[name].out
+        return out if out else self.catalog_path.parent / "exports" / name
+
+    @property
+    def run_log(self) -> Path:
+        """The log file of scheduled runs."""
+        return self.pipeline.log or self.catalog_path.parent / "logs" / "run.log"
+
+
+def _resolve_recipe(recipe: RecipeConfig, fix: Any) -> RecipeConfig:
+    update: dict[str, Any] = {}
+    if recipe.out:
+        update["out"] = fix(recipe.out)
+    if recipe.train:
+        update["train"] = recipe.train.model_copy(update={"model": fix(recipe.train.model)})
+    return recipe.model_copy(update=update) if update else recipe
 
 
 def _check_names(key: str, names: Any, known: set[str], what: str) -> None:

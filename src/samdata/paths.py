@@ -61,6 +61,16 @@ def glob_match(pattern: str, path: str) -> bool:
     return glob_regex(pattern).match(path) is not None
 
 
+def glob_base(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard."""
+    parts = []
+    for part in pattern.split("/"):
+        if any(ch in part for ch in "*?["):
+            break
+        parts.append(part)
+    return "/".join(parts) or "/"
+
+
 def is_below(path: str, folder: str) -> bool:
     """Whether `path` is `folder` or lies inside it (purely textual, no file-system access)."""
     folder = folder.rstrip("/") or "/"

@@ -18,7 +18,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
+import xxhash
+
 from samdata.catalog import Catalog, utcnow
+from samdata.catalog.capture import CaptureItem, CaptureResult
 from samdata.catalog.ingest import ExampleRow
 from samdata.config import load_config
 from samdata.model import CAPTURE_SOURCES, Example, InvalidExample, Message
@@ -26,7 +30,61 @@ from samdata.sources import openai_messages, sft
 
 SOURCES = CAPTURE_SOURCES
 
-__all__ = ["Capture", "InvalidExample", "record_conversation", "record_correction", "record_escalation"]
+__all__ = [
+    "Capture",
+    "CaptureConflict",
+    "InvalidExample",
+    "capture_item",
+    "record_conversation",
+    "record_correction",
+    "record_escalation",
+]
+
+
+class CaptureConflict(Exception):
+    """A capture id (Idempotency-Key) already stored a different request."""
+
+
+def _turns(prompt: str | list[dict[str, Any]]) -> list[Message]:
+    if isinstance(prompt, str):
+        return [Message("user", prompt)]
+    return openai_messages(prompt)
+
+
+def example_of(kind: str, payload: dict[str, Any]) -> Example:
+    """The example a capture request stands for. Raises InvalidExample for a request that is not
+    one (no user turn, unknown role, …). Payload keys: conversation `messages`; correction
+    `prompt`, `original`, `corrected`; escalation `prompt`, `answer`."""
+    if kind == "conversation":
+        return sft(openai_messages(payload["messages"])).example
+    if kind == "correction":
+        return Example(
+            "preference", _turns(payload["prompt"]), [Message("assistant", payload["corrected"])],
+            [Message("assistant", payload["original"])],
+        )  # fmt: skip
+    if kind == "escalation":
+        return Example("sft", [*_turns(payload["prompt"]), Message("assistant", payload["answer"])])
+    raise InvalidExample(f"unknown capture kind {kind!r} (conversation, correction, escalation)")
+
+
+def capture_item(
+    kind: str, payload: dict[str, Any], meta: dict[str, Any] | None, key: str | None
+) -> CaptureItem:
+    """A capture ready for `Catalog.commit_captures`; `key` makes a retry answer the first answer."""
+    example = example_of(kind, payload)
+    request = orjson.dumps(
+        {"kind": kind, "payload": payload, "meta": meta or {}}, option=orjson.OPT_SORT_KEYS
+    )
+    locator = {"capture_id": key or uuid.uuid4().hex}
+    row = ExampleRow.of(example, locator, {**(meta or {}), "captured_at": utcnow()})
+    return CaptureItem(kind, SOURCES[kind], key, xxhash.xxh3_128_hexdigest(request), row)
+
+
+def checked(result: CaptureResult, key: str | None) -> str:
+    """The example id of a stored capture; CaptureConflict for a key reused with another request."""
+    if result.conflict:
+        raise CaptureConflict(f"capture id {key!r} was used before for a different request")
+    return result.example_id
 
 
 class Capture:
@@ -35,12 +93,13 @@ class Capture:
     def __init__(self, catalog: Path | str) -> None:
         self.catalog_path = Path(os.path.expanduser(catalog))
 
-    def _store(self, kind: str, example: Example, meta: dict[str, Any] | None, capture_id: str | None) -> str:
-        locator = {"capture_id": capture_id or uuid.uuid4().hex}
-        row = ExampleRow.of(example, locator, {**(meta or {}), "captured_at": utcnow()})
+    def _store(
+        self, kind: str, payload: dict[str, Any], meta: dict[str, Any] | None, capture_id: str | None
+    ) -> str:
+        item = capture_item(kind, payload, meta, capture_id)
         with Catalog.open(self.catalog_path) as cat:
-            cat.commit_batch(None, SOURCES[kind], f"capture://{kind}", [row], [], None, utcnow())
-        return example.id
+            [result] = cat.commit_captures([item], utcnow())
+        return checked(result, capture_id)
 
     def record_conversation(
         self,
@@ -49,7 +108,7 @@ class Capture:
         capture_id: str | None = None,
     ) -> str:
         """Store a conversation (OpenAI-style messages); returns the example id."""
-        return self._store("conversation", sft(openai_messages(messages)).example, meta, capture_id)
+        return self._store("conversation", {"messages": messages}, meta, capture_id)
 
     def record_correction(
         self,
@@ -60,11 +119,8 @@ class Capture:
         capture_id: str | None = None,
     ) -> str:
         """Store the owner's correction of an answer as a preference pair (corrected = chosen)."""
-        turns = [Message("user", prompt)] if isinstance(prompt, str) else openai_messages(prompt)
-        example = Example(
-            "preference", turns, [Message("assistant", corrected)], [Message("assistant", original)]
-        )
-        return self._store("correction", example, meta, capture_id)
+        return self._store("correction", {"prompt": prompt, "original": original, "corrected": corrected}, meta,
+                           capture_id)  # fmt: skip
 
     def record_escalation(
         self,
@@ -74,9 +130,9 @@ class Capture:
         capture_id: str | None = None,
     ) -> str:
         """Store a stronger model's answer to a prompt SAM escalated (distillation data)."""
-        turns = [Message("user", prompt)] if isinstance(prompt, str) else openai_messages(prompt)
-        example = Example("sft", [*turns, Message("assistant", answer_from_stronger_model)])
-        return self._store("escalation", example, meta, capture_id)
+        return self._store(
+            "escalation", {"prompt": prompt, "answer": answer_from_stronger_model}, meta, capture_id
+        )
 
 
 def _default() -> Capture:

@@ -13,10 +13,12 @@ from typing import Any
 
 import orjson
 
+from samdata.catalog.capture import CaptureStore
 from samdata.catalog.curate import CurateStore
 from samdata.catalog.export import ExportStore
 from samdata.catalog.ingest import IngestStore
 from samdata.catalog.lineage import LineageStore
+from samdata.catalog.pipeline import PipelineStore
 from samdata.catalog.schema import MIGRATIONS
 from samdata.catalog.train import TrainStore
 
@@ -71,7 +73,7 @@ class CatalogError(Exception):
     """The catalog file cannot be opened or is newer than this samdata."""
 
 
-class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore):
+class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore, PipelineStore, CaptureStore):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
@@ -181,15 +183,23 @@ class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore):
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+    def transaction(self, data: bool = False) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception. `data`: the transaction may change
+        what exports read; if it changed any row, the data version moves with it."""
         self.conn.execute("BEGIN IMMEDIATE")
+        before = self.conn.total_changes
         try:
             yield self.conn
+            if data and self.conn.total_changes != before:
+                self.conn.execute("UPDATE data_version SET value = value + 1 WHERE id = 1")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Moves whenever examples, provenance, labels, clusters or verdicts change."""
+        return int(self.conn.execute("SELECT value FROM data_version WHERE id = 1").fetchone()[0])
 
     # -- schema -------------------------------------------------------------------------------
 

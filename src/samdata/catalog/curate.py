@@ -67,7 +67,7 @@ class CurateStore:
     ) -> None:
         """Store a batch's labels of every detector in one transaction; an example's secret findings
         and redaction replace its old ones."""
-        with self.transaction() as c:
+        with self.transaction(data=True) as c:
             c.executemany(
                 "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (example_id, detector) DO UPDATE SET version = excluded.version,"
@@ -93,7 +93,7 @@ class CurateStore:
 
     def reset_neardup(self) -> None:
         """Forget bands, pairs and clusters (the shingling or banding changed)."""
-        with self.transaction() as c:
+        with self.transaction(data=True) as c:
             c.execute("DELETE FROM lsh_index")
             c.execute("DELETE FROM lsh_pending")
             c.execute("DELETE FROM neardup_pairs")
@@ -174,7 +174,7 @@ class CurateStore:
         return out
 
     def save_pairs(self, pairs: Sequence[tuple[str, str, float]]) -> None:
-        with self.transaction() as c:
+        with self.transaction(data=True) as c:
             c.executemany("INSERT OR REPLACE INTO neardup_pairs (a, b, jaccard) VALUES (?, ?, ?)", pairs)
 
     def neardup_pairs(self) -> list[tuple[str, str, float]]:
@@ -202,7 +202,7 @@ class CurateStore:
         """The `neardup` attribute of every clustered example (everything else has none), written
         where it changed; returns the examples whose value appeared, changed or went (their
         verdicts need a look)."""
-        with self.transaction() as c:
+        with self.transaction(data=True) as c:
             old = {
                 r[0]: r[1]
                 for r in c.execute("SELECT example_id, value FROM attributes WHERE detector = 'neardup'")
@@ -275,12 +275,19 @@ class CurateStore:
 
     def save_verdicts(self, values: Sequence[tuple[str, Any]], now: str) -> None:
         """The `verdict` attribute (kept or not, and why) of these examples."""
-        with self.transaction() as c:
+        with self.transaction(data=True) as c:
             c.executemany(
                 "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'verdict', 1, ?, ?)"
                 " ON CONFLICT (example_id, detector) DO UPDATE SET value = excluded.value, computed_at = excluded.computed_at",
                 [(i, orjson.dumps(v).decode(), now) for i, v in values],
             )
+
+    def kept_count(self) -> int:
+        """Live examples whose stored verdict keeps them."""
+        return self.conn.execute(
+            "SELECT count(*) FROM attributes a JOIN examples e ON e.id = a.example_id AND e.forgotten = 0"
+            " WHERE a.detector = 'verdict' AND a.value ->> '$.kept' = 1"
+        ).fetchone()[0]
 
     def funnel_counts(self) -> dict[str, dict[str, int]]:
         """Per source, in SQL: ingested, near-duplicates removed, quality flagged (a flag or the wrong

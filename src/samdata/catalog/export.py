@@ -109,13 +109,15 @@ class ExportStore:
     def record_export(
         self, recipe: str, recipe_json: str, out_dir: str, now: str, manifest_sha: str, counts: dict[str, int],
         members: Iterable[bytes],  # JSON arrays of [example_id, split] pairs
+        inputs: dict[str, Any] | None = None,
     ) -> int:  # fmt: skip
         with self.transaction() as c:
             cur = c.execute(
-                "INSERT INTO exports (recipe, recipe_json, out_dir, created_at, manifest_sha256, counts)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (recipe, recipe_json, out_dir, now, manifest_sha, orjson.dumps(counts).decode()),
-            )
+                "INSERT INTO exports (recipe, recipe_json, out_dir, created_at, manifest_sha256, counts, inputs)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (recipe, recipe_json, out_dir, now, manifest_sha, orjson.dumps(counts).decode(),
+                 orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS).decode() if inputs else None),
+            )  # fmt: skip
             export_id = int(cur.lastrowid or 0)
             # Members arrive in chunks of JSON pairs that SQLite unpacks itself: one statement per
             # chunk instead of one Python call per example (exports hold millions).
@@ -134,6 +136,18 @@ class ExportStore:
             (out_dir, manifest_sha),
         ).fetchone()
         return row[0] if row else None
+
+    def last_export_to(self, out_dir: str) -> dict[str, Any] | None:
+        """The newest export written to `out_dir`: id, manifest hash, inputs (None before they
+        were recorded), counts."""
+        row = self.conn.execute(
+            "SELECT id, manifest_sha256, inputs, counts FROM exports WHERE out_dir = ? ORDER BY id DESC LIMIT 1",
+            (out_dir,),
+        ).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "manifest_sha256": row[1], "inputs": orjson.loads(row[2]) if row[2] else None,
+                "counts": orjson.loads(row[3])}  # fmt: skip
 
     def export_dir(self, export_id: int) -> str | None:
         row = self.conn.execute("SELECT out_dir FROM exports WHERE id = ?", (export_id,)).fetchone()

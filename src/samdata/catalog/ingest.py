@@ -166,7 +166,7 @@ class IngestStore:
         """Store a batch, its account and the progress that covers it in one transaction; return
         new examples. `repeats`: (example id, locator, meta) of records seen before (provenance
         only); `raw`: (digest, what it produced) of records converted here."""
-        with self.transaction() as c:
+        with self.transaction(data=True) as c:
             file_id = self._file_id(c, source, file)
             if account is not None or (progress is not None and progress.fresh):
                 self._add_account(
@@ -270,6 +270,11 @@ class IngestStore:
             for r in rows
         ]  # fmt: skip
 
+    def ingested_files(self) -> dict[str, tuple[int, int]]:
+        """Files read to their end by ingest: path → (size, mtime_ns) as read."""
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute(
+            "SELECT file, size, mtime_ns FROM ingest_progress WHERE done = 1")}  # fmt: skip
+
     def _file_id(self, c: sqlite3.Connection, source: str, file: str) -> int:
         c.execute("INSERT OR IGNORE INTO ingest_files (source, path) VALUES (?, ?)", (source, file))
         return c.execute(
@@ -282,7 +287,7 @@ class IngestStore:
 
         Forgotten examples stay (their hash keeps them from coming back). Returns rows dropped.
         """
-        with self.transaction() as c:
+        with self.transaction(data=True) as c:
             file_id = self._file_id(c, source, file)
             gone = [
                 r[0]

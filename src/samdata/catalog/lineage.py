@@ -93,7 +93,7 @@ class LineageStore:
     def forget(self, ids: Sequence[str]) -> int:
         """Wipe the bodies and everything derived from them; keep the ids so re-ingest skips them."""
         rows = [(i,) for i in ids]
-        with self.transaction() as c:
+        with self.transaction(data=True) as c:
             n = c.executemany(
                 f"UPDATE examples SET forgotten = 1, body = '{FORGOTTEN_BODY}', chars = 0 WHERE id = ? AND forgotten = 0",
                 rows,

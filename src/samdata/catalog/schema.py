@@ -395,3 +395,54 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        12,
+        "pipeline: run history per stage, a data version for exports, idempotent captures",
+        """
+        -- One row per `samdata run` (or watcher pass); its stages below. A run found 'running' by
+        -- the next one (which holds the lock, so its process is gone) is marked 'killed'.
+        CREATE TABLE pipeline_runs (
+            id              INTEGER PRIMARY KEY,
+            trigger         TEXT NOT NULL,                 -- cli | schedule | watch
+            started_at      TEXT NOT NULL,
+            ended_at        TEXT,
+            status          TEXT NOT NULL,                 -- running | ok | failed | interrupted | killed
+            pid             INTEGER,
+            error           TEXT,                          -- one line: the stage and why
+            changes         TEXT NOT NULL DEFAULT '{}',    -- JSON: what changed since the last run
+            snapshot        TEXT                           -- JSON: the totals the next run compares with
+        );
+        CREATE TABLE pipeline_stages (
+            run_id          INTEGER NOT NULL REFERENCES pipeline_runs(id) ON DELETE CASCADE,
+            seq             INTEGER NOT NULL,
+            stage           TEXT NOT NULL,                 -- scan | ingest | curate | export:NAME | train:NAME
+            started_at      TEXT NOT NULL,
+            ended_at        TEXT,
+            status          TEXT NOT NULL,                 -- running | ok | skipped | failed | interrupted
+            figures         TEXT NOT NULL DEFAULT '{}',    -- JSON
+            error           TEXT,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID;
+        -- Bumped by every transaction that changes what an export reads (examples, provenance,
+        -- labels, verdicts, clusters, forget): an export whose recipe and data version are those of
+        -- the last one is not written again.
+        CREATE TABLE data_version (
+            id              INTEGER PRIMARY KEY CHECK (id = 1),
+            value           INTEGER NOT NULL
+        );
+        INSERT INTO data_version (id, value) VALUES (1, 1);
+        -- What an export was written from (JSON: recipe digest, data version, samdata version).
+        ALTER TABLE exports ADD COLUMN inputs TEXT;
+        -- A capture's Idempotency-Key (or capture_id): a retry answers with the first answer.
+        CREATE TABLE capture_requests (
+            key             TEXT PRIMARY KEY,
+            kind            TEXT NOT NULL,
+            request_hash    TEXT NOT NULL,                 -- xxh3-128 of the canonical request
+            example_id      TEXT NOT NULL,
+            created_at      TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+)

@@ -47,7 +47,9 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 
 
-err = Console(stderr=True, highlight=False)
+# Messages stay one line each when stderr is a log file (schedule, watch): a reason a person greps
+# for must not be cut at 80 columns.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

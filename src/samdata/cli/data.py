@@ -29,7 +29,7 @@ from samdata.cli._common import (
     print_funnel,
     print_ingest,
 )
-from samdata.curate import run_curate, verdict
+from samdata.curate import run_curate
 from samdata.curate.secrets import SecretScanner
 from samdata.ingest import IngestError, run_ingest
 
@@ -82,12 +82,7 @@ def stats(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = 
     """Examples by kind and by source, and quarantined records."""
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
-        figures = cat.ingest_stats()
-        figures["curation"] = {
-            "funnel": verdict.funnel(cat),
-            "quality_flags": cat.quality_flag_counts(),
-            **cat.breakdowns(),
-        }
+        figures = browse.stats_document(cat)
     if json:
         emit_json(figures)
         return

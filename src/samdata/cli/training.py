@@ -141,10 +141,22 @@ app.add_typer(runs_app, name="runs")
 
 @runs_app.callback(invoke_without_command=True)
 def runs_list(
-    ctx: typer.Context, config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    catalog: CatalogOpt = None,
+    json: JsonOpt = False,
+    pipeline: Annotated[
+        bool, typer.Option("--pipeline", help="The `samdata run` history instead: stages, changes, errors.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="With --pipeline: how many of the newest runs.")] = 20,
 ) -> None:
     """Every training run, newest last (a run whose process vanished is marked failed first)."""
     if ctx.invoked_subcommand is not None:
+        return
+    if pipeline:
+        from samdata.cli.pipeline import runs_pipeline
+
+        runs_pipeline(config, catalog, json, limit)
         return
     cfg = load(config, catalog)
     with open_catalog(cfg, write=None) as cat:

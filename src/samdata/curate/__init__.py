@@ -140,14 +140,30 @@ def _run_curate(
     t = clock()
     _verify_pending(catalog, plan, workers)
     seconds["verify"] = clock() - t
-    progress.stage("near-duplicate clusters")
-    t = clock()
-    report.clusters = _cluster(catalog, config.curate.source_priority, plan.versions["minhash"])
-    t, seconds["cluster"] = clock(), clock() - t
-    progress.stage("funnel")
-    report.funnel = verdict.funnel(catalog)
-    seconds["funnel"] = clock() - t
-    report.flags = catalog.quality_flag_counts()
+    # Clusters, funnel and flag counts read the whole catalog: when nothing they read changed since
+    # they were last computed (same data version, same keeper rule), the stored ones are still true.
+    summary = catalog.get_stat("curate.summary")
+    key = [catalog.data_version(), config.curate.source_priority, plan.versions["minhash"]]
+    if summary is not None and summary["key"] == key:
+        report.clusters, report.funnel, report.flags = (
+            summary["clusters"],
+            summary["funnel"],
+            summary["flags"],
+        )
+    else:
+        progress.stage("near-duplicate clusters")
+        t = clock()
+        report.clusters = _cluster(catalog, config.curate.source_priority, plan.versions["minhash"])
+        t, seconds["cluster"] = clock(), clock() - t
+        progress.stage("funnel")
+        report.funnel = verdict.funnel(catalog)
+        seconds["funnel"] = clock() - t
+        report.flags = catalog.quality_flag_counts()
+        key[0] = catalog.data_version()  # clustering may have moved it
+        catalog.put_stat(
+            "curate.summary", {"key": key, "clusters": report.clusters, "funnel": report.funnel,
+                               "flags": report.flags},
+        )  # fmt: skip
     report.elapsed_s = time.perf_counter() - t0
     return report
 

@@ -49,5 +49,9 @@ def verdicts(catalog: Any, ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
 def funnel(catalog: Any) -> dict[str, dict[str, int]]:
     """Per source: ingested → near-duplicates removed (not their cluster's keeper) → flagged by
     quality (a quality flag, or not in the source's language) → with secrets (kept, redacted) →
-    kept (by `not_kept`, the default recipe's rule, stored as each example's verdict) → not curated."""
+    kept (by `not_kept`, the default recipe's rule, stored as each example's verdict) → not curated.
+    The funnel curate stored is used while the catalog's data version is the one it was computed at."""
+    summary = catalog.get_stat("curate.summary")
+    if summary is not None and summary["key"][0] == catalog.data_version():
+        return summary["funnel"]
     return catalog.funnel_counts()

@@ -531,10 +531,12 @@ def _git_repo(repo: Path, rng: random.Random) -> bool:
             "Point SAM at the home database",
         ),
     ]
-    for rel, text, message in steps:
+    for i, (rel, text, message) in enumerate(steps):
         path = repo / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+        # Fixed dates: the same seed builds the same commits (and the same example ids).
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"2026-03-0{i + 1}T10:00:00+00:00"
         git("add", ".")
         git("commit", "-q", "-m", f"{message}\n\n{_sentence(rng, 8)}")
     return True

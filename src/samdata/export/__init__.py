@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import xxhash
 
+from samdata import __version__
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config, RecipeConfig
 from samdata.curate import tokens, verdict
@@ -200,6 +201,46 @@ class ExportProgress:
     def done(self) -> None: ...
 
 
+def recipe_fields(recipe: RecipeConfig) -> dict[str, Any]:
+    """The recipe as manifests record it: what shapes the rows (where `samdata run` writes them and
+    what it trains afterwards do not, and would put local paths in the manifest)."""
+    return recipe.model_dump(mode="json", exclude={"out", "train"})
+
+
+def export_inputs(config: Config, catalog: Catalog, name: str) -> dict[str, Any]:
+    """All that decides an export's bytes besides its folder: the recipe, the tokenizer that
+    counts its tokens, the catalog's data version and this samdata's version (its writers)."""
+    recipe = recipe_fields(config.recipes[name])
+    return {
+        "recipe": hashlib.sha256(orjson.dumps(recipe, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+        "tokenizer": config.curate.tokenizer,
+        "data_version": catalog.data_version(),
+        "samdata": __version__,
+    }
+
+
+def current_export(config: Config, catalog: Catalog, name: str, out_dir: Path) -> int | None:
+    """The export in `out_dir` if writing the recipe again would give the same files: same inputs,
+    and the folder's manifest is still the one recorded. None: it must be written."""
+    last = catalog.last_export_to(str(out_dir))
+    if last is None or last["inputs"] != export_inputs(config, catalog, name):
+        return None
+    manifest = out_dir / "manifest.json"
+    try:
+        raw = manifest.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != last["manifest_sha256"]:
+            return None
+        # Every file it lists is still there and untouched since (mtimes: hashing them all again
+        # would cost a second per GB on every run).
+        written = manifest.stat().st_mtime + 1.0
+        for file in orjson.loads(raw).get("files", {}):
+            if (out_dir / file).stat().st_mtime > written:
+                return None
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return int(last["id"])
+
+
 def run_export(
     config: Config,
     catalog: Catalog,
@@ -230,9 +271,11 @@ def run_export(
             f"{out_dir} holds files samdata did not write ({shown}); export into a new or empty folder,"
             " or pass --force to write the export among them"
         )
+    inputs = export_inputs(config, catalog, name)
     write = writer_for(recipe)
     fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_stages(out_dir)
     stage = out_dir.parent / f".{out_dir.name}.samdata-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
@@ -265,11 +308,11 @@ def run_export(
         manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
         manifest_sha = _write_atomic(stage / "manifest.json", manifest_bytes)
         _install(stage, out_dir, merge=bool(foreign))
-        recipe_json = orjson.dumps(recipe.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode()
+        recipe_json = orjson.dumps(recipe_fields(recipe), option=orjson.OPT_SORT_KEYS).decode()
         with open(spool_path, "rb") as spool:
             members = (b"[" + b",".join(chunk) + b"]" for chunk in _chunks(spool, 50_000))
             export_id = catalog.record_export(
-                name, recipe_json, str(out_dir), utcnow(), manifest_sha, counts, members
+                name, recipe_json, str(out_dir), utcnow(), manifest_sha, counts, members, inputs
             )
     finally:
         progress.done()
@@ -279,6 +322,29 @@ def run_export(
         shutil.rmtree(stage, ignore_errors=True)
         spool_path.unlink(missing_ok=True)
     return ExportResult(export_id, out_dir, counts, manifest)
+
+
+def remove_stale_stages(out_dir: Path) -> None:
+    """What an export killed mid-way left beside `out_dir` (its staging folder and member spool,
+    named after its pid): removed once that process is gone."""
+    for path in out_dir.parent.glob(f".{out_dir.name}.samdata-*"):
+        pid = path.name.rsplit("-", 1)[1].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or a platform without signal 0
+        return True
+    return True
 
 
 # What an export folder may hold besides what its manifest lists.
@@ -414,7 +480,7 @@ def _manifest(
 ) -> dict[str, Any]:
     return {
         "schema": MANIFEST_SCHEMA,
-        "recipe": {"name": name, **recipe.model_dump(mode="json")},
+        "recipe": {"name": name, **recipe_fields(recipe)},
         "catalog": catalog.export_state(),
         "counts": counts,
         "breakdown": [

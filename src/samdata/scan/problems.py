@@ -19,7 +19,7 @@ import xxhash
 
 from samdata.config import Config
 from samdata.formats import DATA_FORMATS
-from samdata.paths import display_path, human_size, is_below
+from samdata.paths import display_path, glob_base, human_size, is_below
 from samdata.scan.walk import WalkIssue
 
 # The `error` a file row carries when it kept changing while the scan read it.
@@ -138,7 +138,7 @@ def _missing_inputs(config: Config, online: Mapping[str, bool]) -> list[Problem]
     for s in config.sources:
         if not s.active:
             continue
-        fixed = _glob_base(s.path)
+        fixed = glob_base(s.path)
         root = _root_name(config, fixed)
         if root is not None and not online.get(root, False):
             continue
@@ -155,16 +155,6 @@ def _missing_inputs(config: Config, online: Mapping[str, bool]) -> list[Problem]
                 )
             )
     return out
-
-
-def _glob_base(pattern: str) -> str:
-    """The folder part of a glob before its first wildcard."""
-    parts = []
-    for part in pattern.split("/"):
-        if any(ch in part for ch in "*?["):
-            break
-        parts.append(part)
-    return "/".join(parts) or "/"
 
 
 def _links(files: Sequence[Mapping[str, Any]]) -> list[Problem]:

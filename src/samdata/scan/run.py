@@ -15,6 +15,7 @@ from samdata.catalog import Catalog
 from samdata.config import Config, ScanSettings
 from samdata.paths import display_path, is_below
 from samdata.scan.analyze import analyze_file, analyzer_key
+from samdata.scan.expiry import expiring_transcripts
 from samdata.scan.inventory import format_summary
 from samdata.scan.problems import CHANGED_WHILE_READ, Problem, detect_problems
 from samdata.scan.walk import Entry, WalkIssue, walk
@@ -192,6 +193,7 @@ def run_scan(
 
         files = catalog.files()
         report.problems = detect_problems(config, files, online, issues)
+        report.problems += expiring_transcripts(config, files, catalog.ingested_files())
         catalog.save_problems(scan_id, (p.to_dict() for p in report.problems))
         # Cheap figures for later readers (stats, dashboard) without walking the files table.
         catalog.put_stat(
