@@ -232,8 +232,11 @@ def schedule_status(config: ConfigOpt = None, catalog: CatalogOpt = None, json: 
     from samdata.pipeline import schedule
 
     cfg = load(config, catalog)
-    with open_catalog(cfg, write=None) as cat:
-        status = schedule.status(cfg, cat)
+    if cfg.catalog_path.exists():
+        with open_catalog(cfg, write=None) as cat:
+            status = schedule.status(cfg, cat)
+    else:
+        status = schedule.status(cfg, None)
     if json:
         emit_json(status)
         return

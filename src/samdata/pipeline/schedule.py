@@ -126,7 +126,7 @@ def systemd_units(config: Config, minutes: int) -> tuple[str, str]:
         f"Description=samdata run for {_systemd_path(cfg)}\n\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"WorkingDirectory={_systemd_quote(str(cfg.parent))}\n"
+        f"WorkingDirectory={_systemd_path(cfg.parent)}\n"
         f"ExecStart={' '.join(_systemd_quote(a) for a in command(config))}\n"
         f"StandardOutput=append:{log}\n"
         f"StandardError=append:{log}\n"
@@ -180,7 +180,7 @@ def install(
     home: Path | None = None,
 ) -> Installed:  # fmt: skip
     """Write (and with `activate`, load) the job for `config`; an earlier job of this config is replaced."""
-    minutes = minutes or config.pipeline.interval_minutes
+    minutes = config.pipeline.interval_minutes if minutes is None else minutes
     if minutes < 1:
         raise ScheduleError("the interval is at least 1 minute")
     kind = kind or default_kind()
@@ -251,8 +251,9 @@ def _interval_of(kind: str, paths: list[Path]) -> int | None:
     return None
 
 
-def status(config: Config, catalog: Catalog, home: Path | None = None) -> dict[str, Any]:
-    """Installed or not, which files, the interval, the last run and (estimated) the next one."""
+def status(config: Config, catalog: Catalog | None, home: Path | None = None) -> dict[str, Any]:
+    """Installed or not, which files, the interval, the last run and (estimated) the next one
+    (`catalog` None: no run yet)."""
     home = home or Path.home()
     found = next(
         (
@@ -262,7 +263,7 @@ def status(config: Config, catalog: Catalog, home: Path | None = None) -> dict[s
         ),
         None,
     )
-    last = catalog.last_pipeline("schedule") or catalog.last_pipeline()
+    last = (catalog.last_pipeline("schedule") or catalog.last_pipeline()) if catalog else None
     out: dict[str, Any] = {"installed": found is not None, "kind": found[0] if found else None,
                            "files": [str(p) for p in found[1]] if found else [], "interval_minutes": None,
                            "log": str(config.run_log), "next_run": None,

@@ -69,18 +69,28 @@ def watch(
     if not folders:
         raise PipelineError("nothing to watch: configure [[roots]] or [[sources]]")
     flt = _Filter(config)
-    _pass(config, "start", on_event)
-    present: list[str] = []
+    # A pass runs once the watcher is set up (its first yield), so a file written while the pass
+    # runs is either read by it or reported as an event: none falls between the two.
+    pending: str | None = "start"
+    present: list[str] | None = None  # None: not looked yet
     while not stop.is_set():
         now = [f for f in folders if os.path.isdir(f)]
-        gone, back = sorted(set(present) - set(now)), sorted(set(now) - set(present))
-        if gone:
-            on_event("offline", {"paths": gone})
-        if back and present:  # a folder came back (not the first look): catch up on it
-            on_event("online", {"paths": back})
-            _pass(config, "back online", on_event)
+        if present is None:
+            missing = sorted(set(folders) - set(now))
+            if missing:
+                on_event("offline", {"paths": missing})
+        else:
+            gone, back = sorted(set(present) - set(now)), sorted(set(now) - set(present))
+            if gone:
+                on_event("offline", {"paths": gone})
+            if back:  # a drive plugged back may hold files written elsewhere: catch up on it
+                on_event("online", {"paths": back})
+                pending = "back online"
         present = now
         if not present:
+            if pending:
+                _pass(config, pending, on_event)
+                pending = None
             stop.wait(check_s)
             continue
         for changes in watchfiles.watch(
@@ -89,5 +99,6 @@ def watch(
         ):  # fmt: skip
             if [f for f in folders if os.path.isdir(f)] != present:
                 break  # the set changed: look again, then watch the new set
-            if changes:
-                _pass(config, f"{len(changes)} change(s)", on_event)
+            if changes or pending:
+                _pass(config, pending or f"{len(changes)} change(s)", on_event)
+                pending = None
