@@ -234,3 +234,26 @@ def test_an_interrupted_run_is_recorded_and_releases_the_lock(tmp_path: Path) ->
     assert _lock_is_free(config.catalog_path)
     shutil.rmtree(config.export_dir("sam-sft"), ignore_errors=True)
     assert run_pipeline(config).status == "ok"
+
+
+def test_a_recipe_with_a_train_table_is_trained_after_each_fresh_export(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    estate = build_estate(tmp_path / "e")
+    with open(estate.config_path, "a") as f:
+        f.write(f'\n[recipes.sam-sft-trl.train]\nmodel = "{tiny_model}"\nsteps = 2\nmax_seq_length = 256\n')
+    config = load_config(estate.config_path)
+    report = run_pipeline(config)
+    trained = next(s for s in report.stages if s.stage == "train:sam-sft-trl")
+    assert trained.status == "ok", trained
+    assert (
+        trained.figures["steps"] == 2 and (trained.figures["train_loss"] or trained.figures["valid_loss"]) > 0
+    )
+    assert report.changes["trained"] == [trained.figures["run_id"]]
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        run = cat.run(trained.figures["run_id"])
+        export_id = next(s for s in report.stages if s.stage == "export:sam-sft-trl").figures["export_id"]
+    assert run["status"] == "completed" and run["export_id"] == export_id
+    again = run_pipeline(config)
+    skipped = next(s for s in again.stages if s.stage == "train:sam-sft-trl")
+    assert skipped.status == "skipped" and skipped.figures["reason"] == "the export was not written anew"

@@ -26,6 +26,13 @@ class CurateStore:
             args,
         )
 
+    def labels_fingerprint(self) -> list[int]:
+        """Moves whenever examples or labels may have changed: the data version (every write
+        through samdata), the schema version (a migration may drop labels) and the number of
+        label rows (an edit by hand in sqlite3)."""
+        n = self.conn.execute("SELECT count(*) FROM attributes").fetchone()[0]
+        return [self.data_version(), self.schema_version(), n]  # type: ignore[attr-defined]
+
     def unlabelled_count(self, versions: dict[str, int]) -> int:
         """Live examples missing a result of some detector at its current version."""
         where, args = self._unlabelled_where(versions)

@@ -265,6 +265,9 @@ def print_scan(report: scan_run.ScanReport) -> None:
         table.add_row(kind, severity, str(n))
     out.print(table)
     out.print("details: samdata inventory")
+    for p in report.problems:
+        if p.kind == "expiring_transcripts":  # data about to be deleted: said in full, not only counted
+            err.print(f"[yellow]warning:[/] {escape(p.message)}; {escape(p.action)}", markup=True)
 
 
 def print_ingest(summary: dict[str, Any]) -> None:

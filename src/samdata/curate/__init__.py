@@ -32,6 +32,7 @@ class CurateReport:
     clusters: int = 0
     funnel: dict[str, dict[str, int]] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
+    kept: int = 0  # live examples the stored verdicts keep
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -40,6 +41,7 @@ class CurateReport:
             "neardup_clusters": self.clusters,
             "funnel": self.funnel,
             "quality_flags": self.flags,
+            "kept": self.kept,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "elapsed_s": round(self.elapsed_s, 3),
         }
@@ -107,9 +109,13 @@ def _run_curate(
     if catalog.get_stat("neardup.version") != plan.versions["minhash"]:
         catalog.reset_neardup()
         catalog.put_stat("neardup.version", plan.versions["minhash"])
-    pending = catalog.unlabelled_count(plan.versions)
+    # Finding the unlabelled examples reads every example: skipped when nothing was written since a
+    # run that left none at these detector versions.
+    labelled_key = [*catalog.labels_fingerprint(), plan.versions]
+    up_to_date = catalog.get_stat("curate.labelled") == labelled_key
+    pending = 0 if up_to_date else catalog.unlabelled_count(plan.versions)
     progress.detector("labelling", pending)
-    batches = catalog.unlabelled(plan.versions, BATCH)
+    batches = iter(()) if up_to_date else catalog.unlabelled(plan.versions, BATCH)
     # A pool costs a second per worker to start (each builds its tokenizer): only for real work.
     workers = workers or (default_workers() if pending > 2 * BATCH else 1)
     seconds = report.seconds
@@ -144,11 +150,12 @@ def _run_curate(
     # they were last computed (same data version, same keeper rule), the stored ones are still true.
     summary = catalog.get_stat("curate.summary")
     key = [catalog.data_version(), config.curate.source_priority, plan.versions["minhash"]]
-    if summary is not None and summary["key"] == key:
-        report.clusters, report.funnel, report.flags = (
+    if summary is not None and summary["key"] == key and "kept" in summary:
+        report.clusters, report.funnel, report.flags, report.kept = (
             summary["clusters"],
             summary["funnel"],
             summary["flags"],
+            summary["kept"],
         )
     else:
         progress.stage("near-duplicate clusters")
@@ -159,11 +166,13 @@ def _run_curate(
         report.funnel = verdict.funnel(catalog)
         seconds["funnel"] = clock() - t
         report.flags = catalog.quality_flag_counts()
+        report.kept = catalog.kept_count()
         key[0] = catalog.data_version()  # clustering may have moved it
         catalog.put_stat(
             "curate.summary", {"key": key, "clusters": report.clusters, "funnel": report.funnel,
-                               "flags": report.flags},
+                               "flags": report.flags, "kept": report.kept},
         )  # fmt: skip
+    catalog.put_stat("curate.labelled", [*catalog.labels_fingerprint(), plan.versions])
     report.elapsed_s = time.perf_counter() - t0
     return report
 

@@ -191,8 +191,8 @@ def _curate(config: Config, cat: Catalog, progress: Any, workers: int | None) ->
     from samdata.curate import run_curate
 
     curated = run_curate(config, cat, progress, workers=workers)
-    kept = cat.kept_count()
-    return {"labelled": max(curated.labelled.values(), default=0), "clusters": curated.clusters, "kept": kept,
+    return {"labelled": max(curated.labelled.values(), default=0), "clusters": curated.clusters,
+            "kept": curated.kept,
             "elapsed_s": round(curated.elapsed_s, 3)}  # fmt: skip
 
 
@@ -229,5 +229,9 @@ def _train(config: Config, cat: Catalog, name: str, fresh: bool) -> dict[str, An
             f"training run #{job.run_id} {run.get('status')}: {run.get('error') or 'see its log'}"
         )
     metrics = cat.metrics(job.run_id)
+
+    def last(key: str) -> float | None:  # train and validation losses are logged on separate rows
+        return next((m[key] for m in reversed(metrics) if m[key] is not None), None)
+
     return {"run_id": job.run_id, "steps": metrics[-1]["step"] if metrics else 0,
-            "train_loss": metrics[-1].get("train_loss") if metrics else None}  # fmt: skip
+            "train_loss": last("train_loss"), "valid_loss": last("valid_loss")}  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from samdata import __version__
 from samdata.catalog import Catalog
@@ -48,6 +49,13 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": f"{first['field']}: {first['message']}{more}", "errors": fields}, 422)
 
 
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    # The framework's own refusals (404, 405, a body it cannot decode) in the documented shape,
+    # `{"error": ...}` like every other error, not FastAPI's `{"detail": ...}`.
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
+
+
 def create_app(config: Config, host: str = "127.0.0.1", token: str | None = None) -> Any:
     """The ASGI app serving `config`'s catalog as if bound to `host`. Bound off loopback, a token
     is required (read or created beside the catalog when not given)."""
@@ -77,7 +85,7 @@ def _api(config: Config | None) -> FastAPI:
         version=__version__,
         summary="Local capture and status API of samdata's catalog.",
         lifespan=lifespan,
-        exception_handlers={RequestValidationError: _invalid},
+        exception_handlers={RequestValidationError: _invalid, HTTPException: _http_error},
     )
     app.state.config = config
     app.include_router(api.router)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,14 +78,22 @@ class ErrorOut(BaseModel):
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Invalid JSON"},
+    400: {"model": ErrorOut, "description": "Invalid JSON, an invalid Content-Length, or no Host header"},
     401: {"model": ErrorOut, "description": "Missing or wrong token"},
+    403: {"model": ErrorOut, "description": "A cross-origin request (its Origin is another site)"},
     413: {"model": ErrorOut, "description": "Body too large"},
     415: {"model": ErrorOut, "description": "Not JSON"},
+    421: {"model": ErrorOut, "description": "The Host header names another server (DNS rebinding)"},
     422: {
         "model": ErrorOut,
         "description": "A field is wrong, or the Idempotency-Key was used for another request",
     },
+}
+# What the security middleware may answer to a GET (no body, no Origin check).
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "No Host header"},
+    401: _ERRORS[401],
+    421: _ERRORS[421],
 }
 
 
@@ -103,6 +112,9 @@ async def _capture(kind: str, body: Capture, request: Request, response: Respons
         item = capture_item(kind, _payload(kind, body), body.meta, key)
     except InvalidExample as e:
         return JSONResponse({"error": f"not a {kind}: {e}"}, 422)
+    except orjson.JSONEncodeError as e:
+        # Parsed, but not storable as JSON: an integer past 64 bits, a lone surrogate (\ud800).
+        return JSONResponse({"error": f"not storable as JSON: {e}"}, 422)
     result = await asyncio.wrap_future(request.app.state.writer.submit(item))
     if result.conflict:
         return JSONResponse({"error": f"Idempotency-Key {key!r} was used for a different request"}, 422)
@@ -154,7 +166,7 @@ def _read(request: Request) -> Catalog:
     return Catalog.open(request.app.state.config.catalog_path, readonly=True)
 
 
-@router.get("/health", response_model=Health, responses={401: _ERRORS[401]})
+@router.get("/health", response_model=Health, responses=_READ_ERRORS)
 def health(request: Request) -> Any:
     """The server answers and the catalog opens."""
     with _read(request) as cat:
@@ -162,7 +174,7 @@ def health(request: Request) -> Any:
         return {"status": "ok", "version": __version__, "schema_version": cat.schema_version(), "examples": n}
 
 
-@router.get("/stats", responses={401: _ERRORS[401]})
+@router.get("/stats", responses=_READ_ERRORS)
 def stats(request: Request) -> dict[str, Any]:
     """The document `samdata stats --json` prints."""
     from samdata.browse import stats_document
@@ -171,7 +183,10 @@ def stats(request: Request) -> dict[str, Any]:
         return stats_document(cat)
 
 
-@router.get("/runs", responses={401: _ERRORS[401]})
+@router.get(
+    "/runs",
+    responses={**_READ_ERRORS, 422: {"model": ErrorOut, "description": "limit is out of range"}},
+)
 def runs(request: Request, limit: Annotated[int, Field(ge=1, le=1000)] = 20) -> dict[str, Any]:
     """The newest pipeline runs (stages, changes, errors) and every training run."""
     with _read(request) as cat:

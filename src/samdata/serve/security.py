@@ -141,7 +141,10 @@ class Guard:
                               {"www-authenticate": 'Bearer realm="samdata"'})  # fmt: skip
         if method in ("POST", "PUT", "PATCH"):
             ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            if ctype != "application/json":
+            # A body must be JSON; a request without one (a POST to a GET route) goes on to the
+            # router and its 405, or to the missing-body 422.
+            has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+            if has_body and ctype != "application/json":
                 raise Refusal(
                     415, f"send JSON (Content-Type: application/json), not {ctype or 'no content type'}"
                 )
