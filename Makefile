@@ -8,6 +8,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, from the exact release (a bare range would fetch a multi-GB CUDA build).
 	$(PY) -m pip install -q torch==2.13.0
+	# dev brings Playwright without a browser: tests/serve/test_pages.py drives /usr/bin/chromium
+	# (Debian's chromium package; .ci/run installs it). Never `playwright install`.
 	$(PY) -m pip install -q -e '.[dev,trl,mlx,browse]'
 	touch $(STAMP)
 

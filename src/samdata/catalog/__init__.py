@@ -15,11 +15,14 @@ import orjson
 
 from samdata.catalog.capture import CaptureStore
 from samdata.catalog.curate import CurateStore
+from samdata.catalog.dashboard import DashboardStore
 from samdata.catalog.export import ExportStore
 from samdata.catalog.ingest import IngestStore
 from samdata.catalog.lineage import LineageStore
 from samdata.catalog.pipeline import PipelineStore
+from samdata.catalog.review import ReviewStore
 from samdata.catalog.schema import MIGRATIONS
+from samdata.catalog.search import SearchStore
 from samdata.catalog.train import TrainStore
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -73,7 +76,18 @@ class CatalogError(Exception):
     """The catalog file cannot be opened or is newer than this samdata."""
 
 
-class Catalog(IngestStore, CurateStore, ExportStore, LineageStore, TrainStore, PipelineStore, CaptureStore):
+class Catalog(
+    IngestStore,
+    CurateStore,
+    DashboardStore,
+    ExportStore,
+    LineageStore,
+    TrainStore,
+    PipelineStore,
+    CaptureStore,
+    SearchStore,
+    ReviewStore,
+):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:

@@ -94,6 +94,7 @@ class LineageStore:
         """Wipe the bodies and everything derived from them; keep the ids so re-ingest skips them."""
         rows = [(i,) for i in ids]
         with self.transaction(data=True) as c:
+            self.unindex(ids)  # type: ignore[attr-defined]
             n = c.executemany(
                 f"UPDATE examples SET forgotten = 1, body = '{FORGOTTEN_BODY}', chars = 0 WHERE id = ? AND forgotten = 0",
                 rows,

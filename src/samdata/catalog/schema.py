@@ -446,3 +446,28 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 13: the dashboard: full-text search over the bodies as curate redacted them, and review decisions.
+MIGRATIONS.append(
+    (
+        13,
+        "search index and review decisions",
+        """
+        -- rowid = examples.rowid; text = every 'content' string of the redacted body. Filled by
+        -- curate once an example's secrets are labelled, so no secret is ever indexed in clear.
+        CREATE VIRTUAL TABLE examples_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+        -- One row per decision a person took in a review queue; the newest undone = 0 row of an item
+        -- is in force. Curate and export read them (an allowed secret hash joins the allow-list).
+        CREATE TABLE review_decisions (
+            id              INTEGER PRIMARY KEY,
+            queue           TEXT NOT NULL,                 -- secrets | ...
+            item            TEXT NOT NULL,                 -- secrets: the finding hash
+            decision        TEXT NOT NULL,                 -- secrets: confirm | allow | skip
+            note            TEXT,
+            decided_at      TEXT NOT NULL,
+            undone          INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX review_decisions_by_item ON review_decisions(queue, item);
+        """,
+    )
+)

@@ -8,6 +8,7 @@ secrets detector also stores findings and a redacted body, which is what exports
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,10 +69,12 @@ def run_curate(
         progress.done()
 
 
-def plan_for(config: Config) -> batch.Plan:
+def plan_for(config: Config, reviewed_allow: Sequence[str] = ()) -> batch.Plan:
     """The labelling plan of a config: detector versions (which include the settings that shape
-    each result, so a changed setting relabels) and what the detectors need to run."""
+    each result, so a changed setting relabels) and what the detectors need to run.
+    `reviewed_allow`: finding hashes allowed in the review queue, added to `[curate] allow`."""
     settings = config.curate
+    allow = sorted({*settings.allow, *reviewed_allow})
     rules = quality.QualityRules(
         min_answer_chars=settings.min_answer_chars, max_answer_chars=settings.max_answer_chars
     )
@@ -83,7 +86,7 @@ def plan_for(config: Config) -> batch.Plan:
     expected = {s.name: s.language for s in config.sources if s.language}
     versions = {
         # The allow-list and literals change what the secrets detector finds: they are part of its version.
-        "secrets": detector_version(secrets.VERSION, settings.literals, settings.allow),
+        "secrets": detector_version(secrets.VERSION, settings.literals, allow),
         "quality": detector_version(quality.VERSION, rules),
         "minhash": detector_version(neardup.VERSION, params),
         "category": detector_version(
@@ -93,7 +96,7 @@ def plan_for(config: Config) -> batch.Plan:
         "tokens": detector_version(tokens.VERSION, settings.tokenizer),
     }
     return batch.Plan(
-        versions=versions, literals=tuple(settings.literals), allow=tuple(settings.allow), rules=rules,
+        versions=versions, literals=tuple(settings.literals), allow=tuple(allow), rules=rules,
         params=params, tokenizer=settings.tokenizer, category_defaults=defaults,
         category_overrides=dict(settings.category_overrides), expected_languages=expected,
         source_order=tuple(s.name for s in config.sources),
@@ -105,7 +108,7 @@ def _run_curate(
 ) -> CurateReport:
     t0 = time.perf_counter()
     report = CurateReport(labelled=dict.fromkeys(batch.DETECTORS, 0))
-    plan = plan_for(config)
+    plan = plan_for(config, catalog.allowed_secret_hashes())
     if catalog.get_stat("neardup.version") != plan.versions["minhash"]:
         catalog.reset_neardup()
         catalog.put_stat("neardup.version", plan.versions["minhash"])
@@ -141,7 +144,10 @@ def _run_curate(
         seconds["write"] += clock() - t
         for name in batch.DETECTORS:
             report.labelled[name] += len(labels.values[name])
+        # Searchable once its secrets are labelled: the index only ever holds redacted text.
+        catalog.reindex_search([i for i, _v in labels.values["secrets"]])
         progress.advance(len(labels))
+    catalog.index_unindexed()  # a catalog curated before the search index existed
     progress.stage("near-duplicate candidates")
     t = clock()
     _verify_pending(catalog, plan, workers)

@@ -191,6 +191,9 @@ def _curate(config: Config, cat: Catalog, progress: Any, workers: int | None) ->
     from samdata.curate import run_curate
 
     curated = run_curate(config, cat, progress, workers=workers)
+    from samdata.browse import stats_document
+
+    stats_document(cat)  # stored for the dashboard's overview and /api/stats (until data changes)
     return {"labelled": max(curated.labelled.values(), default=0), "clusters": curated.clusters,
             "kept": curated.kept,
             "elapsed_s": round(curated.elapsed_s, 3)}  # fmt: skip

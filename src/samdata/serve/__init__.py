@@ -8,18 +8,21 @@ app. `serve` runs it under uvicorn.
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from samdata import __version__
 from samdata.catalog import Catalog
 from samdata.config import Config
-from samdata.serve import api
+from samdata.serve import api, pages
 from samdata.serve.security import Guard, allowed_hosts, is_loopback, load_or_create_token
 from samdata.serve.writer import CaptureWriter
 
@@ -88,7 +91,10 @@ def _api(config: Config | None) -> FastAPI:
         exception_handlers={RequestValidationError: _invalid, HTTPException: _http_error},
     )
     app.state.config = config
+    app.state.secret = secrets.token_bytes(32)  # CSRF tokens: valid for this server process
     app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     return app
 
 

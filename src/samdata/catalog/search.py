@@ -1,0 +1,177 @@
+"""Catalog SQL for the dashboard's example search: an FTS5 index over redacted text, and facets."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Every 'content' string of a body, in document order: what a person searches for.
+_TEXT = (
+    "(SELECT group_concat(t.atom, char(10)) FROM json_tree(coalesce(r.body, e.body)) t"
+    " WHERE t.key = 'content' AND t.type = 'text')"
+)
+_SECRETS_DONE = "EXISTS (SELECT 1 FROM attributes s WHERE s.example_id = e.id AND s.detector = 'secrets')"
+
+
+def _attr(detector: str, value: str) -> tuple[str, str]:
+    return (
+        f"SELECT {value} FROM attributes a WHERE a.example_id = e.id AND a.detector = '{detector}'",
+        f"SELECT {value}, count(*) FROM _hits h JOIN attributes a ON a.example_id = h.id"
+        f" AND a.detector = '{detector}' GROUP BY 1",
+    )
+
+
+# Facet → (the values of example `e`, for a filter; counts over the hits in `_hits`).
+FACETS: dict[str, tuple[str, str]] = {
+    "source": (
+        "SELECT pp.source FROM provenance_paths pp WHERE pp.example_id = e.id",
+        "SELECT pp.source, count(DISTINCT pp.example_id) FROM _hits h"
+        " JOIN provenance_paths pp ON pp.example_id = h.id GROUP BY 1",
+    ),
+    "kind": (
+        "SELECT e.kind",
+        "SELECT e.kind, count(*) FROM _hits h JOIN examples e ON e.rowid = h.erow GROUP BY 1",
+    ),
+    "category": _attr("category", "a.value ->> '$.category'"),
+    "language": _attr("language", "a.value ->> '$.lang'"),
+    "flag": (
+        "SELECT j.value ->> '$.flag' FROM attributes a, json_each(a.value) j"
+        " WHERE a.example_id = e.id AND a.detector = 'quality'",
+        "SELECT j.value ->> '$.flag', count(DISTINCT h.id) FROM _hits h JOIN attributes a ON a.example_id = h.id"
+        " AND a.detector = 'quality', json_each(a.value) j GROUP BY 1",
+    ),
+    "verdict": _attr("verdict", "CASE a.value ->> '$.kept' WHEN 1 THEN 'kept' ELSE 'not kept' END"),
+}
+
+
+HITS_CAP = 10_000  # hits a search orders, pages through and counts facets over
+RANKED = 20_000  # at most this many matches are ordered by relevance (bm25); more, newest first
+
+
+@dataclass
+class SearchResult:
+    total: int  # exact, or at least this many when `capped`
+    capped: bool = False
+    facets_of: int = 0  # the facets count this many hits (the first HITS_CAP when there are more)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+def fts_query(text: str) -> str:
+    """A person's words as an FTS5 query: every word must appear (prefix match on the last one);
+    FTS5 syntax in the input is not interpreted (quotes are doubled inside phrase quotes)."""
+    words = [w for w in text.split() if w.strip('"')]
+    parts = ['"' + w.replace('"', '""') + '"' for w in words]
+    if parts:
+        parts[-1] += "*"
+    return " ".join(parts)
+
+
+class SearchStore:
+    """Mixed into `Catalog`."""
+
+    conn: sqlite3.Connection
+    transaction: Any  # Catalog.transaction
+
+    def reindex_search(self, ids: Sequence[str]) -> None:
+        """(Re)index these examples' redacted text (called by curate after labelling them)."""
+        with self.transaction() as c:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ", ".join("?" for _ in chunk)
+                c.execute(
+                    f"DELETE FROM examples_fts WHERE rowid IN (SELECT rowid FROM examples WHERE id IN ({marks}))",
+                    chunk,
+                )
+                c.execute(
+                    f"INSERT INTO examples_fts (rowid, text) SELECT e.rowid, {_TEXT} FROM examples e"
+                    f" LEFT JOIN redactions r ON r.example_id = e.id WHERE e.id IN ({marks})"
+                    f" AND e.forgotten = 0 AND {_SECRETS_DONE}",
+                    chunk,
+                )
+
+    def index_unindexed(self) -> int:
+        """Index every labelled example the index lacks (a catalog curated before the index existed)."""
+        with self.transaction() as c:
+            cur = c.execute(
+                f"INSERT INTO examples_fts (rowid, text) SELECT e.rowid, {_TEXT} FROM examples e"
+                " LEFT JOIN redactions r ON r.example_id = e.id"
+                f" WHERE e.forgotten = 0 AND {_SECRETS_DONE}"
+                " AND e.rowid > coalesce((SELECT max(rowid) FROM examples_fts), 0)"
+            )
+        return max(cur.rowcount, 0)
+
+    def unindex(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            self.conn.execute(
+                f"DELETE FROM examples_fts WHERE rowid IN (SELECT rowid FROM examples WHERE id IN ({marks}))",
+                chunk,
+            )
+
+    def search_examples(
+        self, q: str = "", filters: dict[str, str] | None = None, limit: int = 50, offset: int = 0,
+        facets: bool = True,
+    ) -> SearchResult:  # fmt: skip
+        """Examples matching the words of `q` (all of them) and every facet filter, newest first
+        (best match first when at most `RANKED` match), with facet counts.
+
+        Work is bounded at any catalog size: the hits are the first `HITS_CAP` in that order (pages
+        and facets come from them; `capped` says so) and the total is exact when it is cheap (words
+        or nothing, no filter), else counted up to the cap."""
+        filters = {k: v for k, v in (filters or {}).items() if k in FACETS and v}
+        where, args = ["e.forgotten = 0"], []
+        match = fts_query(q)
+        source = "examples e"
+        order = "e.rowid DESC"
+        c = self.conn
+        if match:
+            source = "examples_fts f JOIN examples e ON e.rowid = f.rowid"
+            where.append("examples_fts MATCH ?")
+            args.append(match)
+            matching = c.execute(
+                "SELECT count(*) FROM examples_fts WHERE examples_fts MATCH ?", (match,)
+            ).fetchone()[0]
+            if matching <= RANKED:
+                order = "f.rank"
+        for name, value in filters.items():
+            where.append(f"? IN ({FACETS[name][0]})")
+            args.append(value)
+        sql_where = " AND ".join(where)
+        # The hits in order, numbered: a page is a range of positions, the facets a join.
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS _hits (pos INTEGER PRIMARY KEY, erow INTEGER, id TEXT)")
+        c.execute("DELETE FROM _hits")
+        c.execute(
+            f"INSERT INTO _hits (pos, erow, id) SELECT row_number() OVER (), erow, id FROM"
+            f" (SELECT e.rowid AS erow, e.id AS id FROM {source} WHERE {sql_where} ORDER BY {order} LIMIT ?)",
+            [*args, HITS_CAP + 1],
+        )
+        hits = c.execute("SELECT count(*) FROM _hits").fetchone()[0]
+        capped = hits > HITS_CAP
+        if capped:
+            c.execute("DELETE FROM _hits WHERE pos > ?", (HITS_CAP,))
+        total = hits
+        if capped and not filters:
+            total = (
+                matching
+                if match
+                else c.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0]
+            )
+        result = SearchResult(total, capped=capped and bool(filters), facets_of=min(hits, HITS_CAP))
+        page = c.execute(
+            "SELECT e.id, e.kind, e.turns, e.chars, e.created_at, coalesce(r.body, e.body) AS body,"
+            " (SELECT group_concat(DISTINCT pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id) AS sources"
+            " FROM _hits h JOIN examples e ON e.rowid = h.erow LEFT JOIN redactions r ON r.example_id = e.id"
+            " WHERE h.pos > ? AND h.pos <= ? ORDER BY h.pos",
+            (offset, offset + limit),
+        ).fetchall()
+        result.rows = [dict(r) for r in page]
+        if facets:
+            for name, (_value, count) in FACETS.items():
+                result.facets[name] = [
+                    (str(v), n) for v, n in c.execute(f"{count} ORDER BY 2 DESC, 1 LIMIT 30") if v is not None
+                ]
+        return result

@@ -1,0 +1,203 @@
+"""The dashboard's pages: overview, examples (search, facets, detail) and review queues.
+
+Every page is a Jinja2 template with autoescaping on for everything; no data is marked safe except
+through `placeholders`, which escapes first and then wraps redaction placeholders in <mark>. Pages
+show bodies only as curate redacted them (or redacted now by the config's rules when curate has
+not scanned an example yet). State changes are JSON POSTs that carry the page's CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+from pydantic import BaseModel, ConfigDict, Field
+
+from samdata.catalog import Catalog, utcnow
+from samdata.catalog.review import QUEUES
+from samdata.catalog.search import FACETS
+
+router = APIRouter(include_in_schema=False)
+HERE = Path(__file__).parent
+PAGE_SIZE = 50
+
+_PLACEHOLDER = re.compile(r"&lt;([A-Z][A-Z0-9_]{2,40})&gt;")
+
+
+def _placeholders(text: object) -> Markup:
+    """Escaped text with `<AWS_ACCESS_KEY>`-style redaction placeholders highlighted."""
+    return Markup(_PLACEHOLDER.sub(r"<mark>&lt;\1&gt;</mark>", str(escape(text))))
+
+
+def _json_text(value: object) -> str:
+    """A value as JSON text (a string as is), escaped by autoescaping like any text (not `tojson`,
+    whose \\u003c escapes would show literally inside <pre>)."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates.filters["placeholders"] = _placeholders
+templates.filters["json_text"] = _json_text
+
+
+def csrf_token(request: Request) -> str:
+    return hmac.new(request.app.state.secret, b"csrf", "sha256").hexdigest()
+
+
+def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(csrf_token=csrf_token(request), **context)
+    return HTMLResponse(html, status)
+
+
+def _read(request: Request) -> Catalog:
+    return Catalog.open(request.app.state.config.catalog_path, readonly=True)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request) -> HTMLResponse:
+    from samdata.browse import stats_document
+    from samdata.pipeline.changes import describe
+
+    with _read(request) as cat:
+        stats = stats_document(cat)
+        problems = cat.latest_problems()
+        last_run = cat.last_pipeline()
+        return _render(
+            request, "overview.html", title="Overview", page="overview", stats=stats, problems=problems,
+            expiring=[p for p in problems if p["kind"] == "expiring_transcripts"], last_run=last_run,
+            last_changes=describe(last_run["changes"]) if last_run else [], last_capture=cat.last_capture(),
+            growth=cat.growth(),
+        )  # fmt: skip
+
+
+def _text_of(body: dict[str, Any]) -> str:
+    parts = []
+    for key in ("messages", "prompt", "chosen", "rejected"):
+        for m in body.get(key) or []:
+            if isinstance(m, dict) and isinstance(m.get("content"), str):
+                parts.append(f"{m.get('role', '')}: {m['content']}")
+    return "\n".join(parts)
+
+
+@router.get("/examples", response_class=HTMLResponse)
+def examples(request: Request, q: str = "", offset: Annotated[int, Field(ge=0)] = 0) -> HTMLResponse:
+    filters = {name: request.query_params[name] for name in FACETS if request.query_params.get(name)}
+    with _read(request) as cat:
+        result = cat.search_examples(q, filters, PAGE_SIZE, offset)
+    for row in result.rows:
+        row["snippet"] = _text_of(orjson.loads(row.pop("body")))[:300]
+
+    def link(name: str, value: str | None) -> str:
+        params = (
+            {**filters, name: value} if value is not None else {k: v for k, v in filters.items() if k != name}
+        )
+        return "/examples?" + urlencode({"q": q, **params} if q else params)
+
+    def page_link(at: int) -> str:
+        return "/examples?" + urlencode({**({"q": q} if q else {}), **filters, "offset": max(0, at)})
+
+    return _render(request, "examples.html", title="Examples", page="examples", q=q, filters=filters,
+                   result=result, offset=offset, limit=PAGE_SIZE, link=link, page_link=page_link)  # fmt: skip
+
+
+@router.get("/examples/{example_id}", response_class=HTMLResponse)
+def example(request: Request, example_id: str) -> Response:
+    with _read(request) as cat:
+        ex = cat.example_view(example_id)
+        if ex is None:
+            return _render(request, "missing.html", 404, title="Not found", page="examples", what=example_id)
+        body = _shown_body(request, cat, ex)
+        runs = cat.runs_of_examples([example_id])
+    conversation = [("", body["messages"])] if body.get("messages") else []
+    for key in ("prompt", "chosen", "rejected"):
+        if isinstance(body.get(key), list):
+            conversation.append((key, body[key]))
+    return _render(request, "example.html", title=f"Example {example_id[:12]}", page="examples", ex=ex,
+                   conversation=conversation, runs=runs)  # fmt: skip
+
+
+def _shown_body(request: Request, cat: Catalog, ex: dict[str, Any]) -> dict[str, Any]:
+    """The redacted body; an example curate has not scanned is redacted now with the config's rules."""
+    if ex["redacted"] is not None:
+        return orjson.loads(ex["redacted"])
+    body = orjson.loads(cat.raw_body(ex["id"]) or "{}")
+    if ex["scanned"]:
+        return body  # scanned, nothing found
+    from samdata.curate import secrets
+    from samdata.curate.redact import scan_secrets
+
+    settings = request.app.state.config.curate
+    _, clean = scan_secrets(body, secrets.SecretScanner(settings.literals, settings.allow))
+    return clean if clean is not None else body
+
+
+@router.get("/review/", response_class=HTMLResponse)
+def review_index(request: Request) -> HTMLResponse:
+    with _read(request) as cat:
+        waiting = len(cat.secrets_queue(limit=10_000))
+    return _render(request, "review_index.html", title="Review", page="review", secrets_open=waiting)
+
+
+@router.get("/review/secrets", response_class=HTMLResponse)
+def review_secrets(request: Request, all: bool = False) -> HTMLResponse:
+    with _read(request) as cat:
+        items = cat.secrets_queue(limit=500, include_decided=all)
+    return _render(request, "review_secrets.html", title="Secrets findings", page="review", items=items)
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: Annotated[str, Field(min_length=1, max_length=200)]
+    decision: str
+
+
+class Undo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: int
+
+
+def _csrf_ok(request: Request, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(given, csrf_token(request))
+
+
+CsrfHeader = Annotated[str | None, Header(alias="X-CSRF-Token")]
+
+
+@router.post("/review/{queue}/decide")
+def decide(request: Request, queue: str, body: Decision, token: CsrfHeader = None) -> JSONResponse:
+    if not _csrf_ok(request, token):
+        return JSONResponse({"error": "missing or wrong CSRF token: reload the page"}, 403)
+    if queue not in QUEUES:
+        return JSONResponse({"error": f"no review queue {queue!r}"}, 404)
+    writer = request.app.state.config.catalog_path
+    with Catalog.open(writer) as cat:
+        previous = cat.decisions(queue).get(body.item)
+        try:
+            decision_id = cat.decide(queue, body.item, body.decision, utcnow())
+        except ValueError as e:
+            return JSONResponse({"error": str(e)}, 422)
+    return JSONResponse({"id": decision_id, "previous": previous}, 201)
+
+
+@router.post("/review/undo")
+def undo(request: Request, body: Undo, token: CsrfHeader = None) -> JSONResponse:
+    if not _csrf_ok(request, token):
+        return JSONResponse({"error": "missing or wrong CSRF token: reload the page"}, 403)
+    with Catalog.open(request.app.state.config.catalog_path) as cat:
+        undone = cat.undo_decision(body.id)
+    if undone is None:
+        return JSONResponse({"error": f"no decision #{body.id} to undo"}, 404)
+    return JSONResponse({"undone": undone})

@@ -1,0 +1,208 @@
+"""The dashboard's data paths in-process: search over redacted text, facets, the example page, and
+review decisions (CSRF, undo) that curate re-applies."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from samdata.capture import Capture
+from samdata.catalog import Catalog
+from samdata.catalog.search import fts_query
+from samdata.config import Config, load_config
+from samdata.demo.estate import build_estate
+from samdata.pipeline import run_pipeline
+from samdata.serve import create_app
+
+AWS_KEY = "AKIAQ3EGUFYP7XLMN2RT"
+SECRETS = (AWS_KEY, "Tr0ub4dor-3", "dana.w@example-family.org")
+
+
+def _curated(folder: Path) -> Config:
+    config = load_config(build_estate(folder).config_path)
+    run_pipeline(config, stages=["scan", "ingest", "curate"])
+    return config
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """A curated demo catalog for the tests that only read."""
+    return _curated(tmp_path_factory.mktemp("shared"))
+
+
+@pytest.fixture()
+def config(tmp_path: Path) -> Config:
+    return _curated(tmp_path / "e")
+
+
+def _client(config: Config) -> TestClient:
+    return TestClient(create_app(config), base_url="http://127.0.0.1:8765")
+
+
+def _csrf(http: TestClient) -> str:
+    found = re.search(r'name="csrf-token" content="([0-9a-f]+)"', http.get("/").text)
+    assert found
+    return found.group(1)
+
+
+def test_search_finds_words_never_secrets_and_facets_count_the_match(shared: Config) -> None:
+    config = shared
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        indexed = cat.conn.execute("SELECT count(*) FROM examples_fts").fetchone()[0]
+        live = cat.conn.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0]
+        assert indexed == live
+        for secret in SECRETS:  # the index holds redacted text only
+            assert cat.search_examples(secret).total == 0, secret
+            assert (
+                cat.conn.execute(
+                    "SELECT count(*) FROM examples_fts WHERE text LIKE ?", (f"%{secret}%",)
+                ).fetchone()[0]
+                == 0
+            )
+        placeholder = cat.search_examples("AWS_ACCESS_KEY")
+        assert placeholder.total == 1
+        everything = cat.search_examples("")
+        assert everything.total == live
+        sources = dict(everything.facets["source"])
+        logs = cat.search_examples("", {"source": "sam-logs"})
+        assert logs.total == sources["sam-logs"] == 12
+        assert dict(logs.facets["source"]) == {"sam-logs": 12}
+        both = cat.search_examples("", {"source": "dolly", "kind": "sft"})
+        assert 0 < both.total == dict(cat.search_examples("", {"source": "dolly"}).facets["kind"])["sft"]
+        # every word must match; the last one as a prefix
+        word = cat.search_examples("memory")
+        assert word.total >= 1
+        assert cat.search_examples("memo").total >= word.total
+        assert cat.search_examples("memory zzzunlikelyword").total == 0
+        # paging is a window of the same order
+        first, second = cat.search_examples("", limit=10), cat.search_examples("", limit=10, offset=10)
+        assert len(first.rows) == len(second.rows) == 10
+        assert not {r["id"] for r in first.rows} & {r["id"] for r in second.rows}
+
+
+@pytest.mark.parametrize(
+    "text", ['"', "NEAR(a b)", "a OR", "*", "col:value", "'; DROP TABLE examples; --", "AND"]
+)
+def test_search_syntax_in_the_input_is_text(shared: Config, text: str) -> None:
+    config = shared
+    assert fts_query("") == ""
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        cat.search_examples(text)  # never an FTS5 syntax error
+        assert cat.conn.execute("SELECT count(*) FROM examples").fetchone()[0] > 0
+
+
+def test_new_and_forgotten_examples_enter_and_leave_the_index(config: Config) -> None:
+    cap = Capture(config.catalog_path)
+    new = cap.record_conversation([{"role": "user", "content": "Where is the zanzibarian lighthouse?"},
+                                   {"role": "assistant", "content": "On the north cape."}])  # fmt: skip
+    with Catalog.open(config.catalog_path) as cat:
+        assert cat.search_examples("zanzibarian").total == 0  # not labelled yet: not searchable
+    run_pipeline(config, stages=["curate"])
+    with Catalog.open(config.catalog_path) as cat:
+        hit = cat.search_examples("zanzibarian")
+        assert [r["id"] for r in hit.rows] == [new]
+        cat.forget([new])
+        assert cat.search_examples("zanzibarian").total == 0
+
+
+def test_pages_answer_and_show_only_redacted_text(shared: Config) -> None:
+    config = shared
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        (example_id,) = cat.conn.execute(
+            "SELECT example_id FROM findings WHERE kind = 'aws_access_key'"
+        ).fetchone()
+    with _client(config) as http:
+        pages = ["/", "/examples", "/examples?q=aws", f"/examples/{example_id}", "/review/", "/review/secrets",
+                 "/examples?source=sam-logs&kind=sft", "/review/secrets?all=true"]  # fmt: skip
+        for path in pages:
+            r = http.get(path)
+            assert r.status_code == 200, path
+            assert "default-src 'none'" in r.headers["content-security-policy"]
+            for secret in SECRETS:
+                assert secret not in r.text, (path, secret)
+        detail = http.get(f"/examples/{example_id}").text
+        assert "<mark>&lt;AWS_ACCESS_KEY&gt;</mark>" in detail
+        assert "sam-logs" in detail and "Lineage" in detail
+        assert http.get("/examples/0123456789abcdef").status_code == 404
+        overview = http.get("/").text
+        assert "Curation funnel" in overview and "missing_input" in overview
+
+
+def test_an_example_curate_has_not_scanned_is_redacted_by_the_rules_now(config: Config) -> None:
+    new = Capture(config.catalog_path).record_conversation(
+        [{"role": "user", "content": "my key?"}, {"role": "assistant", "content": f"It is {AWS_KEY}."}]
+    )
+    with _client(config) as http:
+        page = http.get(f"/examples/{new}").text
+    assert AWS_KEY not in page and "&lt;AWS_ACCESS_KEY&gt;" in page and "not scanned" in page
+
+
+def test_review_decisions_need_the_csrf_token_and_undo(config: Config) -> None:
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        item = cat.secrets_queue()[0]["hash"]
+    with _client(config) as http:
+        token = _csrf(http)
+        refused = http.post("/review/secrets/decide", json={"item": item, "decision": "confirm"})
+        assert refused.status_code == 403
+        wrong = http.post("/review/secrets/decide", json={"item": item, "decision": "confirm"},
+                          headers={"X-CSRF-Token": "0" * 64})  # fmt: skip
+        assert wrong.status_code == 403
+        other_site = http.post("/review/secrets/decide", json={"item": item, "decision": "confirm"},
+                               headers={"X-CSRF-Token": token, "Origin": "https://evil.example"})  # fmt: skip
+        assert other_site.status_code == 403
+        bad = http.post("/review/secrets/decide", json={"item": item, "decision": "delete"},
+                        headers={"X-CSRF-Token": token})  # fmt: skip
+        assert bad.status_code == 422 and "confirm, allow, skip" in bad.json()["error"]
+        assert http.post("/review/nope/decide", json={"item": item, "decision": "confirm"},
+                         headers={"X-CSRF-Token": token}).status_code == 404  # fmt: skip
+        with Catalog.open(config.catalog_path, readonly=True) as cat:
+            assert cat.decisions("secrets") == {}
+        first = http.post("/review/secrets/decide", json={"item": item, "decision": "confirm"},
+                          headers={"X-CSRF-Token": token})  # fmt: skip
+        second = http.post("/review/secrets/decide", json={"item": item, "decision": "allow"},
+                           headers={"X-CSRF-Token": token})  # fmt: skip
+        assert first.status_code == second.status_code == 201 and second.json()["previous"] == "confirm"
+        with Catalog.open(config.catalog_path, readonly=True) as cat:
+            assert cat.decisions("secrets") == {item: "allow"}
+        undone = http.post("/review/undo", json={"id": second.json()["id"]}, headers={"X-CSRF-Token": token})
+        assert undone.status_code == 200
+        with Catalog.open(config.catalog_path, readonly=True) as cat:
+            assert cat.decisions("secrets") == {item: "confirm"}
+            rows = cat.conn.execute("SELECT decision, undone FROM review_decisions ORDER BY id").fetchall()
+        assert [tuple(r) for r in rows] == [("confirm", 0), ("allow", 1)]
+        assert http.post("/review/undo", json={"id": second.json()["id"]},
+                         headers={"X-CSRF-Token": token}).status_code == 404  # fmt: skip
+        # a confirmed item leaves the queue
+        assert item not in http.get("/review/secrets").text
+
+
+def test_an_allowed_finding_is_reapplied_by_curate_and_export(config: Config) -> None:
+    with Catalog.open(config.catalog_path) as cat:
+        found = cat.conn.execute(
+            "SELECT hash, example_id FROM findings WHERE kind = 'aws_access_key'"
+        ).fetchone()
+    run_pipeline(config, stages=["export"])
+    with Catalog.open(config.catalog_path) as cat:
+        cat.decide("secrets", found["hash"], "allow", "2026-12-01T00:00:00+00:00")
+    report = run_pipeline(config, stages=["curate", "export"])
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        assert (
+            cat.conn.execute("SELECT count(*) FROM findings WHERE hash = ?", (found["hash"],)).fetchone()[0]
+            == 0
+        )
+        assert cat.example_view(found["example_id"])["redacted"] is None
+        assert cat.search_examples(AWS_KEY).total == 1  # the owner said it is not a secret
+    written = {s.stage: s.status for s in report.stages}
+    assert written["export:sam-sft"] == "ok"  # the decision changed what the export holds
+
+
+def test_quality_flag_facet_counts_and_filters(shared: Config) -> None:
+    with Catalog.open(shared.catalog_path, readonly=True) as cat:
+        flags = dict(cat.search_examples("").facets["flag"])
+        expected = cat.quality_flag_counts()
+        assert flags and flags == {k: v for k, v in expected.items() if v}
+        flag, n = next(iter(flags.items()))
+        assert cat.search_examples("", {"flag": flag}).total == n
