@@ -206,3 +206,33 @@ def test_quality_flag_facet_counts_and_filters(shared: Config) -> None:
         assert flags and flags == {k: v for k, v in expected.items() if v}
         flag, n = next(iter(flags.items()))
         assert cat.search_examples("", {"flag": flag}).total == n
+
+
+def test_the_as_trained_view_counts_tokens_marks_loss_and_the_cut(shared: Config) -> None:
+    from samdata.curate.tokens import encoder
+    from samdata.serve.as_trained import as_trained
+
+    count = encoder("qwen2.5")
+    body = {"messages": [{"role": "user", "content": "Explain tides in one line."},
+                         {"role": "assistant", "content": "The moon pulls the sea. " * 40}]}  # fmt: skip
+    recipe = shared.recipes["sam-sft"]
+    full = as_trained(body, recipe, count, 4096, mask_prompt=False)
+    added = full.turns[0].role == "system"
+    assert [t.role for t in full.turns] == (["system"] if added else []) + ["user", "assistant"]
+    assert full.turns[-1].tokens == count(body["messages"][1]["content"]) + 5
+    assert full.total == sum(t.tokens for t in full.turns) and all(t.loss for t in full.turns)
+    assert full.turns[-1].start == full.total - full.turns[-1].tokens
+    masked = as_trained(body, recipe, count, 40, mask_prompt=True)
+    assert [t.loss for t in masked.turns] == [t.role == "assistant" for t in masked.turns]
+    assert masked.turns[-1].cut == "partly" and any("beyond max_seq_length" in n for n in masked.notes)
+    assert as_trained(body, None, count, 10, False).turns[-1].cut == "all"
+    with Catalog.open(shared.catalog_path, readonly=True) as cat:
+        (example_id,) = cat.conn.execute(
+            "SELECT example_id FROM findings WHERE kind = 'aws_access_key'"
+        ).fetchone()
+    with _client(shared) as http:
+        page = http.get(f"/examples/{example_id}/as-trained")
+        assert page.status_code == 200 and "&lt;|im_start|&gt;assistant" in page.text
+        assert AWS_KEY not in page.text and "&lt;AWS_ACCESS_KEY&gt;" in page.text
+        assert "carries loss" in page.text
+        assert http.get(f"/examples/{example_id}/as-trained?run=999").status_code == 404

@@ -129,6 +129,44 @@ def example(request: Request, example_id: str) -> Response:
                    conversation=conversation, runs=runs)  # fmt: skip
 
 
+@router.get("/examples/{example_id}/as-trained", response_class=HTMLResponse)
+def example_as_trained(
+    request: Request, example_id: str, run: int | None = None, recipe: str | None = None
+) -> Response:
+    """The example through a run's tokenizer and settings (`run`), or a recipe's with curate's tokenizer."""
+    from samdata.curate.tokens import encoder
+    from samdata.serve.as_trained import as_trained
+
+    config = request.app.state.config
+    with _read(request) as cat:
+        ex = cat.example_view(example_id)
+        if ex is None or ex["kind"] != "sft":
+            return _render(request, "missing.html", 404, title="Not found", page="examples", what=example_id)
+        body = _shown_body(request, cat, ex)
+        spec = cat.run(run) if run is not None else None
+        if run is not None and spec is None:
+            return _render(
+                request, "missing.html", 404, title="Not found", page="examples", what=f"run #{run}"
+            )
+        export_recipe = None
+        if spec is not None and spec.get("export_id"):
+            row = cat.conn.execute("SELECT recipe FROM exports WHERE id = ?", (spec["export_id"],)).fetchone()
+            export_recipe = row[0] if row else None
+    name = recipe or export_recipe or next(iter(config.recipes), None)
+    chosen = config.recipes.get(name) if name else None
+    options = (spec or {}).get("config") or {}  # the run's TrainOptions
+    train = chosen.train if chosen is not None else None
+    max_len = int(options.get("max_seq_length") or (train.max_seq_length if train else 2048))
+    mask = bool(options.get("mask_prompt", train.mask_prompt if train else False))
+    tokenizer = spec["base_model"] if spec else config.curate.tokenizer
+    view = as_trained(body, chosen, encoder(str(tokenizer)), max_len, mask)
+    basis = (f"run #{run}'s tokenizer ({tokenizer})" if spec else f"curate's tokenizer ({tokenizer})") + (
+        f", recipe {name}" if name else ""
+    )
+    return _render(request, "as_trained.html", title="As trained", page="examples", example_id=example_id,
+                   view=view, basis=basis)  # fmt: skip
+
+
 def _shown_body(request: Request, cat: Catalog, ex: dict[str, Any]) -> dict[str, Any]:
     """The redacted body; an example curate has not scanned is redacted now with the config's rules."""
     if ex["redacted"] is not None:
