@@ -12,34 +12,22 @@ from samdata.config import Config
 from samdata.curate import secrets, verdict
 from samdata.curate.redact import scan_secrets
 
-_STATS_MEMO: dict[tuple[str, int], dict[str, Any]] = {}
-
 
 def stats_document(catalog: Catalog) -> dict[str, Any]:
     """What `samdata stats --json` prints and `GET /api/stats` answers: examples by kind and source,
     every file's account, and curation (funnel, quality flags, categories, languages, lengths).
+    It reads the whole catalog, so it is kept until the data changes (`Catalog.cached`)."""
 
-    It reads the whole catalog, so it is kept with the data version it was computed at (in the
-    catalog when writable, else in this process): the next ask costs one lookup until data changes."""
-    version = catalog.data_version()
-    memo_key = (str(catalog.path), version)
-    stored = catalog.get_stat("stats.document")
-    if stored is not None and stored.get("data_version") == version:
-        return stored["document"]
-    if memo_key in _STATS_MEMO:
-        return _STATS_MEMO[memo_key]
-    figures = catalog.ingest_stats()
-    figures["curation"] = {
-        "funnel": verdict.funnel(catalog),
-        "quality_flags": catalog.quality_flag_counts(),
-        **catalog.breakdowns(),
-    }
-    if catalog.readonly:
-        _STATS_MEMO.clear()
-        _STATS_MEMO[memo_key] = figures
-    else:
-        catalog.put_stat("stats.document", {"data_version": version, "document": figures})
-    return figures
+    def compute() -> dict[str, Any]:
+        figures = catalog.ingest_stats()
+        figures["curation"] = {
+            "funnel": verdict.funnel(catalog),
+            "quality_flags": catalog.quality_flag_counts(),
+            **catalog.breakdowns(),
+        }
+        return figures
+
+    return catalog.cached("stats.document", compute)
 
 
 def list_examples(

@@ -6,7 +6,7 @@ import contextlib
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,10 @@ def _prefix_clause(column: str, prefixes: Sequence[str]) -> tuple[str, list[str]
         parts.append(f"({column} = ? OR ({column} >= ? AND {column} < ?))")
         args += [p, lo, hi]
     return "(" + " OR ".join(parts) + ")", args
+
+
+# Figures computed on read-only catalogs (a server), by (catalog path, key): (data version, value).
+_MEMO: dict[tuple[str, str], tuple[int, Any]] = {}
 
 
 class CatalogError(Exception):
@@ -427,6 +431,24 @@ class Catalog(
             " computed_at = excluded.computed_at",
             (key, scan_id, _json(value), utcnow()),
         )
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """`compute()`'s value, kept with the data version it was computed at: in the catalog when
+        it is writable, else in this process. Only for figures every write that changes them moves
+        the data version of (examples, provenance, labels, verdicts, clusters)."""
+        version = self.data_version()
+        stored = self.get_stat(key)
+        if isinstance(stored, dict) and stored.get("data_version") == version and "value" in stored:
+            return stored["value"]
+        memo = _MEMO.get((str(self.path), key))
+        if memo is not None and memo[0] == version:
+            return memo[1]
+        value = compute()
+        if self.readonly:
+            _MEMO[(str(self.path), key)] = (version, value)
+        else:
+            self.put_stat(key, {"data_version": version, "value": value})
+        return value
 
     def get_stat(self, key: str) -> Any:
         row = self.conn.execute("SELECT value FROM stats_cache WHERE key = ?", (key,)).fetchone()

@@ -17,29 +17,31 @@ _SECRETS_DONE = "EXISTS (SELECT 1 FROM attributes s WHERE s.example_id = e.id AN
 
 def _attr(detector: str, value: str) -> tuple[str, str]:
     return (
-        f"SELECT {value} FROM attributes a WHERE a.example_id = e.id AND a.detector = '{detector}'",
-        f"SELECT {value}, count(*) FROM _hits h JOIN attributes a ON a.example_id = h.id"
+        f"e.id IN (SELECT a.example_id FROM attributes a WHERE a.detector = '{detector}' AND {value} = ?)",
+        f"SELECT {value}, count(*) FROM _hits h CROSS JOIN attributes a ON a.example_id = h.id"
         f" AND a.detector = '{detector}' GROUP BY 1",
     )
 
 
-# Facet → (the values of example `e`, for a filter; counts over the hits in `_hits`).
+# Facet → (a condition on example `e` with one `?` for the value; counts over the hits in `_hits`).
+# The conditions are uncorrelated subqueries: SQLite builds each set once (language and category
+# from their expression indexes, migration 14), not once per candidate row.
 FACETS: dict[str, tuple[str, str]] = {
     "source": (
-        "SELECT pp.source FROM provenance_paths pp WHERE pp.example_id = e.id",
-        "SELECT pp.source, count(DISTINCT pp.example_id) FROM _hits h"
-        " JOIN provenance_paths pp ON pp.example_id = h.id GROUP BY 1",
+        "e.id IN (SELECT pp.example_id FROM provenance_paths pp WHERE pp.source = ?)",
+        "SELECT f.source, count(DISTINCT p.example_id) FROM _hits h CROSS JOIN provenance p ON p.example_id = h.id"
+        " JOIN ingest_files f ON f.id = p.file_id GROUP BY 1",
     ),
     "kind": (
-        "SELECT e.kind",
-        "SELECT e.kind, count(*) FROM _hits h JOIN examples e ON e.rowid = h.erow GROUP BY 1",
+        "e.kind = ?",
+        "SELECT e.kind, count(*) FROM _hits h CROSS JOIN examples e ON e.rowid = h.erow GROUP BY 1",
     ),
     "category": _attr("category", "a.value ->> '$.category'"),
     "language": _attr("language", "a.value ->> '$.lang'"),
     "flag": (
-        "SELECT j.value ->> '$.flag' FROM attributes a, json_each(a.value) j"
-        " WHERE a.example_id = e.id AND a.detector = 'quality'",
-        "SELECT j.value ->> '$.flag', count(DISTINCT h.id) FROM _hits h JOIN attributes a ON a.example_id = h.id"
+        "e.id IN (SELECT a.example_id FROM attributes a, json_each(a.value) j"
+        " WHERE a.detector = 'quality' AND a.value != '[]' AND j.value ->> '$.flag' = ?)",
+        "SELECT j.value ->> '$.flag', count(DISTINCT h.id) FROM _hits h CROSS JOIN attributes a ON a.example_id = h.id"
         " AND a.detector = 'quality', json_each(a.value) j GROUP BY 1",
     ),
     "verdict": _attr("verdict", "CASE a.value ->> '$.kept' WHEN 1 THEN 'kept' ELSE 'not kept' END"),
@@ -47,7 +49,6 @@ FACETS: dict[str, tuple[str, str]] = {
 
 
 HITS_CAP = 10_000  # hits a search orders, pages through and counts facets over
-RANKED = 20_000  # at most this many matches are ordered by relevance (bm25); more, newest first
 
 
 @dataclass
@@ -117,11 +118,11 @@ class SearchStore:
         facets: bool = True,
     ) -> SearchResult:  # fmt: skip
         """Examples matching the words of `q` (all of them) and every facet filter, newest first
-        (best match first when at most `RANKED` match), with facet counts.
+        (best match first when they fit in one bounded set of hits), with facet counts.
 
-        Work is bounded at any catalog size: the hits are the first `HITS_CAP` in that order (pages
-        and facets come from them; `capped` says so) and the total is exact when it is cheap (words
-        or nothing, no filter), else counted up to the cap."""
+        Work is bounded at any catalog size: the hits are the first `HITS_CAP` (pages and facets
+        come from them) and the total is exact when it is cheap (words or nothing, no filter), else
+        counted up to the cap (`capped`)."""
         filters = {k: v for k, v in (filters or {}).items() if k in FACETS and v}
         where, args = ["e.forgotten = 0"], []
         match = fts_query(q)
@@ -130,36 +131,37 @@ class SearchStore:
         c = self.conn
         if match:
             source = "examples_fts f JOIN examples e ON e.rowid = f.rowid"
+            order = "f.rowid DESC"  # the index's own order: no sort of every match
             where.append("examples_fts MATCH ?")
             args.append(match)
-            matching = c.execute(
-                "SELECT count(*) FROM examples_fts WHERE examples_fts MATCH ?", (match,)
-            ).fetchone()[0]
-            if matching <= RANKED:
-                order = "f.rank"
         for name, value in filters.items():
-            where.append(f"? IN ({FACETS[name][0]})")
+            where.append(FACETS[name][0])
             args.append(value)
         sql_where = " AND ".join(where)
         # The hits in order, numbered: a page is a range of positions, the facets a join.
         c.execute("CREATE TEMP TABLE IF NOT EXISTS _hits (pos INTEGER PRIMARY KEY, erow INTEGER, id TEXT)")
-        c.execute("DELETE FROM _hits")
-        c.execute(
-            f"INSERT INTO _hits (pos, erow, id) SELECT row_number() OVER (), erow, id FROM"
-            f" (SELECT e.rowid AS erow, e.id AS id FROM {source} WHERE {sql_where} ORDER BY {order} LIMIT ?)",
-            [*args, HITS_CAP + 1],
-        )
-        hits = c.execute("SELECT count(*) FROM _hits").fetchone()[0]
+
+        def collect(order: str) -> int:
+            c.execute("DELETE FROM _hits")
+            c.execute(
+                f"INSERT INTO _hits (pos, erow, id) SELECT row_number() OVER (), erow, id FROM"
+                f" (SELECT e.rowid AS erow, e.id AS id FROM {source} WHERE {sql_where} ORDER BY {order} LIMIT ?)",
+                [*args, HITS_CAP + 1],
+            )
+            return int(c.execute("SELECT count(*) FROM _hits").fetchone()[0])
+
+        hits = collect(order)
         capped = hits > HITS_CAP
         if capped:
             c.execute("DELETE FROM _hits WHERE pos > ?", (HITS_CAP,))
+        elif match and hits > 1:
+            collect("f.rank")  # all of them fit: best match first (bm25)
         total = hits
         if capped and not filters:
-            total = (
-                matching
-                if match
-                else c.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0]
-            )
+            count = "SELECT count(*) FROM examples_fts WHERE examples_fts MATCH ?" if match else (
+                "SELECT count(*) FROM examples WHERE forgotten = 0"
+            )  # fmt: skip
+            total = c.execute(count, (match,) if match else ()).fetchone()[0]
         result = SearchResult(total, capped=capped and bool(filters), facets_of=min(hits, HITS_CAP))
         page = c.execute(
             "SELECT e.id, e.kind, e.turns, e.chars, e.created_at, coalesce(r.body, e.body) AS body,"

@@ -79,7 +79,7 @@ def overview(request: Request) -> HTMLResponse:
             request, "overview.html", title="Overview", page="overview", stats=stats, problems=problems,
             expiring=[p for p in problems if p["kind"] == "expiring_transcripts"], last_run=last_run,
             last_changes=describe(last_run["changes"]) if last_run else [], last_capture=cat.last_capture(),
-            growth=cat.growth(),
+            growth=cat.cached("dashboard.growth", cat.growth),
         )  # fmt: skip
 
 
@@ -186,7 +186,11 @@ def _shown_body(request: Request, cat: Catalog, ex: dict[str, Any]) -> dict[str,
 def review_index(request: Request) -> HTMLResponse:
     with _read(request) as cat:
         waiting = len(cat.secrets_queue(limit=10_000))
-    return _render(request, "review_index.html", title="Review", page="review", secrets_open=waiting)
+        quarantine = len(cat.quarantine_queue(limit=10_000))
+        clusters = cat.cluster_totals()["clusters"]
+        keepers = len(cat.decisions("keepers"))
+    return _render(request, "review_index.html", title="Review", page="review", secrets_open=waiting,
+                   quarantine_open=quarantine, clusters=clusters, keepers_reviewed=keepers)  # fmt: skip
 
 
 @router.get("/review/secrets", response_class=HTMLResponse)
