@@ -17,6 +17,7 @@ from samdata.catalog.capture import CaptureStore
 from samdata.catalog.curate import CurateStore
 from samdata.catalog.dashboard import DashboardStore
 from samdata.catalog.export import ExportStore
+from samdata.catalog.exports_view import ExportsViewStore
 from samdata.catalog.ingest import IngestStore
 from samdata.catalog.lineage import LineageStore
 from samdata.catalog.pipeline import PipelineStore
@@ -85,6 +86,7 @@ class Catalog(
     CurateStore,
     DashboardStore,
     ExportStore,
+    ExportsViewStore,
     LineageStore,
     TrainStore,
     PipelineStore,
