@@ -22,6 +22,7 @@ from samdata.catalog.ingest import IngestStore
 from samdata.catalog.lineage import LineageStore
 from samdata.catalog.pipeline import PipelineStore
 from samdata.catalog.review import ReviewStore
+from samdata.catalog.runs_view import RunsViewStore
 from samdata.catalog.schema import MIGRATIONS
 from samdata.catalog.search import SearchStore
 from samdata.catalog.train import TrainStore
@@ -93,6 +94,7 @@ class Catalog(
     CaptureStore,
     SearchStore,
     ReviewStore,
+    RunsViewStore,
 ):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 
