@@ -16,6 +16,7 @@ import orjson
 from samdata.catalog.capture import CaptureStore
 from samdata.catalog.curate import CurateStore
 from samdata.catalog.dashboard import DashboardStore
+from samdata.catalog.dupes_view import DupesViewStore
 from samdata.catalog.export import ExportStore
 from samdata.catalog.exports_view import ExportsViewStore
 from samdata.catalog.ingest import IngestStore
@@ -86,6 +87,7 @@ class Catalog(
     IngestStore,
     CurateStore,
     DashboardStore,
+    DupesViewStore,
     ExportStore,
     ExportsViewStore,
     LineageStore,

@@ -199,13 +199,23 @@ def _verify_pending(catalog: Catalog, plan: batch.Plan, workers: int) -> None:
 def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
     """Union-find over verified pairs; one keeper per cluster by a documented priority:
     1. the earliest source in `[curate] source_priority` (unlisted sources come after listed ones),
-    2. fewer quality flags, 3. the newest (latest created_at), 4. the smallest id (stable)."""
+    2. fewer quality flags, 3. the newest (latest created_at), 4. the smallest id (stable).
+    A keeper chosen in review (queue "keepers", item the cluster's anchor) wins over the priority
+    while that example is still in the cluster (when clusters merged, the one chosen for the new
+    anchor, else the newest decision). Each member's value records `rule`, what decided: "review",
+    or the first priority criterion on which the keeper beat `runner_up`, the member next in
+    priority ("source_priority", "fewer_flags", "newest", "smallest_id"); after a review,
+    `runner_up` is the member the priority would keep."""
     uf = neardup.UnionFind()
     for a, b, _j in catalog.neardup_pairs():
         uf.union(a, b)
     groups = uf.groups()
     facts = catalog.keeper_facts([x for g in groups for x in g])
     rank = {name: i for i, name in enumerate(source_priority)}
+    reviewed = catalog.reviewed_keepers()  # (anchor, chosen example, decision id), oldest first
+    chosen_for = {anchor: example for anchor, example, _id in reviewed}
+    decided_at = {example: decision for _anchor, example, decision in reviewed}
+    rules = ("source_priority", "fewer_flags", "newest", "smallest_id")
 
     def priority(example_id: str) -> tuple[int, int, float, str]:
         sources, flags, created = facts.get(example_id, ([], 0, ""))
@@ -215,13 +225,25 @@ def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
 
     values = []
     for group in groups:
-        keeper = min(group, key=priority)
+        ranked = sorted(group, key=priority)
+        keeper, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+        rule = None
+        if runner_up is not None:
+            rule = next(
+                r for r, k, o in zip(rules, priority(keeper), priority(runner_up), strict=True) if k != o
+            )
         # The anchor (oldest member) never changes as new members join: exports group by it.
         anchor = min(group, key=lambda x: (facts.get(x, ([], 0, ""))[2], x))
+        chosen = chosen_for.get(anchor)
+        if chosen not in group:
+            chosen = max((x for x in group if x in decided_at), key=decided_at.__getitem__, default=None)
+        if chosen is not None:
+            keeper, runner_up, rule = chosen, keeper, "review"
         values += [
-            (x, {"keeper_id": keeper, "keeper": x == keeper, "size": len(group), "anchor": anchor})
+            (x, {"keeper_id": keeper, "keeper": x == keeper, "size": len(group), "anchor": anchor,
+                 "rule": rule, "runner_up": runner_up})
             for x in group
-        ]
+        ]  # fmt: skip
     changed = catalog.replace_clusters(values, version, utcnow())
     catalog.save_verdicts(verdict.verdicts(catalog, sorted(changed)), utcnow())
     return len(groups)

@@ -8,7 +8,9 @@
   const status = document.getElementById("review-status");
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const items = () => Array.from(queue.querySelectorAll("li[data-item]"));
-  const keys = { a: "confirm", r: "allow", s: "skip" };
+  // The decisions keys a/r/s take: the queue's own (data-decisions="dismiss,retry,skip"), else the secrets queue's.
+  const [a, r, s] = (queue.dataset.decisions || "confirm,allow,skip").split(",");
+  const keys = { a, r, s };
   const history = [];
   let current = 0;
 
