@@ -236,3 +236,20 @@ def test_the_as_trained_view_counts_tokens_marks_loss_and_the_cut(shared: Config
         assert AWS_KEY not in page.text and "&lt;AWS_ACCESS_KEY&gt;" in page.text
         assert "carries loss" in page.text
         assert http.get(f"/examples/{example_id}/as-trained?run=999").status_code == 404
+
+
+@pytest.mark.parametrize(("q", "filters"), [("", {"language": "en"}), ("memory", {"category": "code_general"}),
+                                            ("the", {"language": "en", "source": "dolly"}), ("", {"category": "planning"})])  # fmt: skip
+def test_a_rare_filter_value_driving_the_search_finds_the_same(
+    shared: Config, monkeypatch: pytest.MonkeyPatch, q: str, filters: dict[str, str]
+) -> None:
+    import samdata.catalog.search as search
+
+    found = {}
+    with Catalog.open(shared.catalog_path, readonly=True) as cat:
+        for small in (0, 10**9):  # never / always read the value's examples as a set first
+            monkeypatch.setattr(search, "SMALL_SET", small)
+            result = cat.search_examples(q, filters, limit=10**6)
+            found[small] = (result.total, sorted(r["id"] for r in result.rows), result.facets)
+    assert found[0][0] > 0
+    assert found[0] == found[10**9]

@@ -17,18 +17,18 @@ _SECRETS_DONE = "EXISTS (SELECT 1 FROM attributes s WHERE s.example_id = e.id AN
 
 def _attr(detector: str, value: str) -> tuple[str, str]:
     return (
-        f"e.id IN (SELECT a.example_id FROM attributes a WHERE a.detector = '{detector}' AND {value} = ?)",
+        f"EXISTS (SELECT 1 FROM attributes a WHERE a.example_id = e.id AND a.detector = '{detector}' AND {value} = ?)",
         f"SELECT {value}, count(*) FROM _hits h CROSS JOIN attributes a ON a.example_id = h.id"
         f" AND a.detector = '{detector}' GROUP BY 1",
     )
 
 
-# Facet → (a condition on example `e` with one `?` for the value; counts over the hits in `_hits`).
-# The conditions are uncorrelated subqueries: SQLite builds each set once (language and category
-# from their expression indexes, migration 14), not once per candidate row.
+# Facet → (a condition on example `e` with one `?` for the value, checked per candidate: cheap while
+# the value is common; counts over the hits in `_hits`).
 FACETS: dict[str, tuple[str, str]] = {
     "source": (
-        "e.id IN (SELECT pp.example_id FROM provenance_paths pp WHERE pp.source = ?)",
+        "EXISTS (SELECT 1 FROM provenance p JOIN ingest_files f ON f.id = p.file_id"
+        " WHERE p.example_id = e.id AND f.source = ?)",
         "SELECT f.source, count(DISTINCT p.example_id) FROM _hits h CROSS JOIN provenance p ON p.example_id = h.id"
         " JOIN ingest_files f ON f.id = p.file_id GROUP BY 1",
     ),
@@ -39,16 +39,24 @@ FACETS: dict[str, tuple[str, str]] = {
     "category": _attr("category", "a.value ->> '$.category'"),
     "language": _attr("language", "a.value ->> '$.lang'"),
     "flag": (
-        "e.id IN (SELECT a.example_id FROM attributes a, json_each(a.value) j"
-        " WHERE a.detector = 'quality' AND a.value != '[]' AND j.value ->> '$.flag' = ?)",
+        "EXISTS (SELECT 1 FROM attributes a, json_each(a.value) j WHERE a.example_id = e.id"
+        " AND a.detector = 'quality' AND j.value ->> '$.flag' = ?)",
         "SELECT j.value ->> '$.flag', count(DISTINCT h.id) FROM _hits h CROSS JOIN attributes a ON a.example_id = h.id"
         " AND a.detector = 'quality', json_each(a.value) j GROUP BY 1",
     ),
     "verdict": _attr("verdict", "CASE a.value ->> '$.kept' WHEN 1 THEN 'kept' ELSE 'not kept' END"),
 }
 
+# A rare value would make the per-candidate check walk every match: for these facets (indexed by
+# value, migration 14) a value held by fewer than SMALL_SET examples is read as a set instead.
+SETS = {
+    "language": "SELECT example_id FROM attributes WHERE detector = 'language' AND value ->> '$.lang' = ?",
+    "category": "SELECT example_id FROM attributes WHERE detector = 'category' AND value ->> '$.category' = ?",
+}
+SMALL_SET = 20_000
 
-HITS_CAP = 10_000  # hits a search orders, pages through and counts facets over
+
+HITS_CAP = 2_000  # hits a search orders, pages through and counts facets over
 
 
 @dataclass
@@ -124,19 +132,40 @@ class SearchStore:
         come from them) and the total is exact when it is cheap (words or nothing, no filter), else
         counted up to the cap (`capped`)."""
         filters = {k: v for k, v in (filters or {}).items() if k in FACETS and v}
-        where, args = ["e.forgotten = 0"], []
-        match = fts_query(q)
-        source = "examples e"
-        order = "e.rowid DESC"
         c = self.conn
-        if match:
+        match = fts_query(q)
+        # The rarest indexed filter value, when it is rare, drives the search (its few examples are
+        # checked against the words); otherwise the words do (the index's rowid order, no sort).
+        sizes = {
+            name: c.execute(
+                f"SELECT count(*) FROM ({SETS[name]} LIMIT ?)", (filters[name], SMALL_SET)
+            ).fetchone()[0]
+            for name in filters
+            if name in SETS
+        }
+        driver = min((n for n in sizes if sizes[n] < SMALL_SET), key=sizes.__getitem__, default=None)
+        where: list[str] = ["e.forgotten = 0"]
+        args: list[Any] = []
+        if driver is not None:
+            source = f"({SETS[driver]}) s JOIN examples e ON e.id = s.example_id"
+            args.append(filters[driver])
+            order = "e.rowid DESC"
+            if match:
+                where.append(
+                    "EXISTS (SELECT 1 FROM examples_fts f WHERE f.rowid = e.rowid AND examples_fts MATCH ?)"
+                )
+                args.append(match)
+        elif match:
             source = "examples_fts f JOIN examples e ON e.rowid = f.rowid"
-            order = "f.rowid DESC"  # the index's own order: no sort of every match
+            order = "f.rowid DESC"
             where.append("examples_fts MATCH ?")
             args.append(match)
+        else:
+            source, order = "examples e", "e.rowid DESC"
         for name, value in filters.items():
-            where.append(FACETS[name][0])
-            args.append(value)
+            if name != driver:
+                where.append(FACETS[name][0])
+                args.append(value)
         sql_where = " AND ".join(where)
         # The hits in order, numbered: a page is a range of positions, the facets a join.
         c.execute("CREATE TEMP TABLE IF NOT EXISTS _hits (pos INTEGER PRIMARY KEY, erow INTEGER, id TEXT)")
@@ -154,14 +183,20 @@ class SearchStore:
         capped = hits > HITS_CAP
         if capped:
             c.execute("DELETE FROM _hits WHERE pos > ?", (HITS_CAP,))
-        elif match and hits > 1:
+        elif match and hits > 1 and driver is None:
             collect("f.rank")  # all of them fit: best match first (bm25)
         total = hits
         if capped and not filters:
-            count = "SELECT count(*) FROM examples_fts WHERE examples_fts MATCH ?" if match else (
-                "SELECT count(*) FROM examples WHERE forgotten = 0"
-            )  # fmt: skip
-            total = c.execute(count, (match,) if match else ()).fetchone()[0]
+            total = (
+                c.execute(
+                    "SELECT count(*) FROM examples_fts WHERE examples_fts MATCH ?", (match,)
+                ).fetchone()[0]
+                if match
+                else self.cached(  # type: ignore[attr-defined]
+                    "examples.live",
+                    lambda: c.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0],
+                )
+            )
         result = SearchResult(total, capped=capped and bool(filters), facets_of=min(hits, HITS_CAP))
         page = c.execute(
             "SELECT e.id, e.kind, e.turns, e.chars, e.created_at, coalesce(r.body, e.body) AS body,"
