@@ -97,6 +97,8 @@ def show(config: Config, catalog: Catalog, example_id: str, redacted: bool = Tru
         for p in info["provenance"]:
             p["meta"] = _redact_values(p["meta"], scanner)
     row = catalog.export_candidate(example_id)
+    if row:
+        row["review"] = catalog.reviewed_preferences().get(example_id)  # a swap or drop in review
     recipes = {name: explain(config, name, row) for name in sorted(config.recipes)} if row else {}
     return {**info, "body": body, "recipes": recipes}
 

@@ -7,6 +7,17 @@ Queues and what they decide:
 - `quarantine`: one item per quarantined record (`<row id>:<hash of source, file, locator, reason>`);
   dismiss (seen, nothing to do), retry (the file is read again from its start by the next ingest,
   e.g. after a config change), skip.
+- `preferences`: one item per preference example that ingest mined (not one a dataset states):
+  ChatGPT regenerations rated by feedback (adapter `chatgpt_export`) and OpenAssistant sibling
+  answers ranked (adapter `oasst`). Item: the example id. confirm (the pair is right: nothing
+  changes), swap (chosen and rejected are the wrong way round: exports write them exchanged),
+  drop (not a real preference: curate's verdict leaves it out, reason "dropped in review").
+
+Which adapter produced an example is read per file, not per source: a source with `format =
+"auto"` (a folder of public sets) mixes adapters, so the config's `format` cannot tell, and
+provenance `meta` labels are the adapter's to change. The file's ingest_progress row names the
+adapter that read it ("oasst:2:<options hash>", or "retry:…" while marked for a retry), the one
+thing every ingest of a file records.
 """
 
 from __future__ import annotations
@@ -22,7 +33,12 @@ QUEUES = {
     "secrets": ("confirm", "allow", "skip"),
     "keepers": ("keep:<example id>",),
     "quarantine": ("dismiss", "retry", "skip"),
+    "preferences": ("confirm", "swap", "drop"),
 }
+# Adapters whose preference pairs are mined (inferred from feedback or ranks), not stated by a dataset.
+MINED_ADAPTERS = ("chatgpt_export", "oasst")
+# What a preferences decision changes in what curate and export compute (confirm changes nothing).
+PREFERENCE_EFFECTS = ("swap", "drop")
 _KEEP = re.compile(r"keep:([0-9a-f]{32})")
 RETRY_MARK = "retry:"  # prefixed to a file's ingest_progress.adapter: the next ingest reads it anew
 
@@ -60,7 +76,10 @@ class ReviewStore:
         version (exports written before are out of date): an allowed secret, a chosen keeper. A
         quarantined record to retry marks its file to be read again by the next ingest."""
         self._check_decision(queue, item, decision)
-        with self.transaction(data=_moves_data(queue, decision)) as c:
+        moves = _moves_data(queue, decision)
+        if queue == "preferences":  # a confirm that replaces a swap or a drop changes exports too
+            moves = moves or _effect(self._in_force(queue, item)) != _effect(decision)
+        with self.transaction(data=moves) as c:
             if queue == "quarantine" and decision == "retry":
                 note = self._mark_retry(c, item) or note
             cur = c.execute(
@@ -87,6 +106,17 @@ class ReviewStore:
             )
         if queue == "quarantine" and self._quarantine_row(item) is None:
             raise ValueError(f"no quarantined record {item}")
+        if queue == "preferences" and not self._is_mined_preference(item):
+            raise ValueError(f"{item} is not a preference example mined from {' or '.join(MINED_ADAPTERS)}")
+
+    def _in_force(self, queue: str, item: str, excluding: int = 0) -> str | None:
+        """The item's decision in force (leaving decision `excluding` out, as if undone)."""
+        row = self.conn.execute(
+            "SELECT decision FROM review_decisions WHERE queue = ? AND item = ? AND undone = 0 AND id != ?"
+            " ORDER BY id DESC LIMIT 1",
+            (queue, item, excluding),
+        ).fetchone()
+        return row[0] if row else None
 
     def _quarantine_row(self, item: str) -> sqlite3.Row | None:
         row_id, _, _ = item.partition(":")
@@ -127,7 +157,13 @@ class ReviewStore:
         ).fetchone()
         if row is None:
             return None
-        with self.transaction(data=_moves_data(row["queue"], row["decision"])) as c:
+        moves = _moves_data(row["queue"], row["decision"])
+        if row["queue"] == "preferences":
+            before = self._in_force("preferences", row["item"])
+            moves = moves or _effect(before) != _effect(
+                self._in_force("preferences", row["item"], decision_id)
+            )
+        with self.transaction(data=moves) as c:
             c.execute("UPDATE review_decisions SET undone = 1 WHERE id = ?", (decision_id,))
             if row["queue"] == "quarantine" and row["decision"] == "retry":
                 self._unmark_retry(c, row["item"])
@@ -206,6 +242,113 @@ class ReviewStore:
         """Quarantined records waiting for review (see `quarantine_queue`)."""
         return len(self.quarantine_queue(limit=1 << 62))
 
+    # -- preferences -----------------------------------------------------------------------
+
+    def _mined_files(self) -> str:
+        """SQL: the ingest_files ids of files a mining adapter read (see the module's docstring)."""
+        names = " OR ".join(
+            f"g.adapter GLOB '{a}:*' OR g.adapter GLOB '{RETRY_MARK}{a}:*'" for a in MINED_ADAPTERS
+        )
+        return (
+            "SELECT f.id FROM ingest_files f JOIN ingest_progress g ON g.source = f.source AND g.file = f.path"
+            f" WHERE {names}"
+        )
+
+    def _is_mined_preference(self, example_id: str) -> bool:
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM examples e WHERE e.id = ? AND e.kind = 'preference' AND e.forgotten = 0"
+                f" AND EXISTS (SELECT 1 FROM provenance p WHERE p.example_id = e.id AND p.file_id IN ({self._mined_files()}))",
+                (example_id,),
+            ).fetchone()
+            is not None
+        )
+
+    def mined_preference_ids(self) -> list[str]:
+        """Live preference examples mined by `MINED_ADAPTERS`, in the order ingest met them."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT p.example_id FROM provenance p JOIN examples e ON e.id = p.example_id"
+                f" WHERE e.kind = 'preference' AND e.forgotten = 0 AND p.file_id IN ({self._mined_files()})"
+                " GROUP BY p.example_id ORDER BY min(p.id)"
+            )
+        ]
+
+    def preference_queue(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The mined preference examples, undecided first (then the decided, oldest decision
+        first): id, redacted body (None if curate redacted nothing), scanned (curate looked for
+        secrets), where they came from (source, file, locator, adapter), the decision in force
+        (decision, its id and time). Each in the order ingest met them."""
+        ids = self.mined_preference_ids()
+        decided = self.decisions_in_force("preferences")
+        order = {item: n for n, item in enumerate(decided)}
+        ids.sort(key=lambda i: (i in decided, order.get(i, 0)))  # stable: ingest order within each part
+        out = []
+        for example_id in ids[:limit]:
+            row = self.conn.execute(
+                "SELECT e.id, r.body AS redacted, EXISTS (SELECT 1 FROM attributes a WHERE a.example_id = e.id"
+                " AND a.detector = 'secrets') AS scanned FROM examples e LEFT JOIN redactions r ON r.example_id = e.id"
+                " WHERE e.id = ?",
+                (example_id,),
+            ).fetchone()
+            where = [
+                {"source": p[0], "file": p[1], "locator": orjson.loads(p[2]),
+                 "adapter": p[3].removeprefix(RETRY_MARK).split(":", 1)[0] if p[3] else None}
+                for p in self.conn.execute(
+                    "SELECT f.source, f.path, p.locator, g.adapter FROM provenance p JOIN ingest_files f ON f.id = p.file_id"
+                    " LEFT JOIN ingest_progress g ON g.source = f.source AND g.file = f.path"
+                    " WHERE p.example_id = ? ORDER BY p.id",
+                    (example_id,),
+                )
+            ]  # fmt: skip
+            d = decided.get(example_id)
+            out.append({**dict(row), "where": where, "decision": d["decision"] if d else None,
+                        "decision_id": d["id"] if d else None, "decided_at": d["decided_at"] if d else None})  # fmt: skip
+        return out
+
+    def preferences_waiting(self) -> int:
+        """Mined preference examples with no decision in force."""
+        decided = self.decisions("preferences")
+        return sum(1 for i in self.mined_preference_ids() if i not in decided)
+
+    def reviewed_preferences(self) -> dict[str, str]:
+        """Example id → "swap" or "drop": the preferences decisions in force that change what curate
+        and export compute (a confirm changes nothing)."""
+        return {i: d for i, d in self.decisions("preferences").items() if d in PREFERENCE_EFFECTS}
+
+    def preference_reviewed_ids(self) -> list[str]:
+        """Every example that ever had a preferences decision, undone ones included (an undone
+        drop must be kept again): the examples whose verdict curate checks on every run."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT item FROM review_decisions WHERE queue = 'preferences' ORDER BY item"
+            )
+        ]
+
+    def stored_verdicts(self, ids: list[str]) -> dict[str, Any]:
+        """id → the stored `verdict` value of these examples (those that have one)."""
+        out: dict[str, Any] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for id_, value in self.conn.execute(
+                f"SELECT example_id, value FROM attributes WHERE detector = 'verdict' AND example_id IN ({marks})",
+                chunk,
+            ):
+                out[id_] = orjson.loads(value)
+        return out
+
 
 def _moves_data(queue: str, decision: str) -> bool:
-    return (queue == "secrets" and decision == "allow") or queue == "keepers"
+    return (
+        (queue == "secrets" and decision == "allow")
+        or queue == "keepers"
+        or (queue == "preferences" and decision in PREFERENCE_EFFECTS)
+    )
+
+
+def _effect(decision: str | None) -> str | None:
+    """What a preferences decision changes downstream: swap, drop, or nothing (None)."""
+    return decision if decision in PREFERENCE_EFFECTS else None

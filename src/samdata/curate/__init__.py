@@ -152,6 +152,9 @@ def _run_curate(
     t = clock()
     _verify_pending(catalog, plan, workers)
     seconds["verify"] = clock() - t
+    # Preference pairs dropped in review (or their drop undone): their verdicts follow the decisions
+    # on every run, before the summary (whose key is the data version a changed verdict moves).
+    verdict.refresh_reviewed(catalog, utcnow())
     # Clusters, funnel and flag counts read the whole catalog: when nothing they read changed since
     # they were last computed (same data version, same keeper rule), the stored ones are still true.
     summary = catalog.get_stat("curate.summary")

@@ -1,9 +1,11 @@
 """What "kept" means, stated once: curate's funnel counts it, the default recipe exports exactly it.
 
-An example is kept unless it is a near-duplicate that is not its cluster's keeper, carries a quality
-flag, or is not in the language its source is configured for. Examples with secrets are kept: they
-are exported redacted. A recipe may loosen each rule (`exclude_near_duplicates = false`,
-`exclude_quality_flags = [...]` naming only some flags, `exclude_wrong_language = false`).
+An example is kept unless a person dropped it in review (a mined preference pair that is not a real
+preference: review queue "preferences"), it is a near-duplicate that is not its cluster's keeper,
+carries a quality flag, or is not in the language its source is configured for. Examples with
+secrets are kept: they are exported redacted. A recipe may loosen each rule but the review's
+(`exclude_near_duplicates = false`, `exclude_quality_flags = [...]` naming only some flags,
+`exclude_wrong_language = false`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 NEAR_DUPLICATE = "near-duplicate of another example"
 WRONG_LANGUAGE = "not in the language of its source"
+DROPPED_IN_REVIEW = "dropped in review"
 
 
 def not_kept(
@@ -20,12 +23,15 @@ def not_kept(
     flags: Collection[str],
     wrong_language: bool,
     *,
+    dropped: bool = False,
     exclude_near_duplicates: bool = True,
     exclude_flags: Collection[str] | None = None,
     exclude_wrong_language: bool = True,
 ) -> str | None:
     """Why an example is not kept (the first rule it breaks), or None. `exclude_flags=None`: every
-    quality flag excludes."""
+    quality flag excludes. `dropped`: dropped in review (no recipe setting loosens that)."""
+    if dropped:
+        return DROPPED_IN_REVIEW
     if exclude_near_duplicates and neardup and not neardup.get("keeper"):
         return NEAR_DUPLICATE
     hit = sorted(flags if exclude_flags is None else set(flags) & set(exclude_flags))
@@ -38,12 +44,29 @@ def not_kept(
 
 def verdicts(catalog: Any, ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
     """The `verdict` attribute of these examples by `not_kept`, from their stored labels: what the
-    funnel counts as kept, so the funnel is one SQL aggregate at any catalog size."""
+    funnel counts as kept, so the funnel is one SQL aggregate at any catalog size. The review
+    decisions in force are consulted (a dropped preference pair is not kept)."""
+    dropped = {i for i, d in catalog.reviewed_preferences().items() if d == "drop"}
     values = []
     for example_id, (neardup, flags, wrong_language) in catalog.verdict_inputs(ids).items():
-        reason = not_kept(neardup, flags, wrong_language)
+        reason = not_kept(neardup, flags, wrong_language, dropped=example_id in dropped)
         values.append((example_id, {"kept": reason is None, "reason": reason}))
     return values
+
+
+def refresh_reviewed(catalog: Any, now: str) -> int:
+    """Recompute the verdicts of every example that ever had a preferences decision (few), and
+    store those that changed: a drop, or its undo, since the verdict was stored; or a verdict
+    stored without the decisions (by a batch that relabelled a fresh example). Nothing is written
+    when nothing changed, so the data version stays put. How many verdicts changed."""
+    ids = catalog.preference_reviewed_ids()
+    if not ids:
+        return 0
+    stored = catalog.stored_verdicts(ids)
+    changed = [(i, v) for i, v in verdicts(catalog, ids) if stored.get(i) != v]
+    if changed:
+        catalog.save_verdicts(changed, now)
+    return len(changed)
 
 
 def funnel(catalog: Any) -> dict[str, dict[str, int]]:

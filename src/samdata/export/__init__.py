@@ -4,6 +4,8 @@ Selection: the recipe's sources and kinds, live examples only, redacted bodies (
 not looked at is left out: its secrets are unknown), near-duplicates that are not their cluster's
 keeper left out by default, optional quality flags, categories and a token limit. Every example that
 is left out is counted with its reason in `manifest.json`. Splits come from `samdata.export.split`.
+Review decisions on mined preference pairs apply: a dropped pair is left out ("dropped in review"),
+a swapped one is written with chosen and rejected exchanged (counted under `changed`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from samdata.export.writers import Unwritable, Writer, sidecars, writer_for
 from samdata.paths import write_bytes_atomic
 
 MANIFEST_SCHEMA = "samdata.export/1"
+SWAPPED = "chosen and rejected swapped in review"
 NO_SYSTEM_NOTE = (
     "rows have no system message: Qwen2.5-style chat templates insert their own default"
     ' ("You are Qwen, created by Alibaba Cloud…") when training; set system_prompt in the recipe'
@@ -61,7 +64,7 @@ def _dropped_reason(row: dict[str, Any], recipe: RecipeConfig) -> str | None:
         return "had secrets (exclude_secrets)"
     flags = None if recipe.exclude_quality_flags == "all" else recipe.exclude_quality_flags
     reason = verdict.not_kept(
-        row["neardup"], row["quality_flags"], row["wrong_language"],
+        row["neardup"], row["quality_flags"], row["wrong_language"], dropped=row.get("review") == "drop",
         exclude_near_duplicates=recipe.exclude_near_duplicates, exclude_flags=flags,
         exclude_wrong_language=recipe.exclude_wrong_language,
     )  # fmt: skip
@@ -285,11 +288,13 @@ def run_export(
     tally = _Tally()
     progress = progress or ExportProgress()
     progress.start(catalog.candidate_count(recipe.sources, recipe.kinds))
+    reviewed = catalog.reviewed_preferences()  # example id → swap | drop (few)
     try:
         with open(spool_path, "wb") as spool:
             for i, row in enumerate(catalog.export_candidates(recipe.sources, recipe.kinds), 1):
                 if i % 1000 == 0:
                     progress.advance(1000)
+                row["review"] = reviewed.get(row["id"])
                 entry = _entry(row, recipe, fitter, write, tally)
                 if entry is None:
                     continue
@@ -407,7 +412,8 @@ def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
 def _entry(
     row: dict[str, Any], recipe: RecipeConfig, fitter: _Fitter | None, write: Writer, tally: _Tally
 ) -> tuple[str, bytes, int, int | None] | None:
-    """One candidate → (split, line, copies, tokens), or None with the reason counted."""
+    """One candidate → (split, line, copies, tokens), or None with the reason counted. `row["review"]`
+    (optional): the preferences review decision in force, "swap" or "drop"."""
     reason = _dropped_reason(row, recipe)
     source = next((s for s in row["sources"] if s in recipe.sources), row["sources"][0])
     category = (row["category"] or "-") if row["kind"] == "sft" else "-"
@@ -432,6 +438,10 @@ def _entry(
         tally.dropped[reason] += 1
         return None
     assert body is not None
+    # After the token fit (which counts curate's chosen side): exchanged only for the writer.
+    swapped = row.get("review") == "swap" and body["kind"] == "preference"
+    if swapped:
+        body["chosen"], body["rejected"] = body["rejected"], body["chosen"]
     try:
         line = write(body, tally.changed)
     except Unwritable as e:
@@ -441,6 +451,8 @@ def _entry(
         shape = f" {recipe.rows}" if recipe.rows != "chat" else ""
         tally.dropped[f"cannot be written as {recipe.format}{shape}"] += 1
         return None
+    if swapped:
+        tally.changed[SWAPPED] += 1
     if (
         recipe.format != "alpaca"
         and recipe.rows == "chat"
@@ -500,8 +512,9 @@ def _manifest(
 
 
 def explain(config: Config, name: str, row: dict[str, Any]) -> dict[str, Any]:
-    """What recipe `name` does with one example (an `export_candidate` row): `{"in": True, "split"}`
-    or `{"in": False, "reason"}`. Caps count across examples: one example alone never reaches one."""
+    """What recipe `name` does with one example (an `export_candidate` row, with `review` set to its
+    `reviewed_preferences()` decision to take that into account): `{"in": True, "split"}` or
+    `{"in": False, "reason"}`. Caps count across examples: one example alone never reaches one."""
     recipe = config.recipes[name]
     if not set(row["sources"]) & set(recipe.sources):
         return {"in": False, "reason": "not from the recipe's sources"}

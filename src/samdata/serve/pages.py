@@ -189,8 +189,10 @@ def review_index(request: Request) -> HTMLResponse:
         quarantine = len(cat.quarantine_queue(limit=10_000))
         clusters = cat.cluster_totals()["clusters"]
         keepers = len(cat.decisions("keepers"))
+        preferences = cat.preferences_waiting()
     return _render(request, "review_index.html", title="Review", page="review", secrets_open=waiting,
-                   quarantine_open=quarantine, clusters=clusters, keepers_reviewed=keepers)  # fmt: skip
+                   quarantine_open=quarantine, clusters=clusters, keepers_reviewed=keepers,
+                   preferences_open=preferences)  # fmt: skip
 
 
 @router.get("/review/secrets", response_class=HTMLResponse)
@@ -198,6 +200,25 @@ def review_secrets(request: Request, all: bool = False) -> HTMLResponse:
     with _read(request) as cat:
         items = cat.secrets_queue(limit=500, include_decided=all)
     return _render(request, "review_secrets.html", title="Secrets findings", page="review", items=items)
+
+
+@router.get("/review/preferences", response_class=HTMLResponse)
+def review_preferences(request: Request) -> HTMLResponse:
+    """Mined preference pairs (ChatGPT regenerations rated by feedback, OpenAssistant ranks): the
+    prompt, chosen and rejected side by side (redacted), where each came from and the decision in
+    force; undecided first. Decisions go to the generic `/review/preferences/decide`."""
+    with _read(request) as cat:
+        items = cat.preference_queue(limit=500)
+        waiting, total = cat.preferences_waiting(), len(cat.mined_preference_ids())
+        for item in items:
+            body = _shown_body(request, cat, item)
+            item["prompt"] = [*(body.get("messages") or []), *(body.get("prompt") or [])]
+            item["chosen"] = body.get("chosen") or []
+            item["rejected"] = body.get("rejected") or []
+            for w in item["where"]:
+                w["locator"] = ", ".join(f"{k} {v}" for k, v in w["locator"].items())
+    return _render(request, "review_preferences.html", title="Preference candidates", page="review",
+                   items=items, waiting=waiting, total=total)  # fmt: skip
 
 
 class Decision(BaseModel):
