@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 from typer.testing import CliRunner
 
 from samdata.catalog import Catalog
@@ -31,8 +31,8 @@ from samdata.ingest import run_ingest
 from samdata.pipeline import run_pipeline
 from samdata.serve import create_app, dupes_page
 from samdata.serve.pages import templates
+from tests.serve.browser import PLANTED, Watched
 from tests.serve.loadgen import Server
-from tests.serve.test_pages import PLANTED, Watched, launch, watch
 
 
 def _curated(folder: Path) -> Config:
@@ -413,31 +413,6 @@ def server(shared: Config) -> Iterator[Server]:
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture()
-def tab(browser: Browser) -> Iterator[Watched]:
-    watched = watch(browser)
-    yield watched
-    watched.page.context.close()
-
-
-@pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import os
-
-    folder = Path(os.environ.get("SAMDATA_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots in {folder}")
-    return folder
 
 
 def test_make_keeper_in_the_browser_stores_the_decision_and_undo_takes_it_back(

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from samdata.capture import Capture
 from samdata.catalog import Catalog
@@ -31,8 +31,8 @@ from samdata.demo.estate import build_estate
 from samdata.export import explain
 from samdata.pipeline import run_pipeline
 from samdata.serve import create_app
+from tests.serve.browser import PLANTED, Watched, watch
 from tests.serve.loadgen import Server
-from tests.serve.test_pages import PLANTED, Watched, launch, watch
 
 SPLITS = ("train", "valid", "test")
 
@@ -266,14 +266,6 @@ def test_unknown_exports_get_a_404_page(estate: Estate, http: TestClient) -> Non
         page = _get(http, path, 404)
         assert "No export" in page and "<title>Not found · samdata</title>" in page, path
     assert "Pick two exports" in _get(http, "/exports/diff?a=1", 400)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def test_in_the_browser_a_reason_link_lists_its_examples(estate: Estate, browser: Browser) -> None:

@@ -207,8 +207,6 @@ def test_an_undeclared_method_is_a_405_not_a_415(
 
 
 def test_after_the_fuzz_the_catalog_holds_only_what_was_acknowledged(served: tuple[Config, Any]) -> None:
-    if not SENT:
-        pytest.skip("run with the fuzz tests above")
     config, _app = served
     with Catalog.open(config.catalog_path, readonly=True) as cat:
         orphans = cat.conn.execute(
@@ -226,8 +224,8 @@ def test_after_the_fuzz_the_catalog_holds_only_what_was_acknowledged(served: tup
     assert (orphans, unsourced, dangling) == (0, 0, 0)
     # Refused requests stored nothing, and every 201 is in the catalog.
     assert stored == STORED
-    # The fuzz really reached the writer, not only the validation.
-    assert STORED, f"no capture was stored; sent {dict(SENT)}"
+    # The fuzz (when this module's fuzz tests ran first) really reached the writer, not only the validation.
+    assert STORED or not SENT, f"no capture was stored; sent {dict(SENT)}"
     _report(config.catalog_path, len(stored))
 
 

@@ -11,60 +11,19 @@ absence is a failure, not a skip.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import expect
 
 from samdata.catalog import Catalog
 from samdata.config import Config, load_config
 from samdata.demo.estate import build_estate
 from samdata.pipeline import run_pipeline
+from tests.serve.browser import PLANTED, Watched
 from tests.serve.loadgen import Server
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
-PLANTED = ("AKIAQ3EGUFYP7XLMN2RT", "Tr0ub4dor-3", "dana.w@example-family.org")
-
-
-def launch(playwright: Playwright) -> Browser:
-    """The system Chromium, headless (shared with test_xss)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
-@dataclass
-class Watched:
-    """A page with its console errors and uncaught exceptions collected."""
-
-    page: Page
-    errors: list[str] = field(default_factory=list)
-
-    def goto(self, url: str, status: int = 200) -> None:
-        response = self.page.goto(url)
-        assert response is not None and response.status == status, (url, response and response.status)
-
-    def clean(self) -> None:
-        assert not self.errors, self.errors
-
-
-def watch(browser: Browser) -> Watched:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    watched = Watched(page)
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            watched.errors.append(f"console: {message.text} ({page.url})")
-
-    page.on("console", console)
-    page.on("pageerror", lambda e: watched.errors.append(f"pageerror: {e} ({page.url})"))
-    return watched
 
 
 @pytest.fixture(scope="module")
@@ -82,29 +41,6 @@ def server(config: Config) -> Iterator[Server]:
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("SAMDATA_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots in {folder}")
-    return folder
-
-
-@pytest.fixture()
-def tab(browser: Browser) -> Iterator[Watched]:
-    watched = watch(browser)
-    yield watched
-    watched.page.context.close()
 
 
 def _example_with(config: Config, text: str) -> str:

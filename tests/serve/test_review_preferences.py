@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config, load_config
@@ -34,8 +34,8 @@ from samdata.demo.estate import build_estate
 from samdata.export import SWAPPED
 from samdata.pipeline import run_pipeline
 from samdata.serve import create_app
+from tests.serve.browser import PLANTED, Watched
 from tests.serve.loadgen import Server
-from tests.serve.test_pages import PLANTED, Watched, launch, watch
 
 KEY = "AKIAZ3XQ7PLMN4RTW2VB"  # planted in the rated regeneration: shown only as <AWS_ACCESS_KEY>
 SECRETS = (*PLANTED, KEY)
@@ -319,21 +319,6 @@ def server(config: Config) -> Iterator[Server]:
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture()
-def tab(browser: Browser) -> Iterator[Watched]:
-    watched = watch(browser)
-    yield watched
-    watched.page.context.close()
 
 
 def test_review_by_keyboard(config: Config, server: Server, tab: Watched, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config, load_config
@@ -32,9 +32,8 @@ from samdata.demo.estate import build_estate
 from samdata.pipeline import run_pipeline
 from samdata.serve import create_app
 from samdata.train import TrainOptions, launch, prepare_run
+from tests.serve.browser import watch
 from tests.serve.loadgen import Server
-from tests.serve.test_pages import launch as launch_chromium
-from tests.serve.test_pages import watch
 
 STEPS = 20
 VOID = {"meta", "link", "input", "br", "img", "hr", "area", "base", "col", "embed", "source", "track", "wbr"}
@@ -297,14 +296,6 @@ def server(demo: dict[str, Any]) -> Iterator[Server]:
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 # Predicates as functions: Playwright runs those without eval, which the page's CSP forbids.

@@ -15,14 +15,14 @@ from urllib.parse import quote
 
 import orjson
 import pytest
-from playwright.sync_api import Browser, Dialog, sync_playwright
+from playwright.sync_api import Browser, Dialog
 
 from samdata.capture import Capture
 from samdata.catalog import Catalog
 from samdata.config import Config, load_config
 from samdata.pipeline import run_pipeline
+from tests.serve.browser import Watched, watch
 from tests.serve.loadgen import Server
-from tests.serve.test_pages import Watched, launch, watch
 
 PAYLOADS = (
     "<script>window.__xss=1</script>",
@@ -70,14 +70,6 @@ def server(catalog: tuple[Config, dict[str, str]]) -> Iterator[Server]:
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture()
