@@ -44,7 +44,7 @@ def list_examples(
     Redaction runs the secrets scanner of the config now (its literals and allow-list), so what is
     shown never depends on whether curate has run yet.
     """
-    scanner = secrets.SecretScanner(config.curate.literals, config.curate.allow) if redacted else None
+    scanner = secrets.scanner_for(config.curate) if redacted else None
     for example_id, example_kind, raw in catalog.live_examples(source, kind, limit, flag):
         body = orjson.loads(raw)
         if scanner is not None:
@@ -74,7 +74,7 @@ def first_words(body: dict[str, Any], n: int = 12) -> str:
 def clusters(config: Config, catalog: Catalog) -> list[dict[str, Any]]:
     """Near-duplicate clusters, largest first, each member with its file, locator and first words
     (redacted)."""
-    scanner = secrets.SecretScanner(config.curate.literals, config.curate.allow)
+    scanner = secrets.scanner_for(config.curate)
     out = catalog.clusters()
     for c in out:
         for m in c["members"]:
@@ -92,7 +92,7 @@ def show(config: Config, catalog: Catalog, example_id: str, redacted: bool = Tru
         raise KeyError(example_id)
     body = catalog.example(example_id)["body"]
     if redacted:
-        scanner = secrets.SecretScanner(config.curate.literals, config.curate.allow)
+        scanner = secrets.scanner_for(config.curate)
         body = scan_secrets(body, scanner)[1] or body
         for p in info["provenance"]:
             p["meta"] = _redact_values(p["meta"], scanner)

@@ -110,6 +110,9 @@ class CurateSettings(_Strict):
 
     literals: list[str] = Field(default_factory=list)  # names, home paths, host names to redact
     allow: list[str] = Field(default_factory=list)  # finding hashes (`samdata secrets`) that are fine
+    # Texts that are fine whatever their hash: RE2 patterns the whole finding must match,
+    # `KIND:REGEX` to limit one to a detector (`email:.*@example\\.org`).
+    allow_patterns: list[str] = Field(default_factory=list)
     min_answer_chars: Annotated[int, Field(ge=0)] = 1
     max_answer_chars: Annotated[int, Field(ge=1)] = 24_000
     # Near-duplicates: shingles, verified Jaccard threshold, LSH bands × rows, keeper priority.

@@ -253,3 +253,40 @@ def test_a_rare_filter_value_driving_the_search_finds_the_same(
             found[small] = (result.total, sorted(r["id"] for r in result.rows), result.facets)
     assert found[0][0] > 0
     assert found[0] == found[10**9]
+
+
+def test_an_allowed_pattern_is_reapplied_by_curate_and_undone(config: Config) -> None:
+    from samdata.curate.secrets import SecretScanner
+
+    text = "write to dana.w@example-family.org, key AKIAQ3EGUFYP7XLMN2RT"
+    assert [f.kind for f in SecretScanner(allow_patterns=[r"email:.*@example-family\.org"]).scan(text)] == [
+        "aws_access_key"
+    ]
+    # limited to another kind, the pattern allows nothing here
+    assert len(SecretScanner(allow_patterns=[r"aws_access_key:.*@example-family\.org"]).scan(text)) == 2
+    with _client(config) as http:
+        token = {"X-CSRF-Token": _csrf(http)}
+        for bad, reason in (("(", "RE2"), (".*", "almost anything"), ("[a-z0-9.@-]+", "almost anything")):
+            r = http.post(
+                "/review/secret_patterns/decide", json={"item": bad, "decision": "allow"}, headers=token
+            )
+            assert r.status_code == 422 and reason in r.json()["error"], (bad, r.text)
+        assert http.post("/review/secret_patterns/decide", json={"item": r".*@example-family\.org", "decision": "allow"}).status_code == 403  # fmt: skip
+        with Catalog.open(config.catalog_path, readonly=True) as cat:
+            before = cat.data_version()
+        r = http.post("/review/secret_patterns/decide",
+                      json={"item": r".*@example-family\.org", "decision": "allow", "note": "email"}, headers=token)  # fmt: skip
+        assert r.status_code == 201, r.text
+        page = http.get("/review/secrets").text
+        assert "example-family\\.org</code> email" in page
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        assert cat.data_version() > before
+        assert cat.allowed_secret_patterns() == [r"email:.*@example-family\.org"]
+    run_pipeline(config, stages=["curate"])
+    with Catalog.open(config.catalog_path) as cat:
+        kinds = {k for (k,) in cat.conn.execute("SELECT kind FROM findings")}
+        assert "email" not in kinds and "aws_access_key" in kinds
+        cat.undo_decision(r.json()["id"])
+    run_pipeline(config, stages=["curate"])
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        assert "email" in {k for (k,) in cat.conn.execute("SELECT kind FROM findings")}

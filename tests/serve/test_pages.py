@@ -213,3 +213,29 @@ def test_a_decision_without_the_csrf_token_is_refused(config: Config, server: Se
         assert "0123456789abcdef" not in cat.decisions("secrets")
     # (the refused fetches log "Failed to load resource" errors: expected here)
     assert all("403" in e for e in tab.errors), tab.errors
+
+
+def test_a_pattern_is_allowed_from_the_secrets_page_and_undone(
+    config: Config, server: Server, tab: Watched, screens: Path
+) -> None:
+    tab.goto(server.url + "/review/secrets")
+    page = tab.page
+    page.fill("#allow-pattern input[name=pattern]", r".*@example-family\.org")
+    page.select_option("#allow-pattern select[name=kind]", "email")
+    page.click("#allow-pattern button[type=submit]")
+    expect(page.locator("#review-status")).to_have_text(r"allowed pattern: .*@example-family\.org")
+    expect(page.locator("#patterns li code")).to_have_text([r".*@example-family\.org"])
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        assert cat.allowed_secret_patterns() == [r"email:.*@example-family\.org"]
+    page.fill("#allow-pattern input[name=pattern]", ".*")
+    page.click("#allow-pattern button[type=submit]")
+    expect(page.locator("#review-status")).to_contain_text("would allow almost anything")
+    # the refused request is the one console error expected here (the browser logs every 4xx)
+    tab.errors[:] = [e for e in tab.errors if "status of 422" not in e]
+    page.reload()
+    page.screenshot(path=str(screens / "review-patterns.png"), full_page=True)
+    page.click("#patterns .undo-pattern")
+    expect(page.locator("#patterns li")).to_have_count(0)
+    with Catalog.open(config.catalog_path, readonly=True) as cat:
+        assert cat.allowed_secret_patterns() == []
+    tab.clean()

@@ -34,6 +34,9 @@ QUEUES = {
     "keepers": ("keep:<example id>",),
     "quarantine": ("dismiss", "retry", "skip"),
     "preferences": ("confirm", "swap", "drop"),
+    # item: a regular expression (RE2) a finding's whole text must match; note: the finding kind it
+    # is limited to, or none for every kind
+    "secret_patterns": ("allow",),
 }
 # Adapters whose preference pairs are mined (inferred from feedback or ranks), not stated by a dataset.
 MINED_ADAPTERS = ("chatgpt_export", "oasst")
@@ -106,6 +109,10 @@ class ReviewStore:
             )
         if queue == "quarantine" and self._quarantine_row(item) is None:
             raise ValueError(f"no quarantined record {item}")
+        if queue == "secret_patterns":
+            from samdata.curate.secrets import check_allow_pattern
+
+            check_allow_pattern(item)
         if queue == "preferences" and not self._is_mined_preference(item):
             raise ValueError(f"{item} is not a preference example mined from {' or '.join(MINED_ADAPTERS)}")
 
@@ -186,6 +193,15 @@ class ReviewStore:
     def allowed_secret_hashes(self) -> list[str]:
         """Finding hashes a person allowed in the secrets queue (curate adds them to the allow-list)."""
         return sorted(item for item, d in self.decisions("secrets").items() if d == "allow")
+
+    def allowed_secret_patterns(self) -> list[str]:
+        """Patterns a person allowed (`KIND:REGEX`, or `REGEX` for every kind): curate adds them to
+        `[curate] allow_patterns`."""
+        rows = self.conn.execute(
+            "SELECT item, note FROM review_decisions WHERE id IN (SELECT max(id) FROM review_decisions"
+            " WHERE queue = 'secret_patterns' AND undone = 0 GROUP BY item, coalesce(note, ''))"
+        )
+        return sorted(f"{kind}:{item}" if kind else item for item, kind in rows)
 
     def reviewed_keepers(self) -> list[tuple[str, str, int]]:
         """(cluster anchor, example id chosen as its keeper, decision id), oldest decision first."""
@@ -344,7 +360,7 @@ class ReviewStore:
 def _moves_data(queue: str, decision: str) -> bool:
     return (
         (queue == "secrets" and decision == "allow")
-        or queue == "keepers"
+        or queue in ("keepers", "secret_patterns")
         or (queue == "preferences" and decision in PREFERENCE_EFFECTS)
     )
 

@@ -30,7 +30,7 @@ from samdata.cli._common import (
     print_ingest,
 )
 from samdata.curate import run_curate
-from samdata.curate.secrets import SecretScanner
+from samdata.curate.secrets import scanner_for
 from samdata.ingest import IngestError, run_ingest
 
 
@@ -252,7 +252,7 @@ def quarantine(
     with open_catalog(cfg, write=False) as cat:
         rows = cat.quarantined(reason, source)
     # Stored snippets are redacted at ingest; catalogs made before that are redacted here.
-    scanner = SecretScanner(cfg.curate.literals, cfg.curate.allow)
+    scanner = scanner_for(cfg.curate)
     for r in rows:
         r["snippet"], r["reason"] = scanner.redact_text(r["snippet"]), scanner.redact_text(r["reason"])
     if json:

@@ -21,7 +21,7 @@ from samdata.cli._common import (
     open_catalog,
     out,
 )
-from samdata.curate.secrets import SecretScanner
+from samdata.curate.secrets import scanner_for
 from samdata.forget import RULE, apply_forget, plan_forget
 
 CONFIRM_ABOVE = 20  # matches beyond which --yes alone is not enough
@@ -95,7 +95,7 @@ def forget(
     if not example_ids and not match:
         fail("give example ids or --match TEXT")
     cfg = load(config, catalog)
-    scanner = SecretScanner(cfg.curate.literals, cfg.curate.allow)
+    scanner = scanner_for(cfg.curate)
     with open_catalog(cfg, write=yes) as cat:
         plan = plan_forget(cat, list(example_ids or []), match, scanner)
         if plan.empty:

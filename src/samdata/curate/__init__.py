@@ -69,12 +69,15 @@ def run_curate(
         progress.done()
 
 
-def plan_for(config: Config, reviewed_allow: Sequence[str] = ()) -> batch.Plan:
+def plan_for(
+    config: Config, reviewed_allow: Sequence[str] = (), reviewed_patterns: Sequence[str] = ()
+) -> batch.Plan:
     """The labelling plan of a config: detector versions (which include the settings that shape
     each result, so a changed setting relabels) and what the detectors need to run.
     `reviewed_allow`: finding hashes allowed in the review queue, added to `[curate] allow`."""
     settings = config.curate
     allow = sorted({*settings.allow, *reviewed_allow})
+    allow_patterns = sorted({*settings.allow_patterns, *reviewed_patterns})
     rules = quality.QualityRules(
         min_answer_chars=settings.min_answer_chars, max_answer_chars=settings.max_answer_chars
     )
@@ -86,7 +89,7 @@ def plan_for(config: Config, reviewed_allow: Sequence[str] = ()) -> batch.Plan:
     expected = {s.name: s.language for s in config.sources if s.language}
     versions = {
         # The allow-list and literals change what the secrets detector finds: they are part of its version.
-        "secrets": detector_version(secrets.VERSION, settings.literals, allow),
+        "secrets": detector_version(secrets.VERSION, settings.literals, allow, *allow_patterns),
         "quality": detector_version(quality.VERSION, rules),
         "minhash": detector_version(neardup.VERSION, params),
         "category": detector_version(
@@ -96,7 +99,7 @@ def plan_for(config: Config, reviewed_allow: Sequence[str] = ()) -> batch.Plan:
         "tokens": detector_version(tokens.VERSION, settings.tokenizer),
     }
     return batch.Plan(
-        versions=versions, literals=tuple(settings.literals), allow=tuple(allow), rules=rules,
+        versions=versions, literals=tuple(settings.literals), allow=tuple(allow), allow_patterns=tuple(allow_patterns), rules=rules,
         params=params, tokenizer=settings.tokenizer, category_defaults=defaults,
         category_overrides=dict(settings.category_overrides), expected_languages=expected,
         source_order=tuple(s.name for s in config.sources),
@@ -108,7 +111,7 @@ def _run_curate(
 ) -> CurateReport:
     t0 = time.perf_counter()
     report = CurateReport(labelled=dict.fromkeys(batch.DETECTORS, 0))
-    plan = plan_for(config, catalog.allowed_secret_hashes())
+    plan = plan_for(config, catalog.allowed_secret_hashes(), catalog.allowed_secret_patterns())
     if catalog.get_stat("neardup.version") != plan.versions["minhash"]:
         catalog.reset_neardup()
         catalog.put_stat("neardup.version", plan.versions["minhash"])

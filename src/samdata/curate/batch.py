@@ -30,6 +30,7 @@ class Plan:
     versions: dict[str, int]
     literals: tuple[str, ...]
     allow: tuple[str, ...]
+    allow_patterns: tuple[str, ...]
     rules: quality.QualityRules
     params: neardup.NearDupParams
     tokenizer: str
@@ -75,7 +76,7 @@ def init(plan: Plan) -> None:
     """Build the scanner, hasher and tokenizer of `plan` in this process."""
     _STATE.update(
         plan=plan,
-        scanner=secrets.SecretScanner(plan.literals, plan.allow),
+        scanner=secrets.SecretScanner(plan.literals, plan.allow, plan.allow_patterns),
         hasher=neardup.MinHasher(plan.params),
         count=tokens.encoder(plan.tokenizer),
     )

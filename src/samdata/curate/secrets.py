@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import re2
 import xxhash
@@ -170,13 +171,37 @@ def _preview(text: str) -> str:
     return text[:4] + "…" + text[-2:] if len(text) > 10 else text[:2] + "…"
 
 
+def _allow_pattern(spec: str) -> tuple[str | None, Any]:
+    """`KIND:REGEX` (a detector's kind) or `REGEX`: the compiled pattern and the kind it is limited to."""
+    kind, sep, rest = spec.partition(":")
+    if sep and kind in PLACEHOLDER_KINDS:
+        return kind, re2.compile(rest)
+    return None, re2.compile(spec)
+
+
+def check_allow_pattern(pattern: str) -> None:
+    """Refuse a pattern RE2 cannot compile or one that would allow everything (it matches the
+    empty text or any single character): ValueError with the reason."""
+    try:
+        _kind, rx = _allow_pattern(pattern)
+    except Exception as e:  # re2.error: the message names the problem
+        raise ValueError(f"not a regular expression RE2 accepts: {e}") from None
+    if any(rx.fullmatch(probe) for probe in ("", "a", "0", "x" * 40, "a" * 8 + "@" + "b" * 8 + ".org")):
+        raise ValueError(
+            "the pattern would allow almost anything: make it match the one text, e.g. name\\.surname@example\\.org"
+        )
+
+
 class SecretScanner:
     """All detectors compiled once, plus the owner's literals and allow-list."""
 
-    def __init__(self, literals: Sequence[str] = (), allow: Iterable[str] = ()) -> None:
+    def __init__(
+        self, literals: Sequence[str] = (), allow: Iterable[str] = (), allow_patterns: Iterable[str] = ()
+    ) -> None:
         self.detectors = [(d, re2.compile(d.pattern)) for d in DETECTORS]
         self.literals = [(lit, lit.lower()) for lit in literals if lit]
         self.allow = set(allow)
+        self.allow_patterns = [_allow_pattern(p) for p in allow_patterns]
         # Every keyword once per text, not once per detector that names it (digits are in several).
         self.keywords = sorted({k for d in DETECTORS for k in d.keywords})
         # One DFA pass for all patterns: most texts match none, and then nothing else runs.
@@ -206,7 +231,8 @@ class SecretScanner:
                     # `TOKEN=password = "s3cr3t…"`: a rejected value may hide a real one inside it.
                     pos = start if d.rescan and start > m.start() else max(m.end(), pos + 1)
                     continue
-                found.append(self._finding(d.kind, start, end, value))
+                if not self._allowed(d.kind, value):
+                    found.append(self._finding(d.kind, start, end, value))
                 pos = max(m.end(), pos + 1)
         for literal, low in self.literals:
             at = lower.find(low)
@@ -223,6 +249,9 @@ class SecretScanner:
                 kept.append(f)
         return kept
 
+    def _allowed(self, kind: str, value: str) -> bool:
+        return any((k is None or k == kind) and rx.fullmatch(value) for k, rx in self.allow_patterns)
+
     def redact_text(self, text: str) -> str:
         """`text` with every finding replaced by its typed placeholder."""
         return redact(text, self.scan(text)) if text else text
@@ -233,6 +262,12 @@ class SecretScanner:
 
 
 PLACEHOLDERS = {d.kind: d.placeholder for d in DETECTORS} | {"owner_literal": "<REDACTED>"}
+PLACEHOLDER_KINDS = frozenset(PLACEHOLDERS)
+
+
+def scanner_for(settings: Any) -> SecretScanner:
+    """The scanner of a config's `[curate]` settings: literals, allowed hashes and patterns."""
+    return SecretScanner(settings.literals, settings.allow, settings.allow_patterns)
 
 
 def redact(text: str, findings: Sequence[Finding]) -> str:

@@ -25,7 +25,7 @@ import xxhash
 from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import Account, ExampleRow, Progress, QuarantineRow
 from samdata.config import Config, IngestSettings, SourceConfig
-from samdata.curate.secrets import SecretScanner
+from samdata.curate.secrets import scanner_for
 from samdata.engine import default_workers
 from samdata.formats import classify_record, vote
 from samdata.formats.container import Container, DecompressedStream, open_content, sniff
@@ -220,7 +220,7 @@ def run_ingest(
     sizes = {i.path: _size(i.path) for i in items}
     progress.start(len(items), sum(sizes.values()))
     try:
-        scanner = SecretScanner(config.curate.literals, config.curate.allow)
+        scanner = scanner_for(config.curate)
         recent = _Recent()  # repeats are met across files too: a backup copies whole files
         for item in items:
             fr = _ingest_file(item, config, catalog, run_id, progress, scanner.redact_text, recent)

@@ -196,7 +196,7 @@ def why(cat: Catalog, cluster: dict[str, Any], priority: list[str]) -> dict[str,
 
 def _scanner(request: Request) -> secrets.SecretScanner:
     settings = request.app.state.config.curate
-    return secrets.SecretScanner(settings.literals, settings.allow)
+    return secrets.scanner_for(settings)
 
 
 @router.get("/duplicates", response_class=HTMLResponse)

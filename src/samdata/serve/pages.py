@@ -178,7 +178,7 @@ def _shown_body(request: Request, cat: Catalog, ex: dict[str, Any]) -> dict[str,
     from samdata.curate.redact import scan_secrets
 
     settings = request.app.state.config.curate
-    _, clean = scan_secrets(body, secrets.SecretScanner(settings.literals, settings.allow))
+    _, clean = scan_secrets(body, secrets.scanner_for(settings))
     return clean if clean is not None else body
 
 
@@ -197,9 +197,16 @@ def review_index(request: Request) -> HTMLResponse:
 
 @router.get("/review/secrets", response_class=HTMLResponse)
 def review_secrets(request: Request, all: bool = False) -> HTMLResponse:
+    from samdata.curate.secrets import PLACEHOLDER_KINDS
+
     with _read(request) as cat:
         items = cat.secrets_queue(limit=500, include_decided=all)
-    return _render(request, "review_secrets.html", title="Secrets findings", page="review", items=items)
+        patterns = cat.conn.execute(
+            "SELECT id, item, note, decided_at FROM review_decisions WHERE queue = 'secret_patterns' AND undone = 0"
+            " ORDER BY id"
+        ).fetchall()
+    return _render(request, "review_secrets.html", title="Secrets findings", page="review", items=items,
+                   patterns=[dict(p) for p in patterns], kinds=sorted(PLACEHOLDER_KINDS))  # fmt: skip
 
 
 @router.get("/review/preferences", response_class=HTMLResponse)
@@ -225,6 +232,7 @@ class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     item: Annotated[str, Field(min_length=1, max_length=200)]
     decision: str
+    note: Annotated[str, Field(max_length=200)] | None = None  # secret_patterns: the kind it is limited to
 
 
 class Undo(BaseModel):
@@ -249,7 +257,7 @@ def decide(request: Request, queue: str, body: Decision, token: CsrfHeader = Non
     with Catalog.open(writer) as cat:
         previous = cat.decisions(queue).get(body.item)
         try:
-            decision_id = cat.decide(queue, body.item, body.decision, utcnow())
+            decision_id = cat.decide(queue, body.item, body.decision, utcnow(), body.note or None)
         except ValueError as e:
             return JSONResponse({"error": str(e)}, 422)
     return JSONResponse({"id": decision_id, "previous": previous}, 201)

@@ -2,11 +2,28 @@
 // reaches the page only as text, never as HTML.
 "use strict";
 
+// A JSON POST with the page's CSRF token; the answer, or an Error with the server's reason. Shared
+// with the other pages' scripts (loaded after this one) as samdata.post.
+window.samdata = {
+  async post(url, body) {
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(answer.error || response.statusText);
+    return answer;
+  },
+};
+const post = window.samdata.post;
+
 (function () {
   const queue = document.getElementById("queue");
   if (!queue) return;
   const status = document.getElementById("review-status");
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const items = () => Array.from(queue.querySelectorAll("li[data-item]"));
   // The decisions keys a/r/s take: the queue's own (data-decisions="dismiss,retry,skip"), else the secrets queue's.
   const [a, r, s] = (queue.dataset.decisions || "confirm,allow,skip").split(",");
@@ -26,18 +43,6 @@
     li.className = li.className.replace(/\bdecided-\S+/g, "").trim();
     if (decision) li.classList.add("decided-" + decision);
     li.querySelector(".decision").textContent = decision || "";
-  }
-
-  async function post(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-    });
-    const answer = await response.json();
-    if (!response.ok) throw new Error(answer.error || response.statusText);
-    return answer;
   }
 
   async function decide(decision) {
@@ -79,4 +84,40 @@
   const hash = decodeURIComponent(location.hash.slice(1));
   const start = items().findIndex((li) => li.dataset.item === hash);
   select(start >= 0 ? start : 0);
+})();
+
+// The secrets page's "allow a pattern" form and the undo buttons of allowed patterns.
+(function () {
+  const form = document.getElementById("allow-pattern");
+  if (!form) return;
+  const status = document.getElementById("review-status");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const pattern = form.elements.pattern.value;
+    const kind = form.elements.kind.value;
+    try {
+      const answer = await post("/review/secret_patterns/decide", { item: pattern, decision: "allow", note: kind || null });
+      const li = document.createElement("li");
+      li.dataset.decision = answer.id;
+      const code = document.createElement("code");
+      code.textContent = pattern;
+      li.append(code, " " + (kind || "any kind") + " · allowed now");
+      document.getElementById("patterns").append(li);
+      status.textContent = "allowed pattern: " + pattern;
+      form.reset();
+    } catch (e) {
+      status.textContent = "error: " + e.message;
+    }
+  });
+  document.getElementById("patterns").addEventListener("click", async (event) => {
+    if (!event.target.matches(".undo-pattern")) return;
+    const li = event.target.closest("li");
+    try {
+      await post("/review/undo", { id: Number(li.dataset.decision) });
+      status.textContent = "undone: " + li.querySelector("code").textContent;
+      li.remove();
+    } catch (e) {
+      status.textContent = "error: " + e.message;
+    }
+  });
 })();

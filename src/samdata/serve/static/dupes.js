@@ -7,7 +7,6 @@
 (function () {
   const cluster = document.getElementById("cluster");
   if (!cluster) return;
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const status = document.getElementById("keeper-status");
   const undoButton = document.getElementById("keeper-undo");
   // Decisions taken on this page, newest last; one already in force when the page loaded comes first.
@@ -15,17 +14,7 @@
   // (what was in force before that one is not known here: `previous` undefined)
   if (undoButton.dataset.decision) history.push({ id: Number(undoButton.dataset.decision), previous: undefined });
 
-  async function post(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-    });
-    const answer = await response.json();
-    if (!response.ok) throw new Error(answer.error || response.statusText);
-    return answer;
-  }
+  const post = window.samdata.post;
 
   function mark(example) {
     cluster.querySelectorAll("article.member").forEach((m) => m.classList.toggle("chosen", m.dataset.example === example));
