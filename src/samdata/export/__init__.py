@@ -83,7 +83,7 @@ def _copies(weight: float, example_id: str, salt: str) -> int:
     return whole + (point < weight - whole)
 
 
-def _apply_system(
+def apply_system(
     body: dict[str, Any], recipe: RecipeConfig, changed: Counter[str]
 ) -> tuple[bool, str | None]:
     """Apply the recipe's system-prompt policy to the body in place; return (added, replaced text)."""
@@ -428,7 +428,7 @@ def _entry(
     body = orjson.loads(row["body"]) if reason is None else None
     n_tokens = row["tokens"]
     if body is not None:
-        added, replaced = _apply_system(body, recipe, tally.changed)
+        added, replaced = apply_system(body, recipe, tally.changed)
         if fitter is not None and n_tokens is not None:
             before = len(body["messages"])
             reason = fitter.fit(body, n_tokens, added, replaced)
@@ -526,3 +526,19 @@ def explain(config: Config, name: str, row: dict[str, Any]) -> dict[str, Any]:
     if entry is None:
         return {"in": False, "reason": next(iter(tally.dropped))}
     return {"in": True, "split": entry[0], "copies": entry[2], "changed": sorted(tally.changed)}
+
+
+def outcomes(
+    config: Config, catalog: Catalog, recipe: RecipeConfig
+) -> Iterator[tuple[dict[str, Any], str | None, list[str]]]:
+    """Every candidate of the recipe in export order → (row, why it is left out or None, what export
+    changes in its row), by the rule `run_export` applies; caps count across rows as it counts them."""
+    fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
+    write = writer_for(recipe)
+    per_source: Counter[str] = Counter()
+    per_category: Counter[str] = Counter()
+    for row in catalog.export_candidates(recipe.sources, recipe.kinds):
+        tally = _Tally(per_source=per_source, per_category=per_category)
+        entry = _entry(row, recipe, fitter, write, tally)
+        dropped = None if entry is not None else next(iter(tally.dropped), "left out")
+        yield row, dropped, sorted(tally.changed)

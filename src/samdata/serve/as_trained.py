@@ -39,13 +39,13 @@ def as_trained(
     """`body`: a (redacted) sft body; `count`: text → tokens. With `mask_prompt` only assistant turns
     carry loss (mlx-lm `--mask-prompt`, TRL `assistant_only_loss`); without it every token does, which
     is both backends' default for chat rows."""
-    from samdata.export import _apply_system
+    from samdata.export import apply_system
 
     body = {**body, "messages": [dict(m) for m in body.get("messages", [])]}
     view = TrainedView(max_seq_length=max_seq_length, mask_prompt=mask_prompt)
     if recipe is not None:
         changed: Counter[str] = Counter()
-        added, replaced = _apply_system(body, recipe, changed)
+        added, replaced = apply_system(body, recipe, changed)
         if added:
             view.notes.append("the recipe adds its system prompt")
         elif replaced is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 
 from samdata.catalog import Catalog
 from samdata.config import Config, RecipeConfig
+from samdata.export import outcomes
 from samdata.serve.pages import PAGE_SIZE, _read, _render
 
 router = APIRouter(include_in_schema=False)
@@ -95,25 +95,6 @@ def _caveats(config: Config, cat: Catalog, export: dict[str, Any]) -> list[str]:
     return out
 
 
-def _outcomes(
-    config: Config, cat: Catalog, recipe: RecipeConfig
-) -> Iterator[tuple[dict[str, Any], str | None, list[str]]]:
-    """Every candidate of the recipe in export order → (row, why it is left out or None, what export
-    changes in its row). Caps count across rows, as export counts them."""
-    from samdata.export import _entry, _Fitter, _Tally
-    from samdata.export.writers import writer_for
-
-    fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
-    write = writer_for(recipe)
-    per_source: Counter[str] = Counter()
-    per_category: Counter[str] = Counter()
-    for row in cat.export_candidates(recipe.sources, recipe.kinds):
-        tally = _Tally(per_source=per_source, per_category=per_category)
-        entry = _entry(row, recipe, fitter, write, tally)
-        dropped = None if entry is not None else next(iter(tally.dropped), "left out")
-        yield row, dropped, sorted(tally.changed)
-
-
 def _reason_members(
     config: Config,
     cat: Catalog,
@@ -141,7 +122,7 @@ def _reason_members(
             matched += 1
         batch.clear()
 
-    for row, dropped, changed in _outcomes(config, cat, recipe):
+    for row, dropped, changed in outcomes(config, cat, recipe):
         hit = dropped == reason if kind == "dropped" else (dropped is None and reason in changed)
         if hit:
             batch.append({"id": row["id"], "kind": row["kind"], "sources": ", ".join(row["sources"])})
