@@ -29,6 +29,7 @@ from samdata.curate import tokens, verdict
 from samdata.export.split import SPLITS, conversation_key, split_of
 from samdata.export.writers import Unwritable, Writer, sidecars, writer_for
 from samdata.paths import write_bytes_atomic
+from samdata.process import pid_alive
 
 MANIFEST_SCHEMA = "samdata.export/1"
 SWAPPED = "chosen and rejected swapped in review"
@@ -334,22 +335,12 @@ def remove_stale_stages(out_dir: Path) -> None:
     named after its pid): removed once that process is gone."""
     for path in out_dir.parent.glob(f".{out_dir.name}.samdata-*"):
         pid = path.name.rsplit("-", 1)[1].split(".", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or pid_alive(int(pid)):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process, or a platform without signal 0
-        return True
-    return True
 
 
 # What an export folder may hold besides what its manifest lists.

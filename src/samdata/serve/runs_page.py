@@ -10,8 +10,6 @@ and marked failed by the next `samdata runs`.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from samdata.catalog import Catalog
 from samdata.serve.pages import _read, _render
+from samdata.train import vanished
 
 router = APIRouter(include_in_schema=False)
 
@@ -120,26 +119,6 @@ def _values(metrics: list[dict[str, Any]], key: str) -> list[tuple[int, float]]:
 
 
 # -- runs -------------------------------------------------------------------------------------
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def vanished(run: dict[str, Any]) -> bool:
-    """A live run of this host whose worker process is gone (it ended without recording a result)."""
-    return (
-        run["status"] in LIVE
-        and run["pid"] is not None
-        and run["host"] == socket.gethostname()
-        and not _alive(int(run["pid"]))
-    )
 
 
 def _missing(request: Request, what: str) -> HTMLResponse:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from samdata.catalog import Catalog, utcnow
 from samdata.paths import write_bytes_atomic
+from samdata.process import pid_alive
 
 BACKENDS = ("mlx", "trl")
 # What each backend needs importable, and the install line that brings it.
@@ -249,26 +250,22 @@ def _spawn(catalog_path: Path, job: TrainJob) -> subprocess.Popen[bytes]:
         )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def vanished(run: dict[str, Any]) -> bool:
+    """A running or queued run of this host whose worker process is gone (it ended without recording
+    a result). A queued run never launched has no pid: `launch` failing is reported by its caller."""
+    return (
+        run["status"] in ("running", "queued")
+        and run["pid"] is not None
+        and run["host"] == socket.gethostname()
+        and not pid_alive(int(run["pid"]))
+    )
 
 
 def reconcile(catalog: Catalog) -> list[int]:
     """Mark failed every running or queued run of this host whose process is gone; return their ids."""
-    here = socket.gethostname()
     gone = []
     for run in catalog.runs():
-        if run["status"] not in ("running", "queued") or run["host"] != here:
-            continue
-        if run["pid"] is None:
-            continue  # queued and never launched: `launch` failing is reported by its caller
-        if not _alive(run["pid"]):
+        if vanished(run):
             msg = "the training process ended without recording a result (killed, or crashed hard)"
             if catalog.finish_run(run["id"], "failed", utcnow(), error=msg):
                 gone.append(run["id"])
@@ -285,16 +282,16 @@ def stop_run(catalog: Catalog, run_id: int, timeout: float = 30.0) -> str:
     if run["host"] != socket.gethostname():
         raise TrainError(f"run #{run_id} runs on {run['host']}; stop it there")
     pid = run["pid"]
-    if pid is None or not _alive(pid):
+    if pid is None or not pid_alive(pid):
         catalog.finish_run(run_id, "stopped", utcnow(), error="stopped before its process started")
         return "stopped"
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.2)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
-    if _alive(pid):
+    if pid_alive(pid):
         os.kill(pid, signal.SIGKILL)
     catalog.finish_run(run_id, "stopped", utcnow(), error=f"stopped by request after {timeout:.0f}s grace")
     latest = catalog.run(run_id)
