@@ -3,7 +3,6 @@ review decisions (CSRF, undo) that curate re-applies."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,14 @@ from fastapi.testclient import TestClient
 from samdata.capture import Capture
 from samdata.catalog import Catalog
 from samdata.catalog.search import fts_query
-from samdata.config import Config, load_config
-from samdata.demo.estate import build_estate
+from samdata.config import Config
 from samdata.pipeline import run_pipeline
-from samdata.serve import create_app
+from tests.serve.inprocess import client as _client
+from tests.serve.inprocess import csrf_headers
+from tests.serve.inprocess import curated_demo as _curated
 
 AWS_KEY = "AKIAQ3EGUFYP7XLMN2RT"
 SECRETS = (AWS_KEY, "Tr0ub4dor-3", "dana.w@example-family.org")
-
-
-def _curated(folder: Path) -> Config:
-    config = load_config(build_estate(folder).config_path)
-    run_pipeline(config, stages=["scan", "ingest", "curate"])
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +32,8 @@ def config(tmp_path: Path) -> Config:
     return _curated(tmp_path / "e")
 
 
-def _client(config: Config) -> TestClient:
-    return TestClient(create_app(config), base_url="http://127.0.0.1:8765")
-
-
 def _csrf(http: TestClient) -> str:
-    found = re.search(r'name="csrf-token" content="([0-9a-f]+)"', http.get("/").text)
-    assert found
-    return found.group(1)
+    return csrf_headers(http)["X-CSRF-Token"]
 
 
 def test_search_finds_words_never_secrets_and_facets_count_the_match(shared: Config) -> None:

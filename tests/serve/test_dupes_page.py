@@ -18,27 +18,22 @@ from pathlib import Path
 
 import orjson
 import pytest
-from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 from typer.testing import CliRunner
 
 from samdata.catalog import Catalog
 from samdata.cli import app as cli
-from samdata.config import Config, load_config
+from samdata.config import Config
 from samdata.curate.verdict import NEAR_DUPLICATE
-from samdata.demo.estate import build_estate
 from samdata.ingest import run_ingest
 from samdata.pipeline import run_pipeline
-from samdata.serve import create_app, dupes_page
+from samdata.serve import dupes_page
 from samdata.serve.pages import templates
 from tests.serve.browser import PLANTED, Watched
+from tests.serve.inprocess import client as _client
+from tests.serve.inprocess import csrf_headers as _csrf
+from tests.serve.inprocess import curated_demo as _curated
 from tests.serve.loadgen import Server
-
-
-def _curated(folder: Path) -> Config:
-    config = load_config(build_estate(folder).config_path)
-    run_pipeline(config, stages=["scan", "ingest", "curate"])
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +46,6 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Config:
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Config:
     """For tests that write things that do not meet: quarantine decisions, keeper facts."""
     return _curated(tmp_path_factory.mktemp("dupes-scratch"))
-
-
-def _client(config: Config) -> TestClient:
-    return TestClient(create_app(config), base_url="http://127.0.0.1:8765")
-
-
-def _csrf(http: TestClient) -> dict[str, str]:
-    found = re.search(r'name="csrf-token" content="([0-9a-f]+)"', http.get("/").text)
-    assert found
-    return {"X-CSRF-Token": found.group(1)}
 
 
 def _text(fragment: str) -> str:
@@ -409,10 +394,8 @@ def test_quarantine_decisions_are_stored_and_a_retry_reads_the_file_again(scratc
 @pytest.fixture(scope="module")
 def server(shared: Config) -> Iterator[Server]:
     assert shared.config_path is not None
-    srv = Server(shared.config_path)
-    srv.start()
-    yield srv
-    srv.stop()
+    with Server(shared.config_path) as srv:
+        yield srv
 
 
 def test_make_keeper_in_the_browser_stores_the_decision_and_undo_takes_it_back(

@@ -37,10 +37,8 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
 @pytest.fixture(scope="module")
 def server(config: Config) -> Iterator[Server]:
     assert config.config_path is not None
-    srv = Server(config.config_path)
-    srv.start()
-    yield srv
-    srv.stop()
+    with Server(config.config_path) as srv:
+        yield srv
 
 
 def _example_with(config: Config, text: str) -> str:

@@ -33,8 +33,9 @@ from samdata.curate.verdict import DROPPED_IN_REVIEW
 from samdata.demo.estate import build_estate
 from samdata.export import SWAPPED
 from samdata.pipeline import run_pipeline
-from samdata.serve import create_app
 from tests.serve.browser import PLANTED, Watched
+from tests.serve.inprocess import client as _client
+from tests.serve.inprocess import csrf_headers as _csrf
 from tests.serve.loadgen import Server
 
 KEY = "AKIAZ3XQ7PLMN4RTW2VB"  # planted in the rated regeneration: shown only as <AWS_ACCESS_KEY>
@@ -79,16 +80,6 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     _add_rated_regeneration(config)
     run_pipeline(config)
     return config
-
-
-def _client(config: Config) -> TestClient:
-    return TestClient(create_app(config), base_url="http://127.0.0.1:8765")
-
-
-def _csrf(http: TestClient) -> dict[str, str]:
-    found = re.search(r'name="csrf-token" content="([0-9a-f]+)"', http.get("/").text)
-    assert found
-    return {"X-CSRF-Token": found.group(1)}
 
 
 def _expected(config: Config) -> set[str]:
@@ -315,10 +306,8 @@ def test_confirm_changes_nothing_but_the_record(config: Config) -> None:
 @pytest.fixture(scope="module")
 def server(config: Config) -> Iterator[Server]:
     assert config.config_path is not None
-    srv = Server(config.config_path)
-    srv.start()
-    yield srv
-    srv.stop()
+    with Server(config.config_path) as srv:
+        yield srv
 
 
 def test_review_by_keyboard(config: Config, server: Server, tab: Watched, tmp_path: Path) -> None:

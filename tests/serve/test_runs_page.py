@@ -27,12 +27,12 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 
 from samdata.catalog import Catalog, utcnow
-from samdata.config import Config, load_config
+from samdata.config import load_config
 from samdata.demo.estate import build_estate
 from samdata.pipeline import run_pipeline
-from samdata.serve import create_app
 from samdata.train import TrainOptions, launch, prepare_run
 from tests.serve.browser import watch
+from tests.serve.inprocess import client as _client
 from tests.serve.loadgen import Server
 
 STEPS = 20
@@ -108,10 +108,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                                         host="elsewhere", now=utcnow())  # fmt: skip
         cat.finish_run(runs["failed"], "failed", utcnow(), error="RuntimeError: <b>out of memory</b>")
     return {"config": config, "runs": runs, "export_id": export_id}
-
-
-def _client(config: Config) -> TestClient:
-    return TestClient(create_app(config), base_url="http://127.0.0.1:8765")
 
 
 def _events(
@@ -292,10 +288,8 @@ def test_the_stream_follows_a_live_run_and_notices_a_vanished_one(demo: dict[str
 
 @pytest.fixture(scope="module")
 def server(demo: dict[str, Any]) -> Iterator[Server]:
-    srv = Server(demo["config"].config_path)
-    srv.start()
-    yield srv
-    srv.stop()
+    with Server(demo["config"].config_path) as srv:
+        yield srv
 
 
 # Predicates as functions: Playwright runs those without eval, which the page's CSP forbids.

@@ -66,10 +66,8 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, dict[str,
 def server(catalog: tuple[Config, dict[str, str]]) -> Iterator[Server]:
     config, _ = catalog
     assert config.config_path is not None
-    srv = Server(config.config_path)
-    srv.start()
-    yield srv
-    srv.stop()
+    with Server(config.config_path) as srv:
+        yield srv
 
 
 @pytest.fixture()
