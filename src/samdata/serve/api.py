@@ -162,14 +162,15 @@ class Health(BaseModel):
     examples: int
 
 
-def _read(request: Request) -> Catalog:
+def read_catalog(request: Request) -> Catalog:
+    """The served catalog, opened read-only for one request (pages and API alike)."""
     return Catalog.open(request.app.state.config.catalog_path, readonly=True)
 
 
 @router.get("/health", response_model=Health, responses=_READ_ERRORS)
 def health(request: Request) -> Any:
     """The server answers and the catalog opens."""
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         n = cat.conn.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0]
         return {"status": "ok", "version": __version__, "schema_version": cat.schema_version(), "examples": n}
 
@@ -179,7 +180,7 @@ def stats(request: Request) -> dict[str, Any]:
     """The document `samdata stats --json` prints."""
     from samdata.browse import stats_document
 
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         return stats_document(cat)
 
 
@@ -189,5 +190,5 @@ def stats(request: Request) -> dict[str, Any]:
 )
 def runs(request: Request, limit: Annotated[int, Field(ge=1, le=1000)] = 20) -> dict[str, Any]:
     """The newest pipeline runs (stages, changes, errors) and every training run."""
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         return {"pipeline": cat.pipeline_runs(limit), "training": cat.runs()}

@@ -21,7 +21,8 @@ from fastapi.responses import HTMLResponse
 from samdata.browse import first_words
 from samdata.catalog import Catalog
 from samdata.curate import secrets
-from samdata.serve.pages import _read, _render, _shown_body, _text_of
+from samdata.serve.api import read_catalog
+from samdata.serve.pages import render, shown_body, text_of
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -202,12 +203,12 @@ def _scanner(request: Request) -> secrets.SecretScanner:
 @router.get("/duplicates", response_class=HTMLResponse)
 def duplicates(request: Request, offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
     scanner = _scanner(request)
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         totals = cat.cluster_totals()
         rows = cat.cluster_list(PAGE_SIZE, offset)
         reviewed = cat.decisions("keepers")
         for r in rows:
-            body = _shown_body(
+            body = shown_body(
                 request, cat, {"id": r["keeper"], "redacted": r["redacted"], "scanned": r["scanned"]}
             )
             r["text"] = scanner.redact_text(first_words(body))
@@ -216,22 +217,22 @@ def duplicates(request: Request, offset: Annotated[int, Query(ge=0)] = 0) -> HTM
     def page_link(at: int) -> str:
         return "/duplicates?" + urlencode({"offset": max(0, at)})
 
-    return _render(request, "duplicates.html", title="Duplicates", page="duplicates", rows=rows, totals=totals,
+    return render(request, "duplicates.html", title="Duplicates", page="duplicates", rows=rows, totals=totals,
                    offset=offset, limit=PAGE_SIZE, page_link=page_link)  # fmt: skip
 
 
 @router.get("/duplicates/{example_id}", response_class=HTMLResponse)
 def cluster(request: Request, example_id: str) -> HTMLResponse:
     priority = list(request.app.state.config.curate.source_priority)
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         found = cat.cluster_of(example_id)
         if found is None:
-            return _render(request, "duplicates_cluster.html", 404, title="Not found", page="duplicates",
+            return render(request, "duplicates_cluster.html", 404, title="Not found", page="duplicates",
                            cluster=None, what=example_id)  # fmt: skip
         texts = {}
         for m in found["members"]:
-            body = _shown_body(request, cat, m)
-            texts[m["id"]] = _text_of(body)
+            body = shown_body(request, cat, m)
+            texts[m["id"]] = text_of(body)
         reason = why(cat, found, priority)
         pending = cat.decisions_in_force("keepers").get(found["anchor"])
     keeper_text = texts.get(found["keeper"] or "", "")
@@ -243,7 +244,7 @@ def cluster(request: Request, example_id: str) -> HTMLResponse:
             m["diff"], m["cut"] = word_diff(keeper_text, m["text"])
         m["where"] = [f"{p['source']}: {p['file']} ({_locator(p['locator'])})" for p in m["provenance"]]
     chosen = pending["decision"].removeprefix("keep:") if pending else None
-    return _render(request, "duplicates_cluster.html", title=f"Cluster {found['anchor'][:12]}", page="duplicates",
+    return render(request, "duplicates_cluster.html", title=f"Cluster {found['anchor'][:12]}", page="duplicates",
                    cluster=found, why=reason, pending=pending, chosen=chosen,
                    applied=chosen == found["keeper"] and reason["rule"] == "review",
                    priority=priority, diff_words=DIFF_WORDS)  # fmt: skip
@@ -251,9 +252,9 @@ def cluster(request: Request, example_id: str) -> HTMLResponse:
 
 @router.get("/review/quarantine", response_class=HTMLResponse)
 def review_quarantine(request: Request, all: bool = False) -> HTMLResponse:
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         items = cat.quarantine_queue(limit=500, include_decided=all)
     for item in items:
         item["where"] = _locator(item["locator"])
-    return _render(request, "review_quarantine.html", title="Quarantined records", page="review", items=items,
+    return render(request, "review_quarantine.html", title="Quarantined records", page="review", items=items,
                    all=all)  # fmt: skip

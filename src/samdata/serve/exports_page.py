@@ -27,7 +27,8 @@ from pydantic import ValidationError
 from samdata.catalog import Catalog
 from samdata.config import Config, RecipeConfig
 from samdata.export import outcomes
-from samdata.serve.pages import PAGE_SIZE, _read, _render
+from samdata.serve.api import read_catalog
+from samdata.serve.pages import PAGE_SIZE, render
 
 router = APIRouter(include_in_schema=False)
 DIFF_CAP = 200  # examples listed per diff list and page
@@ -47,7 +48,7 @@ def _offset(text: str | None) -> int:
 
 
 def _missing(request: Request, what: str) -> HTMLResponse:
-    return _render(request, "exports_missing.html", 404, title="Not found", page="exports", what=what)
+    return render(request, "exports_missing.html", 404, title="Not found", page="exports", what=what)
 
 
 def _manifest(export: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -136,12 +137,12 @@ def _reason_members(
 
 @router.get("/exports", response_class=HTMLResponse)
 def exports(request: Request) -> HTMLResponse:
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         rows = cat.exports_list()
     latest = rows[0] if rows else None
     pick_b = latest["id"] if latest else None
     pick_a = (latest["previous"] or (rows[1]["id"] if len(rows) > 1 else latest["id"])) if latest else None
-    return _render(request, "exports.html", title="Exports", page="exports", exports=rows, splits=SPLITS,
+    return render(request, "exports.html", title="Exports", page="exports", exports=rows, splits=SPLITS,
                    pick_a=pick_a, pick_b=pick_b)  # fmt: skip
 
 
@@ -155,11 +156,11 @@ def diff(
 ) -> HTMLResponse:
     ia, ib = _int(a), _int(b)
     if ia is None or ib is None:
-        return _render(request, "exports_missing.html", 400, title="Bad request", page="exports",
+        return render(request, "exports_missing.html", 400, title="Bad request", page="exports",
                        what=None, message="Pick two exports to compare: /exports/diff?a=ID&b=ID.")  # fmt: skip
     only = which if which in DIFF_LISTS else None
     at = _offset(offset) if only else 0
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         ea, eb = cat.export_row(ia), cat.export_row(ib)
         if ea is None or eb is None:
             return _missing(request, f"#{ia if ea is None else ib}")
@@ -179,7 +180,7 @@ def diff(
         return "/exports/diff?" + urlencode(params)
 
     summary = {name: len(result[key]) for name, key in DIFF_LISTS.items()}
-    return _render(request, "exports_diff.html", title=f"Export #{ia} → #{ib}", page="exports", a=ea, b=eb,
+    return render(request, "exports_diff.html", title=f"Export #{ia} → #{ib}", page="exports", a=ea, b=eb,
                    lists=lists, summary=summary, unchanged=result["unchanged"], only=only, offset=at,
                    cap=DIFF_CAP, page_link=page_link)  # fmt: skip
 
@@ -187,7 +188,7 @@ def diff(
 @router.get("/exports/{export_id}", response_class=HTMLResponse)
 def export_detail(request: Request, export_id: str) -> Response:
     number = _int(export_id)
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         export = cat.export_row(number) if number is not None else None
         if export is None:
             return _missing(request, export_id)
@@ -199,7 +200,7 @@ def export_detail(request: Request, export_id: str) -> Response:
     def reason_link(kind: str, reason: str) -> str:
         return f"/exports/{export['id']}/members?" + urlencode({kind: reason})
 
-    return _render(request, "exports_detail.html", title=f"Export #{export['id']}", page="exports", x=export,
+    return render(request, "exports_detail.html", title=f"Export #{export['id']}", page="exports", x=export,
                    manifest=manifest, state=state, sizes=sizes, splits=SPLITS, caveats=caveats,
                    reason_link=reason_link, newer=newer, older=older)  # fmt: skip
 
@@ -212,7 +213,7 @@ def export_members(
     at = _offset(offset)
     config = request.app.state.config
     kind, reason = ("dropped", dropped) if dropped else ("changed", changed) if changed else (None, "")
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         export = cat.export_row(number) if number is not None else None
         if export is None:
             return _missing(request, export_id)
@@ -237,7 +238,7 @@ def export_members(
         params = {kind: reason} if kind else {"split": split}
         return f"/exports/{export['id']}/members?" + urlencode({**params, "offset": max(0, to)})
 
-    return _render(request, "exports_members.html", title=f"Export #{export['id']} members", page="exports",
+    return render(request, "exports_members.html", title=f"Export #{export['id']} members", page="exports",
                    x=export, kind=kind, reason=reason, split=split, rows=rows, total=total, stated=stated,
                    more=more, offset=at, limit=PAGE_SIZE, page_link=page_link, caveats=caveats,
                    recomputable=recomputable, splits=SPLITS)  # fmt: skip

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from samdata.catalog import Catalog, utcnow
 from samdata.catalog.review import QUEUES
 from samdata.catalog.search import FACETS
+from samdata.serve.api import read_catalog
 
 router = APIRouter(include_in_schema=False)
 HERE = Path(__file__).parent
@@ -57,13 +58,9 @@ def csrf_token(request: Request) -> str:
     return hmac.new(request.app.state.secret, b"csrf", "sha256").hexdigest()
 
 
-def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = templates.get_template(name).render(csrf_token=csrf_token(request), **context)
     return HTMLResponse(html, status)
-
-
-def _read(request: Request) -> Catalog:
-    return Catalog.open(request.app.state.config.catalog_path, readonly=True)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -71,11 +68,11 @@ def overview(request: Request) -> HTMLResponse:
     from samdata.browse import stats_document
     from samdata.pipeline.changes import describe
 
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         stats = stats_document(cat)
         problems = cat.latest_problems()
         last_run = cat.last_pipeline()
-        return _render(
+        return render(
             request, "overview.html", title="Overview", page="overview", stats=stats, problems=problems,
             expiring=[p for p in problems if p["kind"] == "expiring_transcripts"], last_run=last_run,
             last_changes=describe(last_run["changes"]) if last_run else [], last_capture=cat.last_capture(),
@@ -83,7 +80,7 @@ def overview(request: Request) -> HTMLResponse:
         )  # fmt: skip
 
 
-def _text_of(body: dict[str, Any]) -> str:
+def text_of(body: dict[str, Any]) -> str:
     parts = []
     for key in ("messages", "prompt", "chosen", "rejected"):
         for m in body.get(key) or []:
@@ -95,10 +92,10 @@ def _text_of(body: dict[str, Any]) -> str:
 @router.get("/examples", response_class=HTMLResponse)
 def examples(request: Request, q: str = "", offset: Annotated[int, Field(ge=0)] = 0) -> HTMLResponse:
     filters = {name: request.query_params[name] for name in FACETS if request.query_params.get(name)}
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         result = cat.search_examples(q, filters, PAGE_SIZE, offset)
     for row in result.rows:
-        row["snippet"] = _text_of(orjson.loads(row.pop("body")))[:300]
+        row["snippet"] = text_of(orjson.loads(row.pop("body")))[:300]
 
     def link(name: str, value: str | None) -> str:
         params = (
@@ -109,23 +106,23 @@ def examples(request: Request, q: str = "", offset: Annotated[int, Field(ge=0)] 
     def page_link(at: int) -> str:
         return "/examples?" + urlencode({**({"q": q} if q else {}), **filters, "offset": max(0, at)})
 
-    return _render(request, "examples.html", title="Examples", page="examples", q=q, filters=filters,
+    return render(request, "examples.html", title="Examples", page="examples", q=q, filters=filters,
                    result=result, offset=offset, limit=PAGE_SIZE, link=link, page_link=page_link)  # fmt: skip
 
 
 @router.get("/examples/{example_id}", response_class=HTMLResponse)
 def example(request: Request, example_id: str) -> Response:
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         ex = cat.example_view(example_id)
         if ex is None:
-            return _render(request, "missing.html", 404, title="Not found", page="examples", what=example_id)
-        body = _shown_body(request, cat, ex)
+            return render(request, "missing.html", 404, title="Not found", page="examples", what=example_id)
+        body = shown_body(request, cat, ex)
         runs = cat.runs_of_examples([example_id])
     conversation = [("", body["messages"])] if body.get("messages") else []
     for key in ("prompt", "chosen", "rejected"):
         if isinstance(body.get(key), list):
             conversation.append((key, body[key]))
-    return _render(request, "example.html", title=f"Example {example_id[:12]}", page="examples", ex=ex,
+    return render(request, "example.html", title=f"Example {example_id[:12]}", page="examples", ex=ex,
                    conversation=conversation, runs=runs)  # fmt: skip
 
 
@@ -138,14 +135,14 @@ def example_as_trained(
     from samdata.serve.as_trained import as_trained
 
     config = request.app.state.config
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         ex = cat.example_view(example_id)
         if ex is None or ex["kind"] != "sft":
-            return _render(request, "missing.html", 404, title="Not found", page="examples", what=example_id)
-        body = _shown_body(request, cat, ex)
+            return render(request, "missing.html", 404, title="Not found", page="examples", what=example_id)
+        body = shown_body(request, cat, ex)
         spec = cat.run(run) if run is not None else None
         if run is not None and spec is None:
-            return _render(
+            return render(
                 request, "missing.html", 404, title="Not found", page="examples", what=f"run #{run}"
             )
         export_recipe = None
@@ -163,11 +160,11 @@ def example_as_trained(
     basis = (f"run #{run}'s tokenizer ({tokenizer})" if spec else f"curate's tokenizer ({tokenizer})") + (
         f", recipe {name}" if name else ""
     )
-    return _render(request, "as_trained.html", title="As trained", page="examples", example_id=example_id,
+    return render(request, "as_trained.html", title="As trained", page="examples", example_id=example_id,
                    view=view, basis=basis)  # fmt: skip
 
 
-def _shown_body(request: Request, cat: Catalog, ex: dict[str, Any]) -> dict[str, Any]:
+def shown_body(request: Request, cat: Catalog, ex: dict[str, Any]) -> dict[str, Any]:
     """The redacted body; an example curate has not scanned is redacted now with the config's rules."""
     if ex["redacted"] is not None:
         return orjson.loads(ex["redacted"])
@@ -184,13 +181,13 @@ def _shown_body(request: Request, cat: Catalog, ex: dict[str, Any]) -> dict[str,
 
 @router.get("/review/", response_class=HTMLResponse)
 def review_index(request: Request) -> HTMLResponse:
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         waiting = len(cat.secrets_queue(limit=10_000))
         quarantine = len(cat.quarantine_queue(limit=10_000))
         clusters = cat.cluster_totals()["clusters"]
         keepers = len(cat.decisions("keepers"))
         preferences = cat.preferences_waiting()
-    return _render(request, "review_index.html", title="Review", page="review", secrets_open=waiting,
+    return render(request, "review_index.html", title="Review", page="review", secrets_open=waiting,
                    quarantine_open=quarantine, clusters=clusters, keepers_reviewed=keepers,
                    preferences_open=preferences)  # fmt: skip
 
@@ -199,13 +196,13 @@ def review_index(request: Request) -> HTMLResponse:
 def review_secrets(request: Request, all: bool = False) -> HTMLResponse:
     from samdata.curate.secrets import PLACEHOLDER_KINDS
 
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         items = cat.secrets_queue(limit=500, include_decided=all)
         patterns = cat.conn.execute(
             "SELECT id, item, note, decided_at FROM review_decisions WHERE queue = 'secret_patterns' AND undone = 0"
             " ORDER BY id"
         ).fetchall()
-    return _render(request, "review_secrets.html", title="Secrets findings", page="review", items=items,
+    return render(request, "review_secrets.html", title="Secrets findings", page="review", items=items,
                    patterns=[dict(p) for p in patterns], kinds=sorted(PLACEHOLDER_KINDS))  # fmt: skip
 
 
@@ -214,17 +211,17 @@ def review_preferences(request: Request) -> HTMLResponse:
     """Mined preference pairs (ChatGPT regenerations rated by feedback, OpenAssistant ranks): the
     prompt, chosen and rejected side by side (redacted), where each came from and the decision in
     force; undecided first. Decisions go to the generic `/review/preferences/decide`."""
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         items = cat.preference_queue(limit=500)
         waiting, total = cat.preferences_waiting(), len(cat.mined_preference_ids())
         for item in items:
-            body = _shown_body(request, cat, item)
+            body = shown_body(request, cat, item)
             item["prompt"] = [*(body.get("messages") or []), *(body.get("prompt") or [])]
             item["chosen"] = body.get("chosen") or []
             item["rejected"] = body.get("rejected") or []
             for w in item["where"]:
                 w["locator"] = ", ".join(f"{k} {v}" for k, v in w["locator"].items())
-    return _render(request, "review_preferences.html", title="Preference candidates", page="review",
+    return render(request, "review_preferences.html", title="Preference candidates", page="review",
                    items=items, waiting=waiting, total=total)  # fmt: skip
 
 

@@ -22,7 +22,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from starlette.concurrency import run_in_threadpool
 
 from samdata.catalog import Catalog
-from samdata.serve.pages import _read, _render
+from samdata.serve.api import read_catalog
+from samdata.serve.pages import render
 from samdata.train import vanished
 
 router = APIRouter(include_in_schema=False)
@@ -122,22 +123,22 @@ def _values(metrics: list[dict[str, Any]], key: str) -> list[tuple[int, float]]:
 
 
 def _missing(request: Request, what: str) -> HTMLResponse:
-    return _render(request, "runs_missing.html", 404, title="Not found", page="runs", what=what)
+    return render(request, "runs_missing.html", 404, title="Not found", page="runs", what=what)
 
 
 @router.get("/runs", response_class=HTMLResponse)
 def runs_index(request: Request) -> HTMLResponse:
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         runs = cat.runs_overview()
     for run in runs:
         run["vanished"] = vanished(run)
-    return _render(request, "runs.html", title="Runs", page="runs", runs=list(reversed(runs)))
+    return render(request, "runs.html", title="Runs", page="runs", runs=list(reversed(runs)))
 
 
 @router.get("/runs/compare", response_class=HTMLResponse)
 def runs_compare(request: Request, ids: Annotated[list[int], Query()] = []) -> HTMLResponse:  # noqa: B006
     wanted = list(dict.fromkeys(ids))
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         runs = cat.runs_overview(wanted[:MAX_COMPARED])
         metrics = {run["id"]: cat.metrics(run["id"]) for run in runs}
     if not runs:
@@ -153,14 +154,14 @@ def runs_compare(request: Request, ids: Annotated[list[int], Query()] = []) -> H
         series.append((run, train, valid))
     steps = max(int(run["config"].get("steps") or 0) for run in runs)
     plot = chart([s for _, train, valid in series for s in (train, valid)], steps)
-    return _render(request, "runs_compare.html", title="Compare runs", page="runs", plot=plot, series=series,
+    return render(request, "runs_compare.html", title="Compare runs", page="runs", plot=plot, series=series,
                    unknown=[i for i in wanted[:MAX_COMPARED] if i not in found],
                    dropped=wanted[MAX_COMPARED:], max_compared=MAX_COMPARED, label=_label)  # fmt: skip
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_detail(request: Request, run_id: int) -> HTMLResponse:
-    with _read(request) as cat:
+    with read_catalog(request) as cat:
         found = cat.runs_overview([run_id])
         if not found:
             return _missing(request, f"run #{run_id}")
@@ -179,7 +180,7 @@ def run_detail(request: Request, run_id: int) -> HTMLResponse:
     rate = next(
         (m["tokens_per_second"] for m in reversed(metrics) if m["tokens_per_second"] is not None), None
     )
-    return _render(request, "runs_detail.html", title=f"Run #{run_id}", page="runs", run=run, plot=plot,
+    return render(request, "runs_detail.html", title=f"Run #{run_id}", page="runs", run=run, plot=plot,
                    last=last, rate=rate, events=events, examples=examples, label=_label)  # fmt: skip
 
 
