@@ -73,8 +73,10 @@ class CurateStore:
         now: str,
     ) -> None:
         """Store a batch's labels of every detector in one transaction; an example's secret findings
-        and redaction replace its old ones."""
+        and redaction replace its old ones, and so does its search text."""
+        secrets = [i for i, _v in values.get("secrets", ())]
         with self.transaction(data=True) as c:
+            self.unindex(secrets)  # type: ignore[attr-defined]  # with the text it was indexed with
             c.executemany(
                 "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (example_id, detector) DO UPDATE SET version = excluded.version,"
@@ -85,7 +87,7 @@ class CurateStore:
                     for i, v in rows
                 ],
             )
-            ids = [(i,) for i, _v in values.get("secrets", ())]
+            ids = [(i,) for i in secrets]
             c.executemany("DELETE FROM findings WHERE example_id = ?", ids)
             c.executemany("DELETE FROM redactions WHERE example_id = ?", ids)
             c.executemany(
@@ -95,6 +97,8 @@ class CurateStore:
             )
             c.executemany("INSERT INTO redactions (example_id, body) VALUES (?, ?)", redactions)
             c.executemany("INSERT INTO lsh_pending (key, example_id) VALUES (?, ?)", bands)
+            # Searchable once its secrets are labelled: the index only ever holds redacted text.
+            self.index(secrets)  # type: ignore[attr-defined]
 
     # -- near-duplicates ----------------------------------------------------------------------
 

@@ -483,3 +483,24 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 15: the search index keeps no copy of the text it indexes (it was a fifth of the catalog).
+MIGRATIONS.append(
+    (
+        15,
+        "contentless search index",
+        """
+        -- Contentless: only the inverted index is stored. Removing a row needs the text it was indexed
+        -- with, which samdata recomputes from the body and redaction before either changes
+        -- (catalog/search.py); the text itself is always readable from the examples' bodies.
+        DROP TABLE examples_fts;
+        CREATE VIRTUAL TABLE examples_fts USING fts5(text, content = '', tokenize = 'unicode61 remove_diacritics 2');
+        INSERT INTO examples_fts (rowid, text)
+            SELECT e.rowid, (SELECT group_concat(t.atom, char(10)) FROM json_tree(coalesce(r.body, e.body)) t
+                             WHERE t.key = 'content' AND t.type = 'text')
+            FROM examples e LEFT JOIN redactions r ON r.example_id = e.id
+            WHERE e.forgotten = 0
+              AND EXISTS (SELECT 1 FROM attributes s WHERE s.example_id = e.id AND s.detector = 'secrets');
+        """,
+    )
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,12 @@ SETS = {
 SMALL_SET = 20_000
 
 
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
+    for start in range(0, len(ids), size):
+        chunk = list(ids[start : start + size])
+        yield chunk, ", ".join("?" for _ in chunk)
+
+
 HITS_CAP = 2_000  # hits a search orders, pages through and counts facets over
 
 
@@ -84,40 +90,27 @@ class SearchStore:
     conn: sqlite3.Connection
     transaction: Any  # Catalog.transaction
 
-    def reindex_search(self, ids: Sequence[str]) -> None:
-        """(Re)index these examples' redacted text (called by curate after labelling them)."""
-        with self.transaction() as c:
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ", ".join("?" for _ in chunk)
-                c.execute(
-                    f"DELETE FROM examples_fts WHERE rowid IN (SELECT rowid FROM examples WHERE id IN ({marks}))",
-                    chunk,
-                )
-                c.execute(
-                    f"INSERT INTO examples_fts (rowid, text) SELECT e.rowid, {_TEXT} FROM examples e"
-                    f" LEFT JOIN redactions r ON r.example_id = e.id WHERE e.id IN ({marks})"
-                    f" AND e.forgotten = 0 AND {_SECRETS_DONE}",
-                    chunk,
-                )
-
-    def index_unindexed(self) -> int:
-        """Index every labelled example the index lacks (a catalog curated before the index existed)."""
-        with self.transaction() as c:
-            cur = c.execute(
-                f"INSERT INTO examples_fts (rowid, text) SELECT e.rowid, {_TEXT} FROM examples e"
-                " LEFT JOIN redactions r ON r.example_id = e.id"
-                f" WHERE e.forgotten = 0 AND {_SECRETS_DONE}"
-                " AND e.rowid > coalesce((SELECT max(rowid) FROM examples_fts), 0)"
-            )
-        return max(cur.rowcount, 0)
-
+    # The index is contentless (migration 15): a row is removed by giving FTS5 the text it was
+    # indexed with, so callers unindex an example before its redaction or body changes.
     def unindex(self, ids: Sequence[str]) -> None:
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
-            marks = ", ".join("?" for _ in chunk)
+        """Take these examples out of the search index (those that are in it)."""
+        for chunk, marks in _chunks(ids):
             self.conn.execute(
-                f"DELETE FROM examples_fts WHERE rowid IN (SELECT rowid FROM examples WHERE id IN ({marks}))",
+                f"INSERT INTO examples_fts (examples_fts, rowid, text) SELECT 'delete', e.rowid, {_TEXT}"
+                " FROM examples e LEFT JOIN redactions r ON r.example_id = e.id"
+                f" WHERE e.id IN ({marks}) AND EXISTS (SELECT 1 FROM examples_fts_docsize d WHERE d.id = e.rowid)",
+                chunk,
+            )
+
+    def index(self, ids: Sequence[str]) -> None:
+        """Index the redacted text of these examples, those whose secrets are labelled and that the
+        index lacks."""
+        for chunk, marks in _chunks(ids):
+            self.conn.execute(
+                f"INSERT INTO examples_fts (rowid, text) SELECT e.rowid, {_TEXT} FROM examples e"
+                f" LEFT JOIN redactions r ON r.example_id = e.id WHERE e.id IN ({marks})"
+                f" AND e.forgotten = 0 AND {_SECRETS_DONE}"
+                " AND NOT EXISTS (SELECT 1 FROM examples_fts_docsize d WHERE d.id = e.rowid)",
                 chunk,
             )
 

@@ -147,10 +147,7 @@ def _run_curate(
         seconds["write"] += clock() - t
         for name in batch.DETECTORS:
             report.labelled[name] += len(labels.values[name])
-        # Searchable once its secrets are labelled: the index only ever holds redacted text.
-        catalog.reindex_search([i for i, _v in labels.values["secrets"]])
         progress.advance(len(labels))
-    catalog.index_unindexed()  # a catalog curated before the search index existed
     progress.stage("near-duplicate candidates")
     t = clock()
     _verify_pending(catalog, plan, workers)
