@@ -47,7 +47,7 @@ def _source(tmp: Path, *names: str) -> tuple[Path, Config]:
 def _snapshot(cat: Catalog) -> tuple[list, list, list, list]:
     c = cat.conn
     return (
-        c.execute("SELECT id, kind, body FROM examples ORDER BY id").fetchall(),
+        c.execute("SELECT id, kind, body_text(body) FROM examples ORDER BY id").fetchall(),
         c.execute(
             "SELECT example_id, source, file, locator, meta FROM provenance_paths ORDER BY 1, 2, 3, 4"
         ).fetchall(),

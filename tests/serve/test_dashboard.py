@@ -51,7 +51,9 @@ def test_search_finds_words_never_secrets_and_facets_count_the_match(shared: Con
         for secret in SECRETS:
             assert cat.search_examples(secret).total == 0, secret
             # the tokens only a secret makes (a word like "example" may be anywhere)
-            distinctive = {w.lower() for w in re.findall(r"[^\W_]+", secret) if len(w) >= 5 and re.search(r"\d", w)}
+            distinctive = {
+                w.lower() for w in re.findall(r"[^\W_]+", secret) if len(w) >= 5 and re.search(r"\d", w)
+            }
             held |= distinctive
             assert not distinctive & vocabulary, secret
         assert {"akiaq3egufyp7xlmn2rt", "tr0ub4dor"} <= held

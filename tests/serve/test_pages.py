@@ -44,7 +44,7 @@ def server(config: Config) -> Iterator[Server]:
 def _example_with(config: Config, text: str) -> str:
     with Catalog.open(config.catalog_path, readonly=True) as cat:
         row = cat.conn.execute(
-            "SELECT e.id FROM examples e JOIN findings f ON f.example_id = e.id WHERE e.body LIKE ? LIMIT 1",
+            "SELECT e.id FROM examples e JOIN findings f ON f.example_id = e.id WHERE body_text(e.body) LIKE ? LIMIT 1",
             (f"%{text}%",),
         ).fetchone()
     assert row is not None, text

@@ -96,7 +96,7 @@ def _expected(config: Config) -> set[str]:
 def _body(config: Config, example_id: str) -> dict[str, Any]:
     with Catalog.open(config.catalog_path, readonly=True) as cat:
         row = cat.conn.execute(
-            "SELECT coalesce(r.body, e.body) FROM examples e LEFT JOIN redactions r ON r.example_id = e.id"
+            "SELECT coalesce(r.body, body_text(e.body)) FROM examples e LEFT JOIN redactions r ON r.example_id = e.id"
             " WHERE e.id = ?",
             (example_id,),
         ).fetchone()

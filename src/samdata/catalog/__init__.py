@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from samdata.catalog.bodies import BodyCodec, load_dicts
+from samdata.catalog.bodies import connect as connect  # a sqlite3 connection that reads bodies
 from samdata.catalog.capture import CaptureStore
 from samdata.catalog.curate import CurateStore
 from samdata.catalog.dashboard import DashboardStore
@@ -188,6 +190,8 @@ class Catalog(
     def _tune(self) -> None:
         conn = self.conn
         conn.row_factory = sqlite3.Row
+        self.bodies = BodyCodec(str(self.path), load_dicts(conn))
+        self.bodies.register(conn)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         # Checkpoint every 64 MB of WAL instead of 4 MB: bulk ingest spent a third of its time in

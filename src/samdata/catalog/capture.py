@@ -62,7 +62,7 @@ class CaptureStore:
                 c.execute(
                     "INSERT OR IGNORE INTO examples (id, kind, body, turns, chars, first_run, created_at)"
                     " VALUES (?, ?, ?, ?, ?, NULL, ?)",
-                    (e.id, e.kind, e.body, e.turns, e.chars, now),
+                    (e.id, e.kind, self.bodies.encode(e.body), e.turns, e.chars, now),  # type: ignore[attr-defined]
                 )
                 c.execute(
                     "INSERT INTO provenance (example_id, file_id, locator, meta, ingest_run) VALUES (?, ?, ?, ?, NULL)"

@@ -47,7 +47,7 @@ class CurateStore:
         after = ""
         while True:
             rows = self.conn.execute(
-                "SELECT e.id, e.kind, e.body,"
+                "SELECT e.id, e.kind, body_text(e.body),"
                 " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
                 " (SELECT group_concat(a.detector || '=' || a.version) FROM attributes a WHERE a.example_id = e.id)"
                 f" FROM examples e WHERE e.id > ? AND {where} ORDER BY e.id LIMIT ?",
@@ -162,7 +162,9 @@ class CurateStore:
             chunk = list(ids[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
             out.update(
-                self.conn.execute(f"SELECT id, body FROM examples WHERE id IN ({marks})", chunk).fetchall()
+                self.conn.execute(
+                    f"SELECT id, body_text(body) FROM examples WHERE id IN ({marks})", chunk
+                ).fetchall()
             )
         return out
 
@@ -180,7 +182,9 @@ class CurateStore:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
-            for i, body in self.conn.execute(f"SELECT id, body FROM examples WHERE id IN ({marks})", chunk):
+            for i, body in self.conn.execute(
+                f"SELECT id, body_text(body) FROM examples WHERE id IN ({marks})", chunk
+            ):
                 out[i] = orjson.loads(body)
         return out
 
@@ -234,7 +238,7 @@ class CurateStore:
         row (source, file, locator) with the body its text is shown from (redacted if curate did)."""
         groups: dict[str, list[dict[str, Any]]] = {}
         for example_id, value, source, file, locator, body in self.conn.execute(
-            "SELECT a.example_id, a.value, p.source, p.file, p.locator, coalesce(r.body, e.body) FROM attributes a"
+            "SELECT a.example_id, a.value, p.source, p.file, p.locator, coalesce(r.body, body_text(e.body)) FROM attributes a"
             " JOIN provenance_paths p ON p.example_id = a.example_id JOIN examples e ON e.id = a.example_id"
             " LEFT JOIN redactions r ON r.example_id = a.example_id"
             " WHERE a.detector = 'neardup' ORDER BY a.example_id, p.id"

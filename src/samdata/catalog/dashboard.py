@@ -70,5 +70,5 @@ class DashboardStore:
         return view
 
     def raw_body(self, example_id: str) -> str | None:
-        row = self.conn.execute("SELECT body FROM examples WHERE id = ?", (example_id,)).fetchone()
+        row = self.conn.execute("SELECT body_text(body) FROM examples WHERE id = ?", (example_id,)).fetchone()
         return row[0] if row else None

@@ -10,7 +10,7 @@ import orjson
 
 # Scalars come out of SQLite's JSON functions; Python parses only what is rare or needed.
 _CANDIDATES = (
-    "SELECT e.id, e.kind, coalesce(r.body, e.body), p.file_id, p.locator,"
+    "SELECT e.id, e.kind, coalesce(r.body, body_text(e.body)), p.file_id, p.locator,"
     # No DISTINCT: it costs a temp B-tree per row; Python drops repeats.
     " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
     " s.value IS NOT NULL, s.value != '[]', nullif(q.value, '[]'), n.value, t.value ->> '$.tokens',"

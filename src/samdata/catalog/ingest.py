@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from samdata.catalog.bodies import TRAIN_AT, TRAIN_SAMPLES, BodyCodec, dict_id_of, train
 from samdata.model import Example
 
 
@@ -166,6 +167,7 @@ class IngestStore:
         """Store a batch, its account and the progress that covers it in one transaction; return
         new examples. `repeats`: (example id, locator, meta) of records seen before (provenance
         only); `raw`: (digest, what it produced) of records converted here."""
+        self.train_bodies_if_due(now)
         with self.transaction(data=True) as c:
             file_id = self._file_id(c, source, file)
             if account is not None or (progress is not None and progress.fresh):
@@ -175,7 +177,7 @@ class IngestStore:
             new = c.executemany(
                 "INSERT OR IGNORE INTO examples (id, kind, body, turns, chars, first_run, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(e.id, e.kind, e.body, e.turns, e.chars, run_id, now) for e in examples],
+                [(e.id, e.kind, self.bodies.encode(e.body), e.turns, e.chars, run_id, now) for e in examples],
             ).rowcount
             # A row found again is stamped with this run, so a re-read can prune what it no longer finds.
             c.executemany(
@@ -223,6 +225,33 @@ class IngestStore:
             )
             progress.fresh = False
         return max(new, 0)
+
+    def train_bodies_if_due(self, now: str) -> None:
+        """Train the catalog's body dictionary once it holds `TRAIN_AT` bodies, on the first
+        `TRAIN_SAMPLES` of them. Bodies written before stay as they are (compressed without one)."""
+        codec: BodyCodec = self.bodies  # type: ignore[attr-defined]
+        if codec.dict_id or codec.training_tried:
+            return
+        if (self.conn.execute("SELECT max(rowid) FROM examples").fetchone()[0] or 0) < TRAIN_AT:
+            return
+        codec.training_tried = True
+        samples = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT body_text(body) FROM examples WHERE forgotten = 0 ORDER BY rowid LIMIT ?",
+                (TRAIN_SAMPLES,),
+            )
+        ]
+        data = train(samples)
+        if data is None:
+            return
+        # Stored before any body uses it: a frame must never name a dictionary the catalog lacks.
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO body_dicts (id, dict, samples, trained_at) VALUES (?, ?, ?, ?)",
+                (dict_id_of(data), data, len(samples), now),
+            )
+        codec.add(data)
 
     def _add_account(
         self, c: sqlite3.Connection, source: str, file: str, delta: Account, reset: bool
@@ -326,7 +355,7 @@ class IngestStore:
 
     def example(self, example_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(
-            "SELECT id, kind, body, forgotten FROM examples WHERE id = ?", (example_id,)
+            "SELECT id, kind, body_text(body), forgotten FROM examples WHERE id = ?", (example_id,)
         ).fetchone()
         if row is None:
             return None
@@ -335,7 +364,7 @@ class IngestStore:
     def examples_from(self, file: str, source: str | None = None) -> list[dict[str, Any]]:
         """Examples found in `file` (in locator order of first appearance), with their locators and meta."""
         sql = (
-            "SELECT p.example_id, e.kind, e.body, p.locator, p.meta, p.source FROM provenance_paths p"
+            "SELECT p.example_id, e.kind, body_text(e.body), p.locator, p.meta, p.source FROM provenance_paths p"
             " JOIN examples e ON e.id = p.example_id WHERE p.file = ?"
         )
         args: list[Any] = [file]
@@ -454,7 +483,7 @@ class IngestStore:
     ) -> Iterator[tuple[str, str, str]]:  # fmt: skip
         """(id, kind, canonical body) of live examples, in the order they were first ingested; with
         `source`, those with a provenance row in it; with `flag`, those curate gave that quality flag."""
-        sql, args = "SELECT e.id, e.kind, e.body FROM examples e WHERE e.forgotten = 0", []
+        sql, args = "SELECT e.id, e.kind, body_text(e.body) FROM examples e WHERE e.forgotten = 0", []
         if source is not None:
             sql += (
                 " AND EXISTS (SELECT 1 FROM provenance p JOIN ingest_files f ON f.id = p.file_id"

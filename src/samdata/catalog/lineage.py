@@ -69,7 +69,7 @@ class LineageStore:
     def match_ids(self, text: str) -> list[str]:
         """Live examples whose body contains `text` (case-insensitive)."""
         return [r[0] for r in self.conn.execute(
-            "SELECT id FROM examples WHERE forgotten = 0 AND instr(lower(body), lower(?)) > 0 ORDER BY id", (text,)
+            "SELECT id FROM examples WHERE forgotten = 0 AND instr(lower(body_text(body)), lower(?)) > 0 ORDER BY id", (text,)
         )]  # fmt: skip
 
     def match_quarantine(self, text: str) -> list[dict[str, Any]]:

@@ -504,3 +504,22 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 16: example bodies as zstd frames with a dictionary trained on the catalog's own bodies.
+MIGRATIONS.append(
+    (
+        16,
+        "compressed bodies",
+        """
+        -- examples.body: plain JSON (TEXT) or a zstd frame (BLOB) naming its dictionary here by
+        -- zstd's own id; read either with the SQL function body_text(body) that every samdata
+        -- connection has (samdata.catalog.connect(path) for a connection of your own).
+        CREATE TABLE body_dicts (
+            id              INTEGER PRIMARY KEY,           -- zstd's dictionary id, in every frame's header
+            dict            BLOB NOT NULL,
+            samples         INTEGER NOT NULL,              -- bodies it was trained on
+            trained_at      TEXT NOT NULL
+        );
+        """,
+    )
+)

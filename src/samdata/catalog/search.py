@@ -9,7 +9,7 @@ from typing import Any
 
 # Every 'content' string of a body, in document order: what a person searches for.
 _TEXT = (
-    "(SELECT group_concat(t.atom, char(10)) FROM json_tree(coalesce(r.body, e.body)) t"
+    "(SELECT group_concat(t.atom, char(10)) FROM json_tree(coalesce(r.body, body_text(e.body))) t"
     " WHERE t.key = 'content' AND t.type = 'text')"
 )
 _SECRETS_DONE = "EXISTS (SELECT 1 FROM attributes s WHERE s.example_id = e.id AND s.detector = 'secrets')"
@@ -192,7 +192,7 @@ class SearchStore:
             )
         result = SearchResult(total, capped=capped and bool(filters), facets_of=min(hits, HITS_CAP))
         page = c.execute(
-            "SELECT e.id, e.kind, e.turns, e.chars, e.created_at, coalesce(r.body, e.body) AS body,"
+            "SELECT e.id, e.kind, e.turns, e.chars, e.created_at, coalesce(r.body, body_text(e.body)) AS body,"
             " (SELECT group_concat(DISTINCT pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id) AS sources"
             " FROM _hits h JOIN examples e ON e.rowid = h.erow LEFT JOIN redactions r ON r.example_id = e.id"
             " WHERE h.pos > ? AND h.pos <= ? ORDER BY h.pos",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from samdata.catalog.bodies import BodyCodec
 from samdata.config import Config
 
 # Tables a person reads: description, columns, facets.
@@ -77,7 +78,7 @@ HIDDEN = ("lsh_index", "lsh_pending", "stats_cache", "schema_migrations", "inges
 
 _BODY = (
     "CASE WHEN s.example_id IS NULL THEN '(not scanned for secrets yet: run samdata curate)'"
-    " ELSE substr(coalesce(r.body, e.body), 1, 2000) END"
+    " ELSE substr(coalesce(r.body, body_text(e.body)), 1, 2000) END"
 )
 
 QUERIES: dict[str, dict[str, Any]] = {
@@ -136,8 +137,24 @@ def metadata(config: Config) -> dict[str, Any]:
 
 def datasette_app(config: Config) -> Any:
     """The Datasette instance for `config`'s catalog (its ASGI app is `.app()`)."""
+    from datasette import hookimpl
     from datasette.app import Datasette
+    from datasette.plugins import pm
 
+    codec = BodyCodec(str(config.catalog_path), {})  # loads the catalog's dictionaries as frames name them
+
+    class Bodies:
+        """Its connections read compressed bodies with body_text(), as samdata's do."""
+
+        __name__ = "samdata_bodies"  # Datasette lists plugins by module name
+
+        @hookimpl
+        def prepare_connection(self, conn: Any) -> None:
+            codec.register(conn)
+
+    if pm.get_plugin("samdata-bodies") is not None:
+        pm.unregister(name="samdata-bodies")
+    pm.register(Bodies(), name="samdata-bodies")
     return Datasette(
         [str(config.catalog_path)],
         metadata=metadata(config),
