@@ -79,7 +79,23 @@ def test_search_finds_words_never_secrets_and_facets_count_the_match(shared: Con
 
 
 @pytest.mark.parametrize(
-    "text", ['"', "NEAR(a b)", "a OR", "*", "col:value", "'; DROP TABLE examples; --", "AND"]
+    "text",
+    [
+        '"',
+        "NEAR(a b)",
+        "a OR",
+        "*",
+        "col:value",
+        "'; DROP TABLE examples; --",
+        "AND",
+        "dana.w@example-family.org",
+        "café naïve",
+        "東京タワーの夜",
+        "e\u0301te\u0301",
+        "snake_case-word",
+        "x²",
+        "٣ arabic digits",
+    ],
 )
 def test_search_syntax_in_the_input_is_text(shared: Config, text: str) -> None:
     config = shared

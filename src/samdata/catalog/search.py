@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 # Every 'content' string of a body, in document order: what a person searches for.
 _TEXT = (
@@ -56,12 +59,6 @@ SETS = {
 SMALL_SET = 20_000
 
 
-def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
-    for start in range(0, len(ids), size):
-        chunk = list(ids[start : start + size])
-        yield chunk, ", ".join("?" for _ in chunk)
-
-
 HITS_CAP = 2_000  # hits a search orders, pages through and counts facets over
 
 
@@ -74,11 +71,15 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
+# What unicode61 makes tokens of: runs of letters and digits (its categories L*, N*).
+_TOKEN = re.compile(r"[^\W_]+")
+
+
 def fts_query(text: str) -> str:
-    """A person's words as an FTS5 query: every word must appear (prefix match on the last one);
-    FTS5 syntax in the input is not interpreted (quotes are doubled inside phrase quotes)."""
-    words = [w for w in text.split() if w.strip('"')]
-    parts = ['"' + w.replace('"', '""') + '"' for w in words]
+    """A person's words as an FTS5 query: every token must appear (prefix match on the last one).
+    The index keeps no positions (detail=none), so the input is split into tokens the way the
+    tokenizer splits it and each is quoted: FTS5 syntax in the input is never interpreted."""
+    parts = [f'"{t}"' for t in _TOKEN.findall(text)]
     if parts:
         parts[-1] += "*"
     return " ".join(parts)
@@ -91,28 +92,29 @@ class SearchStore:
     transaction: Any  # Catalog.transaction
 
     # The index is contentless (migration 15): a row is removed by giving FTS5 the text it was
-    # indexed with, so callers unindex an example before its redaction or body changes.
+    # indexed with, so callers unindex an example before its redaction or body changes. Rows go in
+    # in rowid order, in one statement: FTS5 flushes its pending segment whenever a rowid is lower
+    # than the last one (random order cost 85 instead of ~25 us per example at 67k examples).
     def unindex(self, ids: Sequence[str]) -> None:
         """Take these examples out of the search index (those that are in it)."""
-        for chunk, marks in _chunks(ids):
-            self.conn.execute(
-                f"INSERT INTO examples_fts (examples_fts, rowid, text) SELECT 'delete', e.rowid, {_TEXT}"
-                " FROM examples e LEFT JOIN redactions r ON r.example_id = e.id"
-                f" WHERE e.id IN ({marks}) AND EXISTS (SELECT 1 FROM examples_fts_docsize d WHERE d.id = e.rowid)",
-                chunk,
-            )
+        self.conn.execute(
+            f"INSERT INTO examples_fts (examples_fts, rowid, text) SELECT 'delete', e.rowid, {_TEXT}"
+            " FROM examples e LEFT JOIN redactions r ON r.example_id = e.id"
+            " WHERE e.id IN (SELECT value FROM json_each(?))"
+            " AND EXISTS (SELECT 1 FROM examples_fts_docsize d WHERE d.id = e.rowid) ORDER BY e.rowid",
+            (orjson.dumps(list(ids)).decode(),),
+        )
 
     def index(self, ids: Sequence[str]) -> None:
         """Index the redacted text of these examples, those whose secrets are labelled and that the
         index lacks."""
-        for chunk, marks in _chunks(ids):
-            self.conn.execute(
-                f"INSERT INTO examples_fts (rowid, text) SELECT e.rowid, {_TEXT} FROM examples e"
-                f" LEFT JOIN redactions r ON r.example_id = e.id WHERE e.id IN ({marks})"
-                f" AND e.forgotten = 0 AND {_SECRETS_DONE}"
-                " AND NOT EXISTS (SELECT 1 FROM examples_fts_docsize d WHERE d.id = e.rowid)",
-                chunk,
-            )
+        self.conn.execute(
+            f"INSERT INTO examples_fts (rowid, text) SELECT e.rowid, {_TEXT} FROM examples e"
+            " LEFT JOIN redactions r ON r.example_id = e.id WHERE e.id IN (SELECT value FROM json_each(?))"
+            f" AND e.forgotten = 0 AND {_SECRETS_DONE}"
+            " AND NOT EXISTS (SELECT 1 FROM examples_fts_docsize d WHERE d.id = e.rowid) ORDER BY e.rowid",
+            (orjson.dumps(list(ids)).decode(),),
+        )
 
     def search_examples(
         self, q: str = "", filters: dict[str, str] | None = None, limit: int = 50, offset: int = 0,
