@@ -12,7 +12,7 @@ from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import ExampleRow
 from samdata.curate import run_curate
 from samdata.curate.neardup import MinHasher, NearDupParams, jaccard, shingles
-from samdata.model import Example, Message
+from samdata.model import Example, Message, short_id
 from tests.conftest import config_for
 
 RNG = random.Random(7)
@@ -206,4 +206,33 @@ def test_a_run_killed_before_verifying_leaves_its_keys_for_the_next(tmp_path: Pa
     assert report.clusters == 1
     assert cat.conn.execute("SELECT count(*) FROM lsh_pending").fetchone()[0] == 0
     assert cat.conn.execute("SELECT count(*) FROM lsh_index").fetchone()[0] == pending
+    cat.close()
+
+
+def test_band_tables_name_examples_by_64_bits_and_a_shared_prefix_only_adds_a_candidate(
+    tmp_path: Path,
+) -> None:
+    q, a = prose(12), prose(120)
+    config, cat, ids = _catalog_with(tmp_path, [(q, a), (q, edit(a, 2)), (prose(12), prose(120))])
+    first, copy, other = ids
+    # An example whose id shares the first 64 bits of `first` (odds ~n^2 / 2^65 among real ones),
+    # holding `first`'s own text: both must come out of the band tables as candidates.
+    twin = first[:16] + ("0" * 16 if first[16:] != "0" * 16 else "f" * 16)
+    cat.conn.execute(
+        "INSERT INTO examples (id, kind, body, turns, chars, created_at)"
+        " SELECT ?, kind, body, turns, chars, created_at FROM examples WHERE id = ?",
+        (twin, first),
+    )
+    assert short_id(twin) == short_id(first) and -(1 << 63) <= short_id(first) < 1 << 63
+    run_curate(config, cat)
+    pairs = {(p[0], p[1]) for p in cat.neardup_pairs()}
+    assert tuple(sorted((first, copy))) in pairs
+    assert tuple(sorted((twin, copy))) in pairs
+    # the limit of 64 bits: two examples sharing them are not compared with each other
+    assert tuple(sorted((first, twin))) not in pairs
+    assert not any(other in p for p in pairs)
+    stored = {r[0] for r in cat.conn.execute("SELECT DISTINCT example FROM lsh_index")}
+    assert stored == {short_id(i) for i in ids}  # the twin's keys are its prefix's
+    cat.forget([other])
+    assert short_id(other) not in {r[0] for r in cat.conn.execute("SELECT DISTINCT example FROM lsh_index")}
     cat.close()

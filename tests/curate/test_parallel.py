@@ -15,8 +15,8 @@ TABLES = {
     "attributes": "SELECT example_id, detector, version, value FROM attributes ORDER BY 1, 2",
     "findings": "SELECT example_id, kind, part, span_start, span_end, hash, preview FROM findings ORDER BY 1, 3, 4",
     "redactions": "SELECT example_id, body FROM redactions ORDER BY 1",
-    "lsh_index": "SELECT key, example_id FROM lsh_index ORDER BY 1, 2",
-    "lsh_pending": "SELECT key, example_id FROM lsh_pending ORDER BY 1, 2",
+    "lsh_index": "SELECT key, example FROM lsh_index ORDER BY 1, 2",
+    "lsh_pending": "SELECT key, example FROM lsh_pending ORDER BY 1, 2",
     "neardup_pairs": "SELECT a, b, jaccard FROM neardup_pairs ORDER BY 1, 2",
 }
 

@@ -96,7 +96,7 @@ class CurateStore:
                 findings,
             )
             c.executemany("INSERT INTO redactions (example_id, body) VALUES (?, ?)", redactions)
-            c.executemany("INSERT INTO lsh_pending (key, example_id) VALUES (?, ?)", bands)
+            c.executemany("INSERT INTO lsh_pending (key, example) VALUES (?, ?)", bands)
             # Searchable once its secrets are labelled: the index only ever holds redacted text.
             self.index(secrets)  # type: ignore[attr-defined]
 
@@ -114,40 +114,47 @@ class CurateStore:
     # shared by thousands of tiny documents must not make millions of pairs; union-find still joins them).
     _GROUP_PAIRS = 64
 
-    def pending_candidates(self) -> Iterator[tuple[str, str]]:
-        """Candidate pairs (a < b, maybe repeated) of the examples whose band keys are pending: with
-        each other (one pass over the pending keys in key order) and with the index (a primary-key
-        probe per pending key, only when the index holds anything)."""
-        group: list[str] = []
+    def pending_candidates(self) -> Iterator[tuple[int, int]]:
+        """Candidate pairs (a < b, maybe repeated; short ids, `neardup.short_id`) of the examples
+        whose band keys are pending: with each other (one pass over the pending keys in key order)
+        and with the index (a primary-key probe per pending key, only when the index holds anything)."""
+        group: list[int] = []
         last = None
         cap = self._GROUP_PAIRS
-        for key, example_id in self.conn.execute("SELECT key, example_id FROM lsh_pending ORDER BY key"):
+        for key, example in self.conn.execute("SELECT key, example FROM lsh_pending ORDER BY key"):
             if key != last:
                 group, last = [], key
             for other in group[:cap]:
-                if other != example_id:
-                    yield (other, example_id) if other < example_id else (example_id, other)
-            group.append(example_id)
+                if other != example:
+                    yield (other, example) if other < example else (example, other)
+            group.append(example)
         if self.conn.execute("SELECT 1 FROM lsh_index LIMIT 1").fetchone() is None:
             return
         for mine, other in self.conn.execute(
-            "SELECT p.example_id, i.example_id FROM lsh_pending p CROSS JOIN lsh_index i ON i.key = p.key"
+            "SELECT p.example, i.example FROM lsh_pending p CROSS JOIN lsh_index i ON i.key = p.key"
         ):
             if mine != other:
                 yield (mine, other) if mine < other else (other, mine)
 
     def distinct_pending_pairs(self, chunk: int) -> Iterator[list[tuple[str, str]]]:
-        """`pending_candidates` without repeats (a pair shares up to every band), in chunks; the
-        repeats are dropped by SQLite's sort in a temp table, so memory stays flat."""
+        """`pending_candidates` without repeats (a pair shares up to every band), as example ids
+        (a < b), in chunks; the repeats are dropped by SQLite's sort in a temp table, so memory
+        stays flat."""
         c = self.conn
-        c.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_pairs (a TEXT NOT NULL, b TEXT NOT NULL)")
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_pairs (a INTEGER NOT NULL, b INTEGER NOT NULL)")
         c.execute("DELETE FROM candidate_pairs")
         pairs = self.pending_candidates()
         while block := list(itertools.islice(pairs, 50_000)):
             c.executemany("INSERT INTO candidate_pairs (a, b) VALUES (?, ?)", block)
+        # A short id names every example whose id starts with its 16 hex digits (one, but for a
+        # 64-bit collision): a range of the unique index on examples.id.
         out: list[tuple[str, str]] = []
-        for a, b in c.execute("SELECT DISTINCT a, b FROM candidate_pairs ORDER BY a, b"):
-            out.append((a, b))
+        for a, b in c.execute(
+            "SELECT x.id, y.id FROM (SELECT DISTINCT a, b FROM candidate_pairs ORDER BY a, b) p"
+            " JOIN examples x ON x.id >= printf('%016x', p.a) AND x.id < printf('%016x', p.a) || 'g'"
+            " JOIN examples y ON y.id >= printf('%016x', p.b) AND y.id < printf('%016x', p.b) || 'g'"
+        ):
+            out.append((a, b) if a < b else (b, a))
             if len(out) >= chunk:
                 yield out
                 out = []
@@ -172,7 +179,7 @@ class CurateStore:
         """Move the pending band keys into the index in key order (each leaf page touched once)."""
         with self.transaction() as c:
             n = c.execute(
-                "INSERT OR IGNORE INTO lsh_index (key, example_id) SELECT key, example_id FROM lsh_pending ORDER BY key"
+                "INSERT OR IGNORE INTO lsh_index (key, example) SELECT key, example FROM lsh_pending ORDER BY key"
             ).rowcount
             c.execute("DELETE FROM lsh_pending")
         return max(n, 0)

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from samdata.model import short_id
+
 FORGOTTEN_BODY = '{"forgotten":true}'
 
 
@@ -102,12 +104,10 @@ class LineageStore:
             for table, column in (("redactions", "example_id"), ("findings", "example_id"), ("attributes", "example_id"),
                                   ("neardup_pairs", "a"), ("neardup_pairs", "b")):  # fmt: skip
                 c.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
-            # The band tables have no example_id index (it would double the cost of writing them): one scan.
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ", ".join("?" for _ in chunk)
-                for table in ("lsh_index", "lsh_pending"):
-                    c.execute(f"DELETE FROM {table} WHERE example_id IN ({marks})", chunk)
+            # The band tables have no index by example (it would double the cost of writing them): one scan.
+            shorts = orjson.dumps([short_id(i) for i in ids]).decode()
+            for table in ("lsh_index", "lsh_pending"):
+                c.execute(f"DELETE FROM {table} WHERE example IN (SELECT value FROM json_each(?))", (shorts,))
             # Provenance labels (a conversation's title) may hold the text too; locators are ids.
             c.executemany("UPDATE provenance SET meta = '{}' WHERE example_id = ?", rows)
         return max(n, 0)

@@ -17,6 +17,7 @@ import orjson
 
 from samdata.curate import categorize, language, neardup, quality, secrets, tokens, verdict
 from samdata.curate.redact import scan_secrets
+from samdata.model import short_id
 
 DETECTORS = ("secrets", "quality", "minhash", "category", "language", "tokens")
 # A fresh example (never signed, so in no cluster yet) gets its verdict here, from its own labels.
@@ -138,7 +139,8 @@ def label(rows: list[Row]) -> Labels:
         hasher: neardup.MinHasher = _STATE["hasher"]
         bands = hasher.band_hashes(hasher.signatures(docs), [r.kind for r, _ in signed])
         for (row, _text), doc, hs in zip(signed, docs, bands, strict=True):
-            out.bands += [(b << 32 | (h & 0xFFFFFFFF), row.id) for b, h in enumerate(hs.tolist())]
+            short = short_id(row.id)
+            out.bands += [(b << 32 | (h & 0xFFFFFFFF), short) for b, h in enumerate(hs.tolist())]
             out.values["minhash"].append((row.id, {"shingles": len(doc)}))
             out.shingles[row.id] = doc
         spent["minhash"] += clock() - t
