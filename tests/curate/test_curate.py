@@ -113,3 +113,55 @@ def test_wrong_language_for_the_source_is_flagged(tmp_path: Path) -> None:
     assert report["funnel"]["english"]["quality_flagged"] == 1 and report["funnel"]["english"]["kept"] == 1
     stats = orjson.loads(run_cli("stats", "--config", str(cfg), "--json").stdout)["curation"]
     assert stats["wrong_language"] == {"examples": 1} and stats["by_language"] == {"en": 1, "de": 1}
+
+
+def test_a_run_after_new_examples_reads_only_them_and_a_lost_label_sends_it_back_to_all(
+    tmp_path: Path,
+) -> None:
+    from samdata.catalog import utcnow
+    from samdata.catalog.ingest import ExampleRow
+    from samdata.model import Example, Message
+    from tests.conftest import config_for
+
+    config = config_for(tmp_path, "")
+    file = str(tmp_path / "chats.jsonl")
+
+    def add(cat: Catalog, start: int, n: int) -> list[str]:
+        rows = [
+            ExampleRow.of(
+                Example("sft", [Message("user", f"question {i} about the river"),
+                                Message("assistant", f"The answer to question {i} is a long enough reply.")]),
+                {"line": i}, {},
+            )
+            for i in range(start, start + n)
+        ]  # fmt: skip
+        cat.commit_batch(None, "chats", file, rows, [], None, utcnow())
+        return [r.id for r in rows]
+
+    with Catalog.open(config.catalog_path) as cat:
+        seen: list[int] = []
+        count = cat.unlabelled_count
+
+        def spy(versions: dict[str, int], after: int = 0) -> int:
+            seen.append(after)
+            return count(versions, after)
+
+        cat.unlabelled_count = spy  # type: ignore[method-assign]
+        first = add(cat, 0, 3)
+        assert run_curate(config, cat).labelled["quality"] == 3 and seen == [0]
+        add(cat, 3, 2)
+        report = run_curate(config, cat)
+        assert report.labelled["quality"] == 2  # only the new ones
+        assert (
+            seen[-1]
+            == cat.conn.execute("SELECT rowid FROM examples WHERE id = ?", (first[-1],)).fetchone()[0]
+        )
+        assert run_curate(config, cat).labelled["quality"] == 0
+        # A label removed by hand: the count of label rows moved, so every example is looked at again.
+        cat.conn.execute("DELETE FROM attributes WHERE example_id = ? AND detector = 'tokens'", (first[0],))
+        again = run_curate(config, cat)
+        assert seen[-1] == 0 and again.labelled["tokens"] == 1 and again.labelled["quality"] == 0
+        labelled = cat.conn.execute(
+            "SELECT count(DISTINCT example_id) FROM attributes WHERE detector = 'verdict'"
+        ).fetchone()[0]
+        assert labelled == 5

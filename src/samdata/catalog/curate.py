@@ -33,35 +33,42 @@ class CurateStore:
         n = self.conn.execute("SELECT count(*) FROM attributes").fetchone()[0]
         return [self.data_version(), self.schema_version(), n]  # type: ignore[attr-defined]
 
-    def unlabelled_count(self, versions: dict[str, int]) -> int:
-        """Live examples missing a result of some detector at its current version."""
+    def unlabelled_count(self, versions: dict[str, int], after: int = 0) -> int:
+        """Live examples missing a result of some detector at its current version (of those whose
+        rowid is above `after`: a run that labelled everything up to there says so)."""
         where, args = self._unlabelled_where(versions)
-        return self.conn.execute(f"SELECT count(*) FROM examples e WHERE {where}", args).fetchone()[0]
+        return self.conn.execute(
+            f"SELECT count(*) FROM examples e WHERE e.rowid > ? AND {where}", [after, *args]
+        ).fetchone()[0]
 
-    def unlabelled(self, versions: dict[str, int], limit: int) -> Iterator[list[Any]]:
-        """Batches (in id order) of the examples `unlabelled_count` counts, as `curate.batch.Row`s:
-        id, kind, body, sources, and the detectors each one needs."""
+    def unlabelled(self, versions: dict[str, int], limit: int, after: int = 0) -> Iterator[list[Any]]:
+        """Batches (in rowid order: the table's own, so bodies are read in sequence) of the examples
+        `unlabelled_count` counts, as `curate.batch.Row`s: id, kind, body, sources, and the detectors
+        each one needs."""
         from samdata.curate.batch import Row  # the catalog owns SQL; the row shape is curate's
 
         where, args = self._unlabelled_where(versions)
-        after = ""
         while True:
             rows = self.conn.execute(
-                "SELECT e.id, e.kind, body_text(e.body),"
+                "SELECT e.rowid, e.id, e.kind, body_text(e.body),"
                 " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
                 " (SELECT group_concat(a.detector || '=' || a.version) FROM attributes a WHERE a.example_id = e.id)"
-                f" FROM examples e WHERE e.id > ? AND {where} ORDER BY e.id LIMIT ?",
+                f" FROM examples e WHERE e.rowid > ? AND {where} ORDER BY e.rowid LIMIT ?",
                 [after, *args, limit],
             ).fetchall()
             if not rows:
                 return
             batch = []
-            for id_, kind, body, sources, have in rows:
+            for _rowid, id_, kind, body, sources, have in rows:
                 got = dict(x.rsplit("=", 1) for x in (have or "").split(",") if x)
                 needs = frozenset(d for d, v in versions.items() if got.get(d) != str(v))
                 batch.append(Row(id_, kind, body, sorted(set((sources or "").split(","))), needs))
             yield batch
             after = rows[-1][0]
+
+    def last_rowid(self) -> int:
+        """The highest example rowid (examples are never deleted, so new ones are above it)."""
+        return int(self.conn.execute("SELECT coalesce(max(rowid), 0) FROM examples").fetchone()[0])
 
     def save_labels(
         self,

@@ -116,12 +116,18 @@ def _run_curate(
         catalog.reset_neardup()
         catalog.put_stat("neardup.version", plan.versions["minhash"])
     # Finding the unlabelled examples reads every example: skipped when nothing was written since a
-    # run that left none at these detector versions.
-    labelled_key = [*catalog.labels_fingerprint(), plan.versions]
-    up_to_date = catalog.get_stat("curate.labelled") == labelled_key
-    pending = 0 if up_to_date else catalog.unlabelled_count(plan.versions)
+    # run that left none at these detector versions, and only the examples added since then are
+    # read when only examples were added (same versions and schema, no label row gone).
+    fingerprint = catalog.labels_fingerprint()
+    last = catalog.get_stat("curate.labelled") or {}
+    same_labels = isinstance(last, dict) and last.get("versions") == plan.versions
+    same_labels = same_labels and last.get("fingerprint", [None])[1:] == fingerprint[1:]
+    up_to_date = same_labels and last["fingerprint"] == fingerprint
+    after = int(last.get("mark", 0)) if same_labels else 0
+    mark = catalog.last_rowid()  # before reading: an example added meanwhile is above it
+    pending = 0 if up_to_date else catalog.unlabelled_count(plan.versions, after)
     progress.detector("labelling", pending)
-    batches = iter(()) if up_to_date else catalog.unlabelled(plan.versions, BATCH)
+    batches = iter(()) if up_to_date else catalog.unlabelled(plan.versions, BATCH, after)
     # A pool costs a second per worker to start (each builds its tokenizer): only for real work.
     workers = workers or (default_workers() if pending > 2 * BATCH else 1)
     seconds = report.seconds
@@ -181,7 +187,10 @@ def _run_curate(
             "curate.summary", {"key": key, "clusters": report.clusters, "funnel": report.funnel,
                                "flags": report.flags, "kept": report.kept},
         )  # fmt: skip
-    catalog.put_stat("curate.labelled", [*catalog.labels_fingerprint(), plan.versions])
+    catalog.put_stat(
+        "curate.labelled",
+        {"fingerprint": catalog.labels_fingerprint(), "versions": plan.versions, "mark": mark},
+    )
     report.elapsed_s = time.perf_counter() - t0
     return report
 
