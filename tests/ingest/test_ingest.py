@@ -100,6 +100,13 @@ def test_rewritten_file_replaces_what_it_contributed(tmp_path: Path) -> None:
         assert [e["body"]["messages"][0]["content"] for e in cat.examples_from(str(f))] == ["question 9"]
         # 1 and 3 only came from the old chat.jsonl: gone; 2 is still held by keep.jsonl.
         assert cat.ingest_stats()["examples"]["total"] == 2
+        # the (example, source) pairs the triggers keep are provenance's, after the prune too
+        kept = cat.conn.execute("SELECT example_id, source FROM example_sources ORDER BY 1, 2").fetchall()
+        truth = cat.conn.execute(
+            "SELECT DISTINCT example_id, source FROM provenance_paths ORDER BY 1, 2"
+        ).fetchall()
+        assert [tuple(r) for r in kept] == [tuple(r) for r in truth] and len(truth) == 2
+        assert {r["source"] for r in kept} == {"chat", "keep"}
 
 
 def test_half_written_last_line_waits_for_its_writer(tmp_path: Path) -> None:

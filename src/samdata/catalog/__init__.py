@@ -85,6 +85,19 @@ class CatalogError(Exception):
     """The catalog file cannot be opened or is newer than this samdata."""
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration, one at a time (a trigger's body holds `;` of its own)."""
+    pending = ""
+    for part in script.split(";\n"):
+        pending += part + ";\n"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending
+
+
 class Catalog(
     IngestStore,
     CurateStore,
@@ -255,9 +268,8 @@ class Catalog(
             if version <= current:
                 continue
             with self.transaction() as c:
-                for statement in sql.split(";\n"):
-                    if statement.strip():
-                        c.execute(statement)
+                for statement in _statements(sql):
+                    c.execute(statement)
                 c.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, name, utcnow()),

@@ -51,7 +51,7 @@ class CurateStore:
         while True:
             rows = self.conn.execute(
                 "SELECT e.rowid, e.id, e.kind, body_text(e.body),"
-                " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
+                " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
                 " (SELECT group_concat(a.detector || '=' || a.version) FROM attributes a WHERE a.example_id = e.id)"
                 f" FROM examples e WHERE e.rowid > ? AND {where} ORDER BY e.rowid LIMIT ?",
                 [after, *args, limit],
@@ -219,7 +219,7 @@ class CurateStore:
             chunk = list(ids[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
             for i, sources, flags, created in self.conn.execute(
-                f"SELECT e.id, (SELECT group_concat(DISTINCT source) FROM provenance_paths p WHERE p.example_id = e.id),"
+                f"SELECT e.id, (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
                 f" (SELECT json_array_length(value) FROM attributes a WHERE a.example_id = e.id AND a.detector = 'quality'),"
                 f" e.created_at FROM examples e WHERE e.id IN ({marks})",
                 chunk,
@@ -324,15 +324,13 @@ class CurateStore:
         example) pairs come first, so each example's labels are read once per source, not once per
         provenance row."""
         sql = (
-            "WITH pairs AS (SELECT DISTINCT f.source, p.example_id FROM provenance p"
-            " JOIN ingest_files f ON f.id = p.file_id)"
-            " SELECT pairs.source, count(*),"
+            "SELECT pairs.source, count(*),"
             " coalesce(sum(n.value ->> '$.keeper' = 0), 0),"
             " coalesce(sum(q.value != '[]' OR coalesce(l.value ->> '$.mismatch', 0) = 1), 0),"
             " coalesce(sum(s.value != '[]'), 0),"
             " coalesce(sum(v.value ->> '$.kept' = 1 AND q.value IS NOT NULL), 0),"
             " coalesce(sum(q.value IS NULL), 0)"
-            " FROM pairs JOIN examples e ON e.id = pairs.example_id AND e.forgotten = 0"
+            " FROM example_sources pairs JOIN examples e ON e.id = pairs.example_id AND e.forgotten = 0"
             " LEFT JOIN attributes l ON l.example_id = pairs.example_id AND l.detector = 'language'"
             " LEFT JOIN attributes q ON q.example_id = pairs.example_id AND q.detector = 'quality'"
             " LEFT JOIN attributes s ON s.example_id = pairs.example_id AND s.detector = 'secrets'"

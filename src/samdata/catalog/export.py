@@ -12,7 +12,7 @@ import orjson
 _CANDIDATES = (
     "SELECT e.id, e.kind, coalesce(r.body, body_text(e.body)), p.file_id, p.locator,"
     # No DISTINCT: it costs a temp B-tree per row; Python drops repeats.
-    " (SELECT group_concat(pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id),"
+    " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
     " s.value IS NOT NULL, s.value != '[]', nullif(q.value, '[]'), n.value, t.value ->> '$.tokens',"
     " c.value ->> '$.category', coalesce(l.value ->> '$.mismatch', 0)"
     " FROM examples e JOIN provenance p ON p.id = (SELECT min(f.id) FROM provenance f WHERE f.example_id = e.id)"
@@ -73,8 +73,8 @@ class ExportStore:
         smarks, kmarks = ", ".join("?" for _ in sources), ", ".join("?" for _ in kinds)
         sql = (
             # `+e.kind`: walk the id index in order; the kind index would sort every body in a temp B-tree.
-            f"{_CANDIDATES} WHERE e.forgotten = 0 AND +e.kind IN ({kmarks}) AND EXISTS (SELECT 1 FROM provenance_paths pp"
-            f" WHERE pp.example_id = e.id AND pp.source IN ({smarks})) ORDER BY e.id"
+            f"{_CANDIDATES} WHERE e.forgotten = 0 AND +e.kind IN ({kmarks}) AND EXISTS (SELECT 1 FROM example_sources es"
+            f" WHERE es.example_id = e.id AND es.source IN ({smarks})) ORDER BY e.id"
         )
         for row in self.conn.execute(sql, [*kinds, *sources]):
             yield _candidate(row)
@@ -84,7 +84,7 @@ class ExportStore:
         smarks, kmarks = ", ".join("?" for _ in sources), ", ".join("?" for _ in kinds)
         return self.conn.execute(
             f"SELECT count(*) FROM examples e WHERE e.forgotten = 0 AND e.kind IN ({kmarks}) AND EXISTS"
-            f" (SELECT 1 FROM provenance_paths pp WHERE pp.example_id = e.id AND pp.source IN ({smarks}))",
+            f" (SELECT 1 FROM example_sources es WHERE es.example_id = e.id AND es.source IN ({smarks}))",
             [*kinds, *sources],
         ).fetchone()[0]
 

@@ -56,7 +56,7 @@ class ExportsViewStore:
         """A window of one split's members in id order: id, kind, sources, forgotten."""
         rows = self.conn.execute(
             "SELECT m.example_id AS id, e.kind, e.forgotten,"
-            " (SELECT group_concat(DISTINCT pp.source) FROM provenance_paths pp WHERE pp.example_id = m.example_id)"
+            " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = m.example_id)"
             " AS sources"
             " FROM export_members m JOIN examples e ON e.id = m.example_id"
             " WHERE m.export_id = ? AND m.split = ? ORDER BY m.example_id LIMIT ? OFFSET ?",

@@ -426,8 +426,8 @@ class IngestStore:
             )  # fmt: skip
 
         for source, kind, n in self.conn.execute(
-            "SELECT p.source, e.kind, count(DISTINCT p.example_id) FROM provenance_paths p"
-            " JOIN examples e ON e.id = p.example_id WHERE e.forgotten = 0 GROUP BY p.source, e.kind"
+            "SELECT es.source, e.kind, count(*) FROM example_sources es"
+            " JOIN examples e ON e.id = es.example_id WHERE e.forgotten = 0 GROUP BY es.source, e.kind"
         ):
             entry(source)[kind] = n
         for source, n in self.conn.execute("SELECT source, count(*) FROM quarantine GROUP BY source"):
@@ -486,8 +486,7 @@ class IngestStore:
         sql, args = "SELECT e.id, e.kind, body_text(e.body) FROM examples e WHERE e.forgotten = 0", []
         if source is not None:
             sql += (
-                " AND EXISTS (SELECT 1 FROM provenance p JOIN ingest_files f ON f.id = p.file_id"
-                " WHERE p.example_id = e.id AND f.source = ?)"
+                " AND EXISTS (SELECT 1 FROM example_sources es WHERE es.example_id = e.id AND es.source = ?)"
             )
             args.append(source)
         if kind is not None:

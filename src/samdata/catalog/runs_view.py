@@ -69,7 +69,7 @@ class RunsViewStore:
         ).fetchone()[0]
         rows = self.conn.execute(
             "SELECT e.id, e.kind, e.turns, e.chars,"
-            " (SELECT group_concat(DISTINCT pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id)"
+            " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id)"
             " FROM export_members m JOIN examples e ON e.id = m.example_id"
             " WHERE m.export_id = ? AND m.split = ? ORDER BY m.example_id LIMIT ?",
             (export_id, split, limit),

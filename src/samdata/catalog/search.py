@@ -30,10 +30,8 @@ def _attr(detector: str, value: str) -> tuple[str, str]:
 # the value is common; counts over the hits in `_hits`).
 FACETS: dict[str, tuple[str, str]] = {
     "source": (
-        "EXISTS (SELECT 1 FROM provenance p JOIN ingest_files f ON f.id = p.file_id"
-        " WHERE p.example_id = e.id AND f.source = ?)",
-        "SELECT f.source, count(DISTINCT p.example_id) FROM _hits h CROSS JOIN provenance p ON p.example_id = h.id"
-        " JOIN ingest_files f ON f.id = p.file_id GROUP BY 1",
+        "EXISTS (SELECT 1 FROM example_sources es WHERE es.example_id = e.id AND es.source = ?)",
+        "SELECT es.source, count(*) FROM _hits h CROSS JOIN example_sources es ON es.example_id = h.id GROUP BY 1",
     ),
     "kind": (
         "e.kind = ?",
@@ -195,7 +193,7 @@ class SearchStore:
         result = SearchResult(total, capped=capped and bool(filters), facets_of=min(hits, HITS_CAP))
         page = c.execute(
             "SELECT e.id, e.kind, e.turns, e.chars, e.created_at, coalesce(r.body, body_text(e.body)) AS body,"
-            " (SELECT group_concat(DISTINCT pp.source) FROM provenance_paths pp WHERE pp.example_id = e.id) AS sources"
+            " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id) AS sources"
             " FROM _hits h JOIN examples e ON e.rowid = h.erow LEFT JOIN redactions r ON r.example_id = e.id"
             " WHERE h.pos > ? AND h.pos <= ? ORDER BY h.pos",
             (offset, offset + limit),

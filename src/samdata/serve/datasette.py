@@ -36,6 +36,10 @@ TABLES: dict[str, dict[str, Any]] = {
     "sources": {"description": "The sources of the config (name, glob, format)."},
     "ingest_runs": {"description": "One row per `samdata ingest`."},
     "ingest_files": {"description": "Each (source, file) ingest read; provenance points here."},
+    "example_sources": {
+        "description": "Each example's sources, one row per (example, source), kept equal to provenance.",
+        "facets": ["source"],
+    },
     "ingest_accounts": {
         "description": "Per file: records read = produced + quarantined + skipped, by reason.",
         "facets": ["source"],
@@ -85,9 +89,9 @@ QUERIES: dict[str, dict[str, Any]] = {
     "examples_by_source": {
         "title": "Examples by source",
         "description": "Live examples per source and kind, and how many curate keeps.",
-        "sql": "SELECT pp.source, e.kind, count(DISTINCT e.id) AS examples,"
-        " count(DISTINCT CASE WHEN v.value ->> '$.kept' = 1 THEN e.id END) AS kept"
-        " FROM provenance_paths pp JOIN examples e ON e.id = pp.example_id AND e.forgotten = 0"
+        "sql": "SELECT es.source, e.kind, count(*) AS examples,"
+        " count(CASE WHEN v.value ->> '$.kept' = 1 THEN 1 END) AS kept"
+        " FROM example_sources es JOIN examples e ON e.id = es.example_id AND e.forgotten = 0"
         " LEFT JOIN attributes v ON v.example_id = e.id AND v.detector = 'verdict'"
         " GROUP BY 1, 2 ORDER BY 1, 2",
     },
@@ -97,7 +101,7 @@ QUERIES: dict[str, dict[str, Any]] = {
         "sql": f"SELECT e.id, e.kind, e.turns, e.created_at, {_BODY} AS body"
         " FROM examples e LEFT JOIN attributes s ON s.example_id = e.id AND s.detector = 'secrets'"
         " LEFT JOIN redactions r ON r.example_id = e.id"
-        " WHERE e.forgotten = 0 AND e.id IN (SELECT example_id FROM provenance_paths WHERE source = :source)"
+        " WHERE e.forgotten = 0 AND e.id IN (SELECT example_id FROM example_sources WHERE source = :source)"
         " ORDER BY e.id LIMIT 200",
     },
     "secrets_to_review": {
