@@ -42,29 +42,31 @@ class CurateStore:
         ).fetchone()[0]
 
     def unlabelled(self, versions: dict[str, int], limit: int, after: int = 0) -> Iterator[list[Any]]:
-        """Batches (in rowid order: the table's own, so bodies are read in sequence) of the examples
-        `unlabelled_count` counts, as `curate.batch.Row`s: id, kind, body, sources, and the detectors
-        each one needs."""
+        """Batches of the examples `unlabelled_count` counts, as `curate.batch.Row`s: id, kind,
+        body, sources, and the detectors each one needs. In id order (labels are keyed by id: their
+        B-trees grow at one end instead of everywhere), or for those above rowid `after`, few, in
+        rowid order."""
         from samdata.curate.batch import Row  # the catalog owns SQL; the row shape is curate's
 
         where, args = self._unlabelled_where(versions)
+        key, last = ("e.rowid", after) if after else ("e.id", "")
         while True:
             rows = self.conn.execute(
-                "SELECT e.rowid, e.id, e.kind, body_text(e.body),"
+                f"SELECT {key}, e.id, e.kind, body_text(e.body),"
                 " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
                 " (SELECT group_concat(a.detector || '=' || a.version) FROM attributes a WHERE a.example_id = e.id)"
-                f" FROM examples e WHERE e.rowid > ? AND {where} ORDER BY e.rowid LIMIT ?",
-                [after, *args, limit],
+                f" FROM examples e WHERE {key} > ? AND {where} ORDER BY {key} LIMIT ?",
+                [last, *args, limit],
             ).fetchall()
             if not rows:
                 return
             batch = []
-            for _rowid, id_, kind, body, sources, have in rows:
+            for _key, id_, kind, body, sources, have in rows:
                 got = dict(x.rsplit("=", 1) for x in (have or "").split(",") if x)
                 needs = frozenset(d for d, v in versions.items() if got.get(d) != str(v))
                 batch.append(Row(id_, kind, body, sorted(set((sources or "").split(","))), needs))
             yield batch
-            after = rows[-1][0]
+            last = rows[-1][0]
 
     def last_rowid(self) -> int:
         """The highest example rowid (examples are never deleted, so new ones are above it)."""
