@@ -6,6 +6,7 @@ config can travel with its estate. Errors name the file and the offending key.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import os
 import tomllib
@@ -220,6 +221,67 @@ class ServeSettings(_Strict):
     allowed_hosts: list[str] = Field(default_factory=list)
 
 
+class ConsentRecord(BaseModel):
+    """Who agreed to their voice being used, to what use, when, and where the statement is kept
+    (more keys are kept as written)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    by: Annotated[str, Field(min_length=1)]
+    use: Annotated[str, Field(min_length=1)]
+    date: datetime.date | Annotated[str, Field(min_length=1)]
+    statement: str | None = None  # where the signed or recorded statement is kept
+
+
+class VoiceSpeaker(_Strict):
+    """A voice: reference clips of it (globs of WAV files) and the consent its packaging needs."""
+
+    name: Annotated[str, Field(min_length=1)]
+    references: list[str] = Field(default_factory=list)
+    consent: ConsentRecord | None = None
+
+
+class VoiceSource(_Strict):
+    """Recordings (a glob of video or audio files) of one speaker."""
+
+    name: Annotated[str, Field(min_length=1)]
+    path: str
+    speaker: Annotated[str, Field(min_length=1)]
+
+
+class VoiceSettings(_Strict):
+    """`[voice]`: speakers, sources and the clip bounds of `samdata voice`."""
+
+    speakers: list[VoiceSpeaker] = Field(default_factory=list)
+    sources: list[VoiceSource] = Field(default_factory=list)
+    min_clip_s: Annotated[float, Field(gt=0)] = 1.5
+    max_clip_s: Annotated[float, Field(gt=0)] = 15.0
+    min_clean_minutes: Annotated[float, Field(ge=0)] = 10.0  # packaging warns under this
+    thresholds: dict[str, float] = Field(default_factory=dict)  # overrides of samdata.voice.checks.Thresholds
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VoiceSettings:
+        for key, names in (
+            ("speakers", [s.name for s in self.speakers]),
+            ("sources", [s.name for s in self.sources]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"voice.{key}: names must be unique; repeated: {', '.join(dupes)}")
+        known = {s.name for s in self.speakers}
+        for i, source in enumerate(self.sources):
+            if source.speaker not in known:
+                _check_names(f"voice.sources[{i}].speaker", [source.speaker], known, "speaker")
+        if self.min_clip_s >= self.max_clip_s:
+            raise ValueError(
+                f"voice.min_clip_s ({self.min_clip_s}) must be below voice.max_clip_s ({self.max_clip_s})"
+            )
+        return self
+
+    def speaker(self, name: str) -> VoiceSpeaker | None:
+        return next((s for s in self.speakers if s.name == name), None)
+
+
 class Config(_Strict):
     """The whole `samdata.toml`."""
 
@@ -233,6 +295,7 @@ class Config(_Strict):
     recipes: dict[str, RecipeConfig] = Field(default_factory=dict)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     # Where the file was read from; relative paths were resolved against its folder.
     config_path: Path | None = Field(default=None, exclude=True)
 
@@ -325,6 +388,17 @@ class Config(_Strict):
                 "sources": [s.model_copy(update={"path": fix_glob(s.path)}) for s in self.sources],
                 "expects": [e.model_copy(update={"path": fix(e.path)}) for e in self.expects],
                 "recipes": {name: _resolve_recipe(r, fix) for name, r in self.recipes.items()},
+                "voice": self.voice.model_copy(
+                    update={
+                        "speakers": [
+                            sp.model_copy(update={"references": [fix_glob(g) for g in sp.references]})
+                            for sp in self.voice.speakers
+                        ],
+                        "sources": [
+                            vs.model_copy(update={"path": fix_glob(vs.path)}) for vs in self.voice.sources
+                        ],
+                    }
+                ),
                 "pipeline": self.pipeline.model_copy(
                     update={"log": fix(self.pipeline.log) if self.pipeline.log else None}
                 ),

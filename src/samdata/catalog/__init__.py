@@ -29,6 +29,7 @@ from samdata.catalog.runs_view import RunsViewStore
 from samdata.catalog.schema import MIGRATIONS
 from samdata.catalog.search import SearchStore
 from samdata.catalog.train import TrainStore
+from samdata.catalog.voice import VoiceStore
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -112,6 +113,7 @@ class Catalog(
     SearchStore,
     ReviewStore,
     RunsViewStore,
+    VoiceStore,
 ):
     """A handle on the catalog database; create with `Catalog.open(path)`."""
 

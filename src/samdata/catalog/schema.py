@@ -580,3 +580,51 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 19: samdata voice: the recordings read, the clips cut from them, and what was dropped.
+MIGRATIONS.append(
+    (
+        19,
+        "voice",
+        """
+        -- One row per recording of a [[voice.sources]] glob, as last processed (status failed: reason).
+        CREATE TABLE voice_files (
+            id              INTEGER PRIMARY KEY,
+            source          TEXT NOT NULL,                 -- [[voice.sources]] name
+            path            TEXT NOT NULL,
+            speaker         TEXT NOT NULL,
+            content_hash    TEXT,                          -- xxh3-128 of the file's bytes
+            codec           TEXT,
+            rate            INTEGER,                       -- the recording's own sample rate
+            channels        INTEGER,
+            duration_s      REAL,
+            status          TEXT NOT NULL,                 -- done | failed
+            reason          TEXT,                          -- why it failed, for a person to act on
+            pipeline        TEXT,                          -- samdata.voice's version and settings it was cut with
+            processed_at    TEXT NOT NULL,
+            UNIQUE (source, path)
+        );
+        -- Clips cut at pauses, with every check's figure and which checks failed.
+        CREATE TABLE voice_clips (
+            id              TEXT PRIMARY KEY,              -- xxh3-128 of (recording hash, start, end)
+            file_id         INTEGER NOT NULL REFERENCES voice_files(id) ON DELETE CASCADE,
+            speaker         TEXT NOT NULL,
+            start_s         REAL NOT NULL,                 -- offsets in the recording
+            end_s           REAL NOT NULL,
+            figures         TEXT NOT NULL,                 -- JSON: figure name -> value
+            failed          TEXT NOT NULL,                 -- JSON list of check names
+            passed          INTEGER NOT NULL,
+            fingerprint     BLOB
+        ) WITHOUT ROWID;
+        CREATE INDEX voice_clips_by_file ON voice_clips(file_id);
+        -- Speech the segmenter did not make a clip of (too short to merge, ...): nothing vanishes.
+        CREATE TABLE voice_dropped (
+            file_id         INTEGER NOT NULL REFERENCES voice_files(id) ON DELETE CASCADE,
+            start_s         REAL NOT NULL,
+            end_s           REAL NOT NULL,
+            reason          TEXT NOT NULL
+        );
+        CREATE INDEX voice_dropped_by_file ON voice_dropped(file_id);
+        """,
+    )
+)

@@ -9,7 +9,7 @@ import importlib
 from samdata.cli._common import app
 
 # In pipeline order: `samdata --help` lists commands as they were registered.
-for _group in ("setup", "data", "lineage", "exporting", "training", "pipeline", "serving"):
+for _group in ("setup", "data", "lineage", "exporting", "training", "pipeline", "serving", "voice"):
     importlib.import_module(f"samdata.cli.{_group}")
 
 __all__ = ["app", "main"]
