@@ -1,0 +1,173 @@
+"""samdata voice on generated recordings: how many times realtime, through the CLI.
+
+    python bench/voice.py                  # 10 minutes of speech as an MP4 (AAC, 48 kHz stereo)
+    python bench/voice.py --minutes 60     # the issue's hour of video
+
+The recording: espeak-ng sentences (tests/voice/speech.py) with pauses, repeated to the length
+asked, muxed with a tiny video stream as a phone or screen recording would be. `samdata voice run`
+runs in its own process on it, as a user runs it; wall time, CPU seconds and peak RSS are measured
+from outside. Beside it, in the same run and on the same audio, each stage alone on one core:
+decode + resample, VAD + segmentation, the per-clip figures (with the speaker check) and
+fingerprints, so the figure for "extract + segment + basic checks" and the one with every check
+can be read apart. Then the projection for one hour of video on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.voice.speech import SENTENCES, recording
+
+
+def write_mp4(path: Path, samples: np.ndarray, rate: int) -> None:
+    """AAC stereo at 48 kHz plus a 1 fps 64x64 video stream."""
+    import av
+    import soxr
+
+    x = soxr.resample(samples, rate, 48_000, quality="VHQ").astype(np.float32)
+    with av.open(str(path), "w") as out:
+        audio = out.add_stream("aac", rate=48_000, layout="stereo")
+        video = out.add_stream("mpeg4", rate=1)
+        video.width = video.height = 64
+        video.pix_fmt = "yuv420p"
+        black = np.zeros((64, 64, 3), np.uint8)
+        step = 1024
+        shown = 0  # video frames written: one per second of audio
+        for start in range(0, len(x), step):
+            chunk = x[start : start + step]
+            frame = av.AudioFrame.from_ndarray(np.vstack([chunk, chunk]), format="fltp", layout="stereo")
+            frame.sample_rate = 48_000
+            frame.pts = start
+            for packet in audio.encode(frame):
+                out.mux(packet)
+            if start >= shown * 48_000:
+                vf = av.VideoFrame.from_ndarray(black, format="rgb24").reformat(format="yuv420p")
+                vf.pts = shown
+                shown += 1
+                for packet in video.encode(vf):
+                    out.mux(packet)
+        for stream in (audio, video):
+            for packet in stream.encode(None):
+                out.mux(packet)
+
+
+def stages(path: Path) -> dict[str, float]:
+    """CPU seconds of each stage alone, in this process (one core)."""
+    from samdata.voice import _spans, audio, checks, segment
+
+    cpu = time.process_time
+    t = cpu()
+    n = sum(len(b) for b in audio.blocks(path, segment.VAD_RATE))
+    out = {"decode + resample to 16 kHz": cpu() - t}
+    t = cpu()
+    found = segment.stream_segments(audio.blocks(path, segment.VAD_RATE))
+    out["decode + VAD + segmentation"] = cpu() - t
+    spans = [(s.start_s, s.end_s) for s in found.segments]
+    rate = 48_000
+    profile = None
+    t = cpu()
+    clips = list(_spans(audio.blocks(path, rate), rate, spans))
+    out["decode the clips at 48 kHz"] = cpu() - t
+    t = cpu()
+    for clip in clips:
+        checks.figures(clip, rate)
+    out["figures (every signal check)"] = cpu() - t
+    t = cpu()
+    prints = []
+    for clip in clips:
+        at16 = audio.resample(clip, rate, checks.ANALYSIS_RATE)
+        prints.append(checks.fingerprint(at16))
+        p = checks.speaker_profile(at16)
+        if profile is None:
+            profile = [p]
+        checks.speaker_similarity(p, profile)
+    out["fingerprint + speaker profile"] = cpu() - t
+    t = cpu()
+    for i, fp in enumerate(prints):
+        for other in prints[:i]:
+            checks.same_audio(fp, other)
+    out["duplicate comparisons (all pairs)"] = cpu() - t
+    out["audio_s"] = n / segment.VAD_RATE
+    out["clips"] = len(clips)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=10.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        one = recording(SENTENCES, pause_s=0.8)
+        reps = max(1, round(args.minutes * 60 / (len(one.samples) / one.rate)))
+        samples = np.tile(one.samples, reps)
+        # each repeat a little different in level, so the duplicate check has real work but also
+        # finds the repeats (they are repeats)
+        videos = work / "videos"
+        videos.mkdir()
+        path = videos / "talk.mp4"
+        t = time.perf_counter()
+        write_mp4(path, samples, one.rate)
+        minutes = len(samples) / one.rate / 60
+        print(f"recording: {minutes:.1f} min of speech as MP4 ({path.stat().st_size / 1e6:.1f} MB),"
+              f" written in {time.perf_counter() - t:.1f} s; {os.cpu_count()} cores")  # fmt: skip
+        cfg = work / "samdata.toml"
+        cfg.write_text(
+            '[[voice.speakers]]\nname = "me"\n\n'
+            f'[[voice.sources]]\nname = "videos"\npath = "{videos}/*.mp4"\nspeaker = "me"\n'
+        )
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "samdata", "voice", "run", "--config", str(cfg), "--json"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode != 0:
+            sys.exit(f"samdata voice run failed: {done.stderr}")
+        report = json.loads(done.stdout)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        audio_s = minutes * 60
+        print(
+            f"\nsamdata voice run: {wall:.1f} s wall, {cpu:.1f} CPU s, peak RSS {after.ru_maxrss / 1024:.0f} MB;"
+            f" {report['clips']} clips ({report['passed']} passed), {report['dropped']} dropped"
+        )
+        print(f"  {audio_s / wall:.1f}x realtime (wall), {audio_s / cpu:.1f}x realtime per CPU second")
+        print(
+            f"  one hour of video: {3600 / (audio_s / wall) / 60:.1f} min at this speed (goal <= 6 min on 2 cores)"
+        )
+        print("\neach stage alone, one core (CPU s, x realtime):")
+        parts = stages(path)
+        audio_len = parts.pop("audio_s")
+        n_clips = parts.pop("clips")
+        for name, secs in parts.items():
+            print(f"  {name:40s} {secs:7.2f} s  {audio_len / max(secs, 1e-9):8.1f}x")
+        basic = (
+            parts["decode + VAD + segmentation"] + parts["decode the clips at 48 kHz"]
+            + parts["figures (every signal check)"]
+        )  # fmt: skip
+        full = basic + parts["fingerprint + speaker profile"] + parts["duplicate comparisons (all pairs)"]
+        print(
+            f"\nextract + segment + basic checks: {audio_len / basic:.1f}x realtime on one core (goal >= 30x)"
+        )
+        print(
+            f"with the speaker check and duplicates ({n_clips} clips): {audio_len / full:.1f}x (goal >= 10x;"
+            " no speech-quality model ships in a wheel: not measured)"
+        )
+
+
+if __name__ == "__main__":
+    main()
