@@ -13,7 +13,7 @@ from typing import Any
 from samdata.catalog import Catalog
 from samdata.config import Config
 from samdata.paths import glob_match, human_size
-from samdata.scan.problems import SEVERITY_ORDER
+from samdata.scan.problems import SEVERITY_ORDER, voice_sets
 
 SCHEMA = "samdata.inventory/1"
 
@@ -105,6 +105,24 @@ def build_inventory(catalog: Catalog, config: Config) -> dict[str, Any]:
                 "records": sum(f["records"] or 0 for f in outside),
             }
         )
+    voice = []
+    for folder, members in sorted(voice_sets(files).items()):
+        details = [f["details"] or {} for f in members]
+        voice.append(
+            {
+                "folder": folder,
+                "root": members[0]["root"],
+                "recordings": len(members),
+                "minutes": round(sum(d.get("duration_s") or 0 for d in details) / 60, 2),
+                "measured": sum(1 for d in details if d.get("duration_s") is not None),
+                "sample_rates": sorted({d["sample_rate"] for d in details if d.get("sample_rate")}),
+                "read_by": [
+                    f"voice:{s.name}"
+                    for s in config.voice.sources
+                    if any(glob_match(s.path, f["path"]) for f in members)
+                ],
+            }
+        )
     problems = catalog.problems(scan["id"])
     for p in problems:
         p.pop("id", None)
@@ -122,6 +140,7 @@ def build_inventory(catalog: Catalog, config: Config) -> dict[str, Any]:
         "roots": roots,
         "files": files,
         "formats": format_summary(files),
+        "voice_sets": voice,
         "problems": problems,
     }
 
@@ -253,6 +272,15 @@ def render_markdown(inv: dict[str, Any]) -> str:
         lines.append(
             f"| {_md(fm['format'])} | {fm['files']:,} | {human_size(fm['bytes'])} | {fm['records']:,} |"
         )
+    if inv.get("voice_sets"):
+        lines += ["", "## Voice sets", "", "| Folder | Recordings | Minutes | Sample rates | Read by |",
+                  "|---|---:|---:|---|---|"]  # fmt: skip
+        for v in inv["voice_sets"]:
+            rates = ", ".join(f"{r:,} Hz" for r in v["sample_rates"]) or "–"
+            lines.append(
+                f"| {_md(v['folder'])} | {v['recordings']:,} | {v['minutes']:.1f} | {rates} |"
+                f" {_md(', '.join(v['read_by'])) or 'nothing'} |"
+            )
     lines += ["", "## Known issues", ""]
     if not inv["problems"]:
         lines.append("None found.")

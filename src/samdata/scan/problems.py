@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -65,7 +66,9 @@ def detect_problems(
     problems += _offline_roots(config, files, online)
     problems += _missing_inputs(config, online)
     problems += _links(live)
-    problems += _read_issues(issues, regular)
+    issues = list(issues)
+    problems += _read_issues([i for i in issues if i.kind != "empty_folder"], regular)
+    problems += voice_problems(regular, [i.path for i in issues if i.kind == "empty_folder"])
     problems += _empty_files(regular)
     # Copies are listed internal-first (config order of roots): the first one is the one to keep.
     rank = {r.name: i for i, r in enumerate(config.roots)}
@@ -529,4 +532,64 @@ def _underused_stores(files: Sequence[Mapping[str, Any]], share: float, min_flat
                 },
             )
         )
+    return out
+
+
+# -- voice sets ------------------------------------------------------------------------------
+
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".aac", ".ogg", ".opus", ".mp4", ".mov", ".mkv", ".webm")
+# Names people give non-speech vocal sounds: kept out of a speech set (they teach a voice model to moan).
+_NON_SPEECH = re.compile(r"laugh|giggle|breath|sigh|moan|groan|cough|sneeze|yawn|scream|grunt|cry|gasp", re.I)
+_STAGING = re.compile(r"stag|unverified|to[_ -]?review|todo|raw", re.I)
+
+
+def voice_sets(files: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Folders of recordings (audio or video files), each with its files."""
+    sets: dict[str, list[Mapping[str, Any]]] = {}
+    for f in files:
+        if f["path"].lower().endswith(AUDIO_SUFFIXES):
+            sets.setdefault(_parent(f["path"]), []).append(f)
+    return sets
+
+
+def voice_problems(files: Sequence[Mapping[str, Any]], empty_folders: Sequence[str]) -> list[Problem]:
+    """A voice pipeline done by hand: a stage folder left empty beside folders of recordings, a
+    staging set nobody verified, non-speech sounds mixed into a speech set."""
+    sets = voice_sets(files)
+    out = []
+    with_audio_parents = {_parent(folder) for folder in sets}
+    for folder in empty_folders:
+        if _parent(folder) in with_audio_parents:
+            siblings = sorted(d for d in sets if _parent(d) == _parent(folder))
+            out.append(
+                Problem(
+                    "voice_stage_empty", "warning", [folder],
+                    f"{folder}: an empty stage folder beside {len(siblings)} folder(s) of recordings"
+                    " (a step that did not finish?)",
+                    "run the step that fills it again, or remove the folder; `samdata voice run` cuts and"
+                    " checks clips from the recordings themselves",
+                )
+            )  # fmt: skip
+    for folder, members in sorted(sets.items()):
+        name = folder.rpartition("/")[2]
+        if _STAGING.search(name):
+            out.append(
+                Problem(
+                    "voice_unverified", "info", [folder],
+                    f"{folder}: a staging set of {len(members)} recording(s), not verified",
+                    "add it to [[voice.sources]] and run `samdata voice run`: every clip gets its checks,"
+                    " then review them on the dashboard's voice page",
+                )
+            )  # fmt: skip
+        odd = [f["path"] for f in members if _NON_SPEECH.search(f["path"].rpartition("/")[2])]
+        if odd and len(odd) < len(members):
+            out.append(
+                Problem(
+                    "voice_non_speech_mixed", "warning", odd,
+                    f"{folder}: {len(odd)} of {len(members)} recordings are named as non-speech sounds"
+                    " (laughs, breaths, moans...) in a set of speech",
+                    "move them to a folder of their own: a speech model trained on them learns the sounds",
+                    figures={"non_speech": len(odd), "recordings": len(members)},
+                )
+            )  # fmt: skip
     return out

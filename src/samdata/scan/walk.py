@@ -23,7 +23,7 @@ class Entry:
 class WalkIssue:
     """Something the walk could not look at, with the reason."""
 
-    kind: str  # a problem kind: unreadable | changed_during_scan
+    kind: str  # unreadable | changed_during_scan (problems as they are) | empty_folder (a fact)
     path: str
     reason: str
 
@@ -67,6 +67,9 @@ def walk(top: str, exclude: Sequence[str] = ()) -> Iterator[Entry | WalkIssue]:
             yield WalkIssue("unreadable", folder, e.strerror or str(e))
             continue
         subfolders = []
+        if folder != top and not any(not excluded(de.name) for de in children):
+            # Not a reading problem: the voice checks tell an empty stage folder from there.
+            yield WalkIssue("empty_folder", folder, "holds nothing")
         for de in children:
             if excluded(de.name):
                 continue
