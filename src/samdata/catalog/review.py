@@ -12,6 +12,8 @@ Queues and what they decide:
   answers ranked (adapter `oasst`). Item: the example id. confirm (the pair is right: nothing
   changes), swap (chosen and rejected are the wrong way round: exports write them exchanged),
   drop (not a real preference: curate's verdict leaves it out, reason "dropped in review").
+- `voice`: one item per voice clip (its id in voice_clips); accept (a clip that failed a check goes
+  into the package after all), reject (a clip that passed stays out of it), skip (seen, still waiting).
 
 Which adapter produced an example is read per file, not per source: a source with `format =
 "auto"` (a folder of public sets) mixes adapters, so the config's `format` cannot tell, and
@@ -34,6 +36,7 @@ QUEUES = {
     "keepers": ("keep:<example id>",),
     "quarantine": ("dismiss", "retry", "skip"),
     "preferences": ("confirm", "swap", "drop"),
+    "voice": ("accept", "reject", "skip"),
     # item: a regular expression (RE2) a finding's whole text must match; note: the finding kind it
     # is limited to, or none for every kind
     "secret_patterns": ("allow",),
@@ -113,8 +116,13 @@ class ReviewStore:
             from samdata.curate.secrets import check_allow_pattern
 
             check_allow_pattern(item)
+        if queue == "voice" and not self._is_voice_clip(item):
+            raise ValueError(f"no voice clip {item}")
         if queue == "preferences" and not self._is_mined_preference(item):
             raise ValueError(f"{item} is not a preference example mined from {' or '.join(MINED_ADAPTERS)}")
+
+    def _is_voice_clip(self, item: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM voice_clips WHERE id = ?", (item,)).fetchone() is not None
 
     def _in_force(self, queue: str, item: str, excluding: int = 0) -> str | None:
         """The item's decision in force (leaving decision `excluding` out, as if undone)."""

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from samdata import __version__
 from samdata.catalog import Catalog
 from samdata.config import Config
-from samdata.serve import api, dupes_page, exports_page, pages, runs_page
+from samdata.serve import api, dupes_page, exports_page, pages, runs_page, voice_page
 from samdata.serve.security import Guard, allowed_hosts, is_loopback, load_or_create_token
 from samdata.serve.writer import CaptureWriter
 
@@ -94,7 +94,7 @@ def _api(config: Config | None) -> FastAPI:
     app.state.secret = secrets.token_bytes(32)  # CSRF tokens: valid for this server process
     app.include_router(api.router)
     app.include_router(pages.router)
-    for page in (dupes_page, exports_page, runs_page):
+    for page in (dupes_page, exports_page, runs_page, voice_page):
         app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     return app

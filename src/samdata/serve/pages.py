@@ -181,15 +181,18 @@ def shown_body(request: Request, cat: Catalog, ex: dict[str, Any]) -> dict[str, 
 
 @router.get("/review/", response_class=HTMLResponse)
 def review_index(request: Request) -> HTMLResponse:
+    from samdata.serve.voice_page import voice_waiting  # (it imports this module)
+
     with read_catalog(request) as cat:
         waiting = len(cat.secrets_queue(limit=10_000))
         quarantine = len(cat.quarantine_queue(limit=10_000))
         clusters = cat.cluster_totals()["clusters"]
         keepers = len(cat.decisions("keepers"))
         preferences = cat.preferences_waiting()
+        voice = voice_waiting(cat)
     return render(request, "review_index.html", title="Review", page="review", secrets_open=waiting,
                    quarantine_open=quarantine, clusters=clusters, keepers_reviewed=keepers,
-                   preferences_open=preferences)  # fmt: skip
+                   preferences_open=preferences, voice_open=voice)  # fmt: skip
 
 
 @router.get("/review/secrets", response_class=HTMLResponse)
