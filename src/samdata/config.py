@@ -249,6 +249,49 @@ class VoiceSource(_Strict):
     speaker: Annotated[str, Field(min_length=1)]
 
 
+# A number as trainers print it: 2.314, -0.5, 1e-05, nan, inf.
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf"
+# `epoch=3 step=120 loss=2.314` (any order, `=` or `:`), and `loss_gen_all=41.2` lines; the step and
+# epoch are read wherever they are on the line, the loss is the first `loss` or `loss_gen_all` figure.
+RVC_LOSS_PATTERN = (
+    rf"^(?:(?=.*?\b(?:global_)?step\s*[=:]\s*(?P<step>\d+)))?(?:(?=.*?\bepoch\s*[=:]\s*(?P<epoch>\d+)))?"
+    rf"(?:(?=.*?\b(?:lr|learning_rate)\s*[=:]\s*(?P<lr>{_NUMBER})))?"
+    rf".*?\b(?:loss_gen_all|loss)\s*[=:]\s*(?P<loss>{_NUMBER})"
+)
+# RVC's trainer logs `[global_step, lr]` on a line of its own before each loss line.
+RVC_STEP_PATTERN = rf"\[(?P<step>\d+),\s*(?P<lr>{_NUMBER})\]\s*$"
+
+
+class VoiceRvc(_Strict):
+    """`[voice.rvc]`: the external trainer `samdata train --backend rvc --package DIR` runs.
+
+    `command` is an argument list (no shell); `{package}` (the package folder), `{rate}` (its
+    sample rate), `{out}` (the folder the model goes to, inside the run folder) and `{speaker}` are
+    filled in. It runs in `cwd` (default: the config's folder) with `env` added to samdata's
+    environment. Each output line is matched against `loss_pattern` (named groups: `loss`, and
+    optionally `step`, `epoch`, `lr`, `valid_loss`) and `step_pattern` (a line that gives the step,
+    and optionally `lr`, for the loss lines after it)."""
+
+    command: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    loss_pattern: str = RVC_LOSS_PATTERN
+    step_pattern: str = RVC_STEP_PATTERN
+
+    @model_validator(mode="after")
+    def _patterns(self) -> VoiceRvc:
+        import re
+
+        for key, group in (("loss_pattern", "loss"), ("step_pattern", "step")):
+            try:
+                groups = re.compile(getattr(self, key)).groupindex
+            except re.error as e:
+                raise ValueError(f"voice.rvc.{key}: not a regular expression: {e}") from e
+            if group not in groups:
+                raise ValueError(f"voice.rvc.{key}: needs a named group (?P<{group}>...)")
+        return self
+
+
 class VoiceSettings(_Strict):
     """`[voice]`: speakers, sources and the clip bounds of `samdata voice`."""
 
@@ -258,6 +301,7 @@ class VoiceSettings(_Strict):
     max_clip_s: Annotated[float, Field(gt=0)] = 15.0
     min_clean_minutes: Annotated[float, Field(ge=0)] = 10.0  # packaging warns under this
     thresholds: dict[str, float] = Field(default_factory=dict)  # overrides of samdata.voice.checks.Thresholds
+    rvc: VoiceRvc = Field(default_factory=VoiceRvc)
 
     @model_validator(mode="after")
     def _consistent(self) -> VoiceSettings:

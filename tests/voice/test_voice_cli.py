@@ -181,4 +181,5 @@ def test_a_speaker_without_consent_is_refused(estate: Path, tmp_path: Path) -> N
     )
     assert done.returncode != 0
     assert "consent" in done.stderr and "bob" in done.stderr
+    assert "[[voice.speakers]]" in done.stderr  # the message is text, not rich markup
     assert not (tmp_path / "bob").exists()

@@ -628,3 +628,60 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 20: `samdata train --backend rvc`: runs on a voice package, not an export.
+MIGRATIONS.append(
+    (
+        20,
+        "voice training runs",
+        """
+        -- A run of an external voice trainer (backend rvc) on a `samdata voice package` folder has
+        -- mode 'voice', no export (export_id NULL) and the package as data_dir. SQLite cannot change a
+        -- CHECK, so training_runs is rebuilt. validation_log is set aside first, because dropping
+        -- training_runs would delete its rows through ON DELETE CASCADE.
+        CREATE TABLE validation_log_keep AS SELECT * FROM validation_log;
+        DROP TABLE validation_log;
+        CREATE TABLE training_runs_new (
+            id              INTEGER PRIMARY KEY,
+            backend         TEXT NOT NULL,                 -- mlx | trl | rvc
+            mode            TEXT NOT NULL CHECK (mode IN ('sft', 'dpo', 'voice')),
+            base_model      TEXT NOT NULL,                 -- a local folder; rvc: the command's program
+            export_id       INTEGER REFERENCES exports(id),  -- NULL for a voice run
+            data_dir        TEXT NOT NULL,                 -- the export folder, or the voice package
+            job_dir         TEXT NOT NULL,
+            config          TEXT NOT NULL,                 -- JSON: every setting the run used
+            status          TEXT NOT NULL
+                            CHECK (status IN ('queued', 'running', 'completed', 'failed', 'stopped')),
+            pid             INTEGER,
+            host            TEXT,
+            created_at      TEXT NOT NULL,
+            started_at      TEXT,
+            finished_at     TEXT,
+            error           TEXT,
+            adapter_path    TEXT                           -- rvc: the folder the command wrote its model to
+        );
+        INSERT INTO training_runs_new (id, backend, mode, base_model, export_id, data_dir, job_dir, config,
+                status, pid, host, created_at, started_at, finished_at, error, adapter_path)
+            SELECT id, backend, mode, base_model, export_id, data_dir, job_dir, config, status, pid, host,
+                created_at, started_at, finished_at, error, adapter_path FROM training_runs;
+        DROP TABLE training_runs;
+        ALTER TABLE training_runs_new RENAME TO training_runs;
+        CREATE INDEX training_runs_by_export ON training_runs(export_id);
+        CREATE TABLE validation_log (
+            run_id          INTEGER NOT NULL REFERENCES training_runs(id) ON DELETE CASCADE,
+            step            INTEGER NOT NULL,
+            train_loss      REAL,
+            valid_loss      REAL,
+            tokens_per_second REAL,
+            learning_rate   REAL,
+            logged_at       TEXT NOT NULL,
+            PRIMARY KEY (run_id, step)
+        ) WITHOUT ROWID;
+        INSERT INTO validation_log (run_id, step, train_loss, valid_loss, tokens_per_second, learning_rate,
+                logged_at)
+            SELECT run_id, step, train_loss, valid_loss, tokens_per_second, learning_rate, logged_at
+            FROM validation_log_keep;
+        DROP TABLE validation_log_keep;
+        """,
+    )
+)

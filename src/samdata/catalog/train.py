@@ -55,10 +55,13 @@ class TrainStore:
             return int(cur.lastrowid or 0)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
-        """Set columns of a run (status, pid, started_at, finished_at, error, adapter_path, job_dir)."""
+        """Set columns of a run (status, pid, started_at, finished_at, error, adapter_path, job_dir,
+        config: a dict, stored as JSON like `create_run` stores it)."""
         unknown = set(fields) - set(RUN_COLUMNS)
         if unknown:
             raise KeyError(sorted(unknown))
+        if isinstance(fields.get("config"), dict):
+            fields["config"] = orjson.dumps(fields["config"], option=orjson.OPT_SORT_KEYS).decode()
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction() as c:
             c.execute(f"UPDATE training_runs SET {sets} WHERE id = ?", (*fields.values(), run_id))

@@ -84,7 +84,7 @@ def emit_json(value: object) -> None:
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)  # a message is text
     raise typer.Exit(code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -34,20 +35,23 @@ from samdata.cli._common import (
     out,
     print_run,
 )
-from samdata.train import TrainError, TrainOptions, launch, prepare_run, reconcile, stop_run
+from samdata.config import Config
+from samdata.train import TrainError, TrainJob, TrainOptions, launch, prepare_run, reconcile, stop_run
 
 
 class Backend(StrEnum):
     mlx = "mlx"
     trl = "trl"
+    rvc = "rvc"
 
 
-def _follow(cat: Catalog, run_id: int, steps: int, proc: Any) -> None:
-    """A progress bar over the steps the worker has logged, until it exits."""
+def _follow(cat: Catalog, run_id: int, steps: int | None, proc: Any) -> None:
+    """A progress bar over the steps the worker has logged, until it exits (`steps` None: an
+    external trainer whose step count samdata does not know)."""
+    count = TextColumn("{task.completed}/{task.total} steps" if steps else "step {task.completed}")
     bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-        TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), console=err, transient=True,
-        disable=not err.is_terminal,
+        TextColumn("{task.description}"), BarColumn(), count, TextColumn("{task.fields[losses]}"),
+        TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal,
     )  # fmt: skip
     with bar:
         task = bar.add_task(f"run #{run_id}", total=steps, losses="")
@@ -58,15 +62,67 @@ def _follow(cat: Catalog, run_id: int, steps: int, proc: Any) -> None:
                 bar.update(task, completed=metrics[-1]["step"], losses=losses(metrics))
 
 
+def _short_command(run: dict[str, Any]) -> str:
+    """`python train.py`: an rvc run's program and script, for a table cell."""
+    args = run["config"].get("command") or [run["base_model"]]
+    shown = [Path(args[0]).name]
+    if len(args) > 1 and not args[1].startswith("-") and "{" not in args[1]:
+        shown.append(Path(args[1]).name)
+    return " ".join(shown)
+
+
+def _print_run(run: dict[str, Any]) -> None:
+    """print_run, with a voice run's package, speaker and command in place of export and base model."""
+    if run["mode"] != "voice":
+        print_run(run)
+        return
+    c = run["config"]
+    out.print(f"run #{run['id']} {run['status']}: {run['backend']} voice of {escape(str(c.get('speaker')))} "
+              f"on package {escape(run['data_dir'])}")  # fmt: skip
+    out.print(f"  command: {escape(shlex.join(c.get('run_command') or c.get('command') or []))}")
+    if run["adapter_path"]:
+        out.print(f"  model:   {escape(run['adapter_path'])}")
+    if run["error"]:
+        out.print(f"  error:   {escape(run['error'])}")
+    out.print(f"  log:     {escape(str(Path(run['job_dir']) / 'train.log'))}")
+
+
+def _prepare_voice(cat: Catalog, cfg: Config, package: Path, job_dir: Path | None,
+                   options: TrainOptions) -> TrainJob:  # fmt: skip
+    """An rvc run's job; the text backends' settings are refused (the command's arguments set RVC's)."""
+    from samdata.train.rvc_backend import prepare
+
+    changed = [f"--{name.replace('_', '-')}" for name, value in options.model_dump().items()
+               if value != TrainOptions.model_fields[name].default]  # fmt: skip
+    if changed:
+        raise TrainError(f"{', '.join(changed)}: settings of the text backends; an rvc run's are the "
+                         "arguments of its [voice.rvc] command")  # fmt: skip
+    return prepare(cat, cfg, package, job_dir)
+
+
 @app.command()
 def train(
-    export: Annotated[str, typer.Argument(help="An export folder, or an export id (3 or #3).")],
+    export: Annotated[
+        str | None, typer.Argument(help="An export folder, or an export id (3 or #3); rvc: use --package.")
+    ] = None,
     model: Annotated[
-        Path, typer.Option("--model", "-m", help="Base model: a local folder (never downloaded).")
-    ],
+        Path | None,
+        typer.Option("--model", "-m", help="Base model: a local folder (never downloaded). Text backends."),
+    ] = None,
     backend: Annotated[
         Backend | None,
-        typer.Option("--backend", "-b", help="mlx or trl (default: the one that reads the export's format)."),
+        typer.Option(
+            "--backend",
+            "-b",
+            help="mlx or trl (default: the one that reads the export's format); rvc with --package.",
+        ),
+    ] = None,
+    package: Annotated[
+        Path | None,
+        typer.Option(
+            "--package",
+            help="rvc: a folder written by `samdata voice package`; runs the [voice.rvc] command on it.",
+        ),
     ] = None,
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = TrainOptions().steps,
     batch_size: Annotated[int | None, typer.Option(help="Default: the recipe's batch_size.")] = None,
@@ -95,7 +151,24 @@ def train(
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Train a LoRA adapter on an export; the run, its metrics and adapter are recorded in the catalog."""
+    """Train a LoRA adapter on an export (mlx, trl), or a voice model on a voice package (rvc: the
+    [voice.rvc] command); the run, its metrics and adapter or model are recorded in the catalog."""
+    voice = package is not None or backend == Backend.rvc
+    if voice:
+        if backend not in (None, Backend.rvc):
+            fail(f"--package is a voice package: train it with --backend rvc ({backend} reads exports)")
+        if package is None:
+            fail(
+                "--backend rvc trains on a voice package: give --package DIR (made by samdata voice package)"
+            )
+        if export is not None or model is not None:
+            fail("--backend rvc takes --package DIR only: no export, no --model (the command names its own)")
+    elif export is None:
+        fail(
+            "give an export (a folder or an id) and --model, or a voice package: --backend rvc --package DIR"
+        )
+    elif model is None:
+        fail("--model is required: the local folder of a base model (samdata never downloads one)")
     cfg = load(config, catalog)
     with open_catalog(cfg) as cat:
         reconcile(cat)
@@ -105,7 +178,12 @@ def train(
                 lora_layers=lora_layers, max_seq_length=max_seq_length, eval_every=eval_every,
                 report_every=report_every, mask_prompt=mask_prompt,
             )  # fmt: skip
-            job = prepare_run(cat, export, model, backend.value if backend else None, options, job_dir)
+            if voice:
+                assert package is not None
+                job = _prepare_voice(cat, cfg, package, job_dir, options)
+            else:
+                assert export is not None and model is not None
+                job = prepare_run(cat, export, model, backend.value if backend else None, options, job_dir)
             proc = launch(cat, job)
         except (TrainError, ValidationError) as e:
             fail(str(e))
@@ -115,7 +193,7 @@ def train(
             )
             return
         try:
-            _follow(cat, job.run_id, options.steps, proc)
+            _follow(cat, job.run_id, None if voice else options.steps, proc)
         except KeyboardInterrupt:
             err.print(f"stopping run #{job.run_id} …")
             stop_run(cat, job.run_id)
@@ -126,7 +204,7 @@ def train(
     if json:
         emit_json({**run, "metrics": metrics})
     else:
-        print_run(run)
+        _print_run(run)
         if metrics:
             out.print(f"  steps:   {metrics[-1]['step']}, loss {losses(metrics)}")
     if run["status"] != "completed":
@@ -168,7 +246,7 @@ def runs_list(
         emit_json({"runs": runs})
         return
     if not runs:
-        out.print("no training runs yet (samdata train EXPORT --model PATH)")
+        out.print("no training runs yet (samdata train EXPORT --model PATH, or --backend rvc --package DIR)")
         return
     table = Table(title=f"{len(runs)} runs", title_justify="left")
     for col in ("run", "status", "backend", "mode", "export", "base model", "steps", "train loss", "started"):
@@ -176,9 +254,12 @@ def runs_list(
     for r in runs:
         m = last[r["id"]][0] if last[r["id"]] else {}
         loss = f"{m['train_loss']:.4f}" if m.get("train_loss") is not None else "-"
+        voice = r["mode"] == "voice"  # a voice run: its package and command, and no known step count
         table.add_row(
-            str(r["id"]), r["status"], r["backend"], r["mode"], f"#{r['export_id']}",
-            escape(Path(r["base_model"]).name), f"{m.get('step', 0)}/{r['config']['steps']}", loss,
+            str(r["id"]), r["status"], r["backend"], r["mode"],
+            escape(Path(r["data_dir"]).name) if voice else f"#{r['export_id']}",
+            escape(_short_command(r) if voice else Path(r["base_model"]).name),
+            str(m.get("step", 0)) if voice else f"{m.get('step', 0)}/{r['config']['steps']}", loss,
             r["started_at"] or "-",
         )  # fmt: skip
     out.print(table)
@@ -203,7 +284,7 @@ def runs_show(
     if json:
         emit_json({**run, "metrics": metrics})
         return
-    print_run(run)
+    _print_run(run)
     out.print("  config:  " + escape(", ".join(f"{k}={v}" for k, v in sorted(run["config"].items()))))
     table = Table(title="metrics", title_justify="left")
     for col in ("step", "train loss", "valid loss", "tokens/s", "learning rate"):

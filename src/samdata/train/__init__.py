@@ -10,6 +10,9 @@ listed.
 
 Backends: `mlx` (mlx-lm's LoRA trainer for SFT, mlx-lm-lora for DPO) reads `format = "mlx"`
 exports; `trl` (transformers + peft + TRL's SFTTrainer / DPOTrainer) reads `format = "trl"`.
+`rvc` trains a voice model on a `samdata voice package` folder by running the external command
+configured in `[voice.rvc]` (samdata.train.rvc_backend): same job folder, worker, log and records,
+mode `voice` and no export.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,7 +38,8 @@ from samdata.catalog import Catalog, utcnow
 from samdata.paths import write_bytes_atomic
 from samdata.process import pid_alive
 
-BACKENDS = ("mlx", "trl")
+BACKENDS = ("mlx", "trl")  # text backends: they read exports
+VOICE_BACKENDS = ("rvc",)  # voice backends: they read `samdata voice package` folders
 # What each backend needs importable, and the install line that brings it.
 _NEEDS = {
     "mlx": (("mlx_lm",), "pip install 'samdata[mlx]'"),
@@ -48,6 +52,11 @@ _NEEDS = {
 
 class TrainError(Exception):
     """The run cannot start: a bad export, model folder or backend."""
+
+
+class RunFailed(Exception):
+    """A run ended badly for a reason its message says in full (an external trainer's exit status
+    and last lines): the worker records it without a traceback."""
 
 
 class TrainOptions(BaseModel):
@@ -76,20 +85,23 @@ class TrainJob:
 
     run_id: int
     backend: str
-    mode: Literal["sft", "dpo"]
+    mode: Literal["sft", "dpo", "voice"]
     model: Path
     data_dir: Path
     job_dir: Path
     options: TrainOptions
+    settings: dict[str, Any] = field(default_factory=dict)  # a voice backend's: its command, patterns
 
     @property
     def adapter_dir(self) -> Path:
-        return self.job_dir / "adapter"
+        """Where the trained weights go: `adapter/` for a LoRA, `model/` for a voice backend's model."""
+        return self.job_dir / ("model" if self.backend in VOICE_BACKENDS else "adapter")
 
     def dump(self) -> bytes:
         return orjson.dumps(
             {"run_id": self.run_id, "backend": self.backend, "mode": self.mode, "model": str(self.model),
-             "data_dir": str(self.data_dir), "job_dir": str(self.job_dir), "options": self.options.model_dump()},
+             "data_dir": str(self.data_dir), "job_dir": str(self.job_dir), "options": self.options.model_dump(),
+             "settings": self.settings},
             option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
         )  # fmt: skip
 
@@ -97,7 +109,7 @@ class TrainJob:
     def load(cls, path: Path) -> TrainJob:
         d = orjson.loads(path.read_bytes())
         return cls(d["run_id"], d["backend"], d["mode"], Path(d["model"]), Path(d["data_dir"]),
-                   Path(d["job_dir"]), TrainOptions(**d["options"]))  # fmt: skip
+                   Path(d["job_dir"]), TrainOptions(**d["options"]), d.get("settings") or {})  # fmt: skip
 
 
 def missing_packages(backend: str) -> list[str]:
@@ -179,6 +191,11 @@ def prepare_run(
 ) -> TrainJob:
     """Check everything a run needs, then record it as `queued` with a job folder holding job.json."""
     options = options or TrainOptions()
+    if backend in VOICE_BACKENDS:
+        raise TrainError(
+            f"backend {backend} trains a voice model on a voice package, not an export: "
+            f"samdata train --backend {backend} --package DIR"
+        )
     export_id, data_dir, manifest = resolve_export(catalog, export)
     fmt = manifest["recipe"]["format"]
     # Without --backend: the backend that reads the export's format, where it is installed.

@@ -2,7 +2,8 @@
 
 It owns the run's row from `running` to its end: metrics go to `validation_log` as the backend
 reports them; SIGTERM (from `samdata runs stop`) ends the run `stopped`; any exception ends it
-`failed` with the error, and the traceback goes to the job's train.log.
+`failed` with the error, and the traceback goes to the job's train.log (a `RunFailed`, whose
+message says everything, such as an external trainer's exit status and last lines, has none).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from samdata.catalog import Catalog, utcnow
-from samdata.train import TrainJob
+from samdata.train import VOICE_BACKENDS, RunFailed, TrainJob
 
 
 class StopRequested(BaseException):
@@ -29,7 +30,11 @@ def _on_term(signum: int, frame: FrameType | None) -> None:
 
 def _adapter_or_none(job: TrainJob) -> str | None:
     d = job.adapter_dir
-    return str(d) if d.is_dir() and any(d.glob("*.safetensors")) else None
+    if not d.is_dir():
+        return None
+    # A LoRA is its safetensors; an external voice trainer's model is whatever it wrote (.pth for RVC).
+    kept = any(d.iterdir()) if job.backend in VOICE_BACKENDS else any(d.glob("*.safetensors"))
+    return str(d) if kept else None
 
 
 def run_job(catalog_path: Path, job_path: Path) -> int:
@@ -58,13 +63,28 @@ def _train(catalog: Catalog, job: TrainJob) -> int:
         catalog.finish_run(job.run_id, "stopped", utcnow(), error="stopped by request",
                            adapter_path=_adapter_or_none(job))  # fmt: skip
         return 3
+    except RunFailed as e:
+        print(f"samdata: failed: {e}", flush=True)
+        catalog.finish_run(job.run_id, "failed", utcnow(), error=_tail(str(e)),
+                           adapter_path=_adapter_or_none(job))  # fmt: skip
+        return 1
     except BaseException as e:  # any end but success is recorded as failed
         traceback.print_exc()
         catalog.finish_run(job.run_id, "failed", utcnow(), error=f"{type(e).__name__}: {e}"[:2000])
         return 1
     catalog.finish_run(job.run_id, "completed", utcnow(), adapter_path=str(adapter))
-    print(f"samdata: completed; adapter in {adapter}", flush=True)
+    what = "model" if job.backend in VOICE_BACKENDS else "adapter"
+    print(f"samdata: completed; {what} in {adapter}", flush=True)
     return 0
+
+
+def _tail(message: str, limit: int = 2000) -> str:
+    """The message cut to `limit` characters, keeping its first line and its end (where the last
+    lines of a log say what went wrong)."""
+    if len(message) <= limit:
+        return message
+    head = message.split("\n", 1)[0][: limit // 4]
+    return f"{head}\n…\n{message[-(limit - len(head) - 3) :]}"
 
 
 if __name__ == "__main__":
