@@ -30,6 +30,8 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     hot = recording(SENTENCES[7:8] + SENTENCES[:1], pause_s=0.8)
     write_wav(alice / "take9-clipped.wav", np.clip(hot.samples * 6.0, -1.0, 1.0), hot.rate)
     (alice / "empty.wav").write_bytes(b"")
+    intruder = recording(SENTENCES[5:7], pause_s=0.8, voice="en+f3")  # someone else in alice's folder
+    write_wav(alice / "take5-intruder.wav", intruder.samples, intruder.rate)
     for i, s in enumerate(SENTENCES[1:4]):
         ref = recording([s], pause_s=0.3, lead_s=0.2)
         write_wav(refs / f"ref{i}.wav", ref.samples, ref.rate)
@@ -70,7 +72,7 @@ def test_run_cuts_checks_and_reports_what_it_could_not_read(estate: Path) -> Non
     done = run_cli("voice", "run", "--config", cfg, "--json")
     assert done.returncode == 0, done.stderr
     report = orjson.loads(done.stdout)
-    assert report["files"] == 5 and report["processed"] == 4
+    assert report["files"] == 6 and report["processed"] == 5
     assert [f["path"].rsplit("/", 1)[1] for f in report["failed"]] == ["empty.wav"]
     assert report["failed"][0]["reason"]
     clips = _clips(estate)
@@ -91,13 +93,17 @@ def test_run_cuts_checks_and_reports_what_it_could_not_read(estate: Path) -> Non
         "duplicate" in second["failed"]
         and second["figures"]["duplicate_of"] == by_file["session1.wav"][0]["id"]
     )
-    assert by_file["session1.wav"][0]["figures"]["speaker_similarity"] >= 0.7
+    # the speaker threshold is calibrated on alice's own references, never stricter than the default
+    own = by_file["session1.wav"][0]["figures"]
+    assert own["speaker_similarity"] >= own["speaker_threshold"] and own["speaker_threshold"] <= 0.7
+    assert all("speaker" in k["failed"] for k in by_file["take5-intruder.wav"])
+    assert not any("speaker" in k["failed"] for k in by_file["session1.wav"] + by_file["session2.wav"])
     assert all(1.5 <= k["end_s"] - k["start_s"] <= 15.0 for k in clips)
     assert all(
         k["figures"] and all(isinstance(v, (int, float, str)) for v in k["figures"].values()) for k in clips
     )
     again = orjson.loads(run_cli("voice", "run", "--config", cfg, "--json").stdout)
-    assert again["unchanged"] == 4 and again["processed"] == 0  # nothing is cut twice
+    assert again["unchanged"] == 5 and again["processed"] == 0  # nothing is cut twice
     assert _clips(estate) == clips
 
 

@@ -26,6 +26,7 @@ from samdata.catalog.voice import ClipRow
 from samdata.config import Config, VoiceSource
 
 VERSION = 1
+SPEAKER_MARGIN = 0.1  # under the least similar reference (to the others) that still counts as the voice
 
 
 class VoiceError(Exception):
@@ -116,9 +117,10 @@ def run_voice(config: Config, catalog: Catalog, progress: Any = None) -> VoiceRe
                 report.unchanged += 1
                 continue
             if source.speaker not in profiles:
-                profiles[source.speaker] = _speaker_profile(config, source.speaker)
+                profiles[source.speaker] = _speaker_profile(config, source.speaker, thresholds)
+            refs, speaker_t = profiles[source.speaker]
             try:
-                clips, dropped = _cut(path, info, content_hash, config, thresholds, profiles[source.speaker])
+                clips, dropped = _cut(path, info, content_hash, config, speaker_t, refs)
             except audio.AudioError as e:
                 catalog.save_voice_file(
                     source.name, path, source.speaker, {}, "failed", str(e), key, utcnow()
@@ -126,7 +128,7 @@ def run_voice(config: Config, catalog: Catalog, progress: Any = None) -> VoiceRe
                 report.failed.append({"path": path, "reason": str(e)})
                 continue
             others = catalog.voice_fingerprints(source.speaker, (known or {}).get("id"))
-            _mark_duplicates(clips, others, thresholds)
+            _mark_duplicates(clips, others, speaker_t)
             facts = {"content_hash": content_hash, "codec": info.codec, "rate": info.rate,
                      "channels": info.channels, "duration_s": info.duration_s}  # fmt: skip
             catalog.save_voice_file(
@@ -144,18 +146,26 @@ def run_voice(config: Config, catalog: Catalog, progress: Any = None) -> VoiceRe
     return report
 
 
-def _speaker_profile(config: Config, speaker: str) -> Any:
-    """What the speaker check compares clips with (None without reference clips)."""
+def _speaker_profile(config: Config, speaker: str, thresholds: Any) -> tuple[Any, Any]:
+    """The reference profiles the speaker check compares clips with (None without reference clips),
+    and the thresholds for this speaker: the speaker threshold calibrated on the owner's own
+    references (each one against the others, less a margin: every reference would pass it), never
+    stricter than the configured one."""
     from samdata.voice import audio, checks
 
     sp = config.voice.speaker(speaker)
     refs = _references(sp.references) if sp else []
     if not refs:
-        return None
+        return None, thresholds
     try:
-        return [checks.speaker_profile(audio.load(Path(p), checks.ANALYSIS_RATE)) for p in refs]
+        profiles = [checks.speaker_profile(audio.load(Path(p), checks.ANALYSIS_RATE)) for p in refs]
     except audio.AudioError as e:
         raise VoiceError(f"speaker {speaker!r}: a reference clip cannot be read: {e}") from e
+    if len(profiles) < 2:
+        return profiles, thresholds
+    own = min(checks.speaker_similarity(p, profiles[:i] + profiles[i + 1 :]) for i, p in enumerate(profiles))
+    calibrated = min(thresholds.min_speaker_similarity, round(float(own) - SPEAKER_MARGIN, 4))
+    return profiles, dataclasses.replace(thresholds, min_speaker_similarity=calibrated)
 
 
 def _spans(blocks: Iterator[np.ndarray], rate: int, spans: list[tuple[float, float]]) -> Iterator[np.ndarray]:
@@ -199,6 +209,7 @@ def _cut(
         figs = checks.figures(samples, rate, t=thresholds)
         at16 = audio.resample(samples, rate, checks.ANALYSIS_RATE)
         if profile is not None:
+            figs["speaker_threshold"] = thresholds.min_speaker_similarity
             figs["speaker_similarity"] = round(
                 float(checks.speaker_similarity(checks.speaker_profile(at16), profile)), 4
             )
