@@ -37,7 +37,7 @@ from tests.serve.browser import Watched
 from tests.serve.inprocess import client as _client
 from tests.serve.inprocess import csrf_headers as _csrf
 from tests.serve.loadgen import Server
-from tests.voice.speech import SENTENCES, recording, write_wav
+from tests.voice.speech import SENTENCES, recording, voice_toml, write_wav
 
 PLANTED_DIR = "<script>window.__xss=1"
 PLANTED_FILE = '"><img src=x onerror=window.__xss=1>.wav'
@@ -65,32 +65,14 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     odd = recording(SENTENCES[5:6], pause_s=0.8)
     write_wav(planted / PLANTED_FILE, odd.samples, odd.rate)
     (root / "samdata.toml").write_text(
-        f"""
-[[voice.speakers]]
-name = "alice"
-consent = {{ by = "Alice Example", use = "a private voice model for SAM", date = 2026-11-30, statement = "consent/alice.pdf" }}
-
-[[voice.speakers]]
-name = "bob"
-
-[[voice.speakers]]
-name = "carol"
-
-[[voice.sources]]
-name = "alice-sessions"
-path = "{alice}/*.wav"
-speaker = "alice"
-
-[[voice.sources]]
-name = "bob-talks"
-path = "{bob}/*.wav"
-speaker = "bob"
-
-[[voice.sources]]
-name = "carol-odd"
-path = "{planted}/*.wav"
-speaker = "carol"
-"""
+        voice_toml(
+            [("alice", None, True), ("bob", None, False), ("carol", None, False)],
+            [
+                ("alice-sessions", f"{alice}/*.wav", "alice"),
+                ("bob-talks", f"{bob}/*.wav", "bob"),
+                ("carol-odd", f"{planted}/*.wav", "carol"),
+            ],
+        )
     )
     config = load_config(root / "samdata.toml")
     with Catalog.open(config.catalog_path) as cat:

@@ -22,7 +22,7 @@ from samdata.process import pid_alive
 from samdata.train import TrainError
 from samdata.train.rvc_backend import LossReader, check_package, prepare
 from tests.test_cli import run_cli
-from tests.voice.speech import SENTENCES, recording, write_wav
+from tests.voice.speech import SENTENCES, recording, voice_toml, write_wav
 
 # What RVC's trainer does with a package before it trains (its data loader reads filelist.txt and
 # opens each WAV with scipy.io.wavfile, refusing a rate other than the one it trains at), then
@@ -87,16 +87,7 @@ open(os.path.join(a.out, f"{a.speaker}.pth"), "wb").write(b"stand-in weights")
 
 
 def _toml(root: Path, rvc: str) -> str:
-    return f"""
-[[voice.speakers]]
-name = "alice"
-consent = {{ by = "Alice Example", use = "a private voice model for SAM", date = 2026-11-30, statement = "alice.pdf" }}
-
-[[voice.sources]]
-name = "alice-sessions"
-path = "{root}/audio/*.wav"
-speaker = "alice"
-{rvc}"""
+    return voice_toml([("alice", None, True)], [("alice-sessions", f"{root}/audio/*.wav", "alice")], rvc)
 
 
 COMMAND = (

@@ -100,3 +100,27 @@ def recording(
         samples = soxr.resample(samples, out_rate, rate, quality="VHQ").astype(np.float32)
         out_rate = rate
     return Recording(samples, out_rate, speech)
+
+
+CONSENT = (
+    '{ by = "Alice Example", use = "a private voice model for SAM", date = 2026-11-30,'
+    ' statement = "consent/alice.pdf" }'
+)
+
+
+def voice_toml(
+    speakers: list[tuple[str, str | None, bool]], sources: list[tuple[str, str, str]], extra: str = ""
+) -> str:
+    """A samdata.toml for the voice tests: speakers as (name, references glob or None, consented),
+    sources as (name, path glob, speaker), then `extra` (e.g. a [voice.rvc] table)."""
+    parts = []
+    for name, references, consented in speakers:
+        lines = ["[[voice.speakers]]", f'name = "{name}"']
+        if references:
+            lines.append(f'references = ["{references}"]')
+        if consented:
+            lines.append(f"consent = {CONSENT}")
+        parts.append("\n".join(lines))
+    for name, path, speaker in sources:
+        parts.append(f'[[voice.sources]]\nname = "{name}"\npath = "{path}"\nspeaker = "{speaker}"')
+    return "\n\n".join(parts) + "\n" + extra

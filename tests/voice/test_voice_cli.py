@@ -14,7 +14,7 @@ import pytest
 
 from samdata.voice.checks import CHECK_NAMES
 from tests.test_cli import run_cli
-from tests.voice.speech import SENTENCES, recording, write_wav
+from tests.voice.speech import SENTENCES, recording, voice_toml, write_wav
 
 
 @pytest.fixture(scope="module")
@@ -38,25 +38,10 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     other = recording(SENTENCES[2:4], pause_s=0.8, voice="en+f3")
     write_wav(bob / "talk.wav", other.samples, other.rate)
     (root / "samdata.toml").write_text(
-        f"""
-[[voice.speakers]]
-name = "alice"
-references = ["{refs}/*.wav"]
-consent = {{ by = "Alice Example", use = "a private voice model for SAM", date = 2026-11-30, statement = "consent/alice.pdf" }}
-
-[[voice.speakers]]
-name = "bob"
-
-[[voice.sources]]
-name = "alice-sessions"
-path = "{alice}/*.wav"
-speaker = "alice"
-
-[[voice.sources]]
-name = "bob-talks"
-path = "{bob}/*.wav"
-speaker = "bob"
-"""
+        voice_toml(
+            [("alice", f"{refs}/*.wav", True), ("bob", None, False)],
+            [("alice-sessions", f"{alice}/*.wav", "alice"), ("bob-talks", f"{bob}/*.wav", "bob")],
+        )
     )
     return root
 
