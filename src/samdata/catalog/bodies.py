@@ -44,7 +44,7 @@ class BodyCodec:
 
     def add(self, data: bytes) -> int:
         """Compress with this dictionary from now on; return its id."""
-        d = zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_FULLDICT)
+        d = _full_dict(data)
         with self._lock:
             self._decompressors[d.dict_id()] = zstandard.ZstdDecompressor(dict_data=d)
             self.dict_id = d.dict_id()
@@ -74,7 +74,7 @@ class BodyCodec:
             conn.close()
         if row is None:
             raise KeyError(f"body dictionary {dict_id} is not in the catalog")
-        d = zstandard.ZstdCompressionDict(row[0], dict_type=zstandard.DICT_TYPE_FULLDICT)
+        d = _full_dict(row[0])
         with self._lock:
             self._decompressors[dict_id] = zstandard.ZstdDecompressor(dict_data=d)
         return self._decompressors[dict_id]
@@ -94,8 +94,12 @@ def load_dicts(conn: sqlite3.Connection) -> dict[int, bytes]:
         return {}
 
 
+def _full_dict(data: bytes) -> zstandard.ZstdCompressionDict:
+    return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_FULLDICT)
+
+
 def dict_id_of(data: bytes) -> int:
-    return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_FULLDICT).dict_id()
+    return _full_dict(data).dict_id()
 
 
 def train(samples: Sequence[str]) -> bytes | None:

@@ -95,14 +95,14 @@ class VoiceStore:
             out.append(d)
         return out
 
-    def voice_fingerprints(self, speaker: str, before_file: int | None = None) -> list[tuple[str, bytes]]:
+    def voice_fingerprints(self, speaker: str, except_file: int | None = None) -> list[tuple[str, bytes]]:
         """(clip id, fingerprint) of the speaker's clips in other recordings (the duplicate check)."""
         return [
             (r[0], bytes(r[1]))
             for r in self.conn.execute(
                 "SELECT id, fingerprint FROM voice_clips WHERE speaker = ? AND fingerprint IS NOT NULL"
                 " AND file_id IS NOT ? ORDER BY file_id, start_s",
-                (speaker, before_file),
+                (speaker, except_file),
             )
         ]
 

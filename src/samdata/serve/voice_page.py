@@ -90,42 +90,16 @@ def fmt(key: str, value: Any) -> str:
     return f"{v:.2f}"
 
 
-def _limits(check: str, figs: dict[str, Any], t: Any) -> list[tuple[str, str, float]]:
-    """The (figure, comparison that fails, threshold) parts of one check, as checks.failed applies them."""
-    rate = figs.get("rate")
-    nyquist = float(rate) / 2 if isinstance(rate, (int, float)) and not math.isnan(float(rate)) else math.inf
-    floor = "vad_snr_db" if "vad_snr_db" in figs else "floor_snr_db"
-    return {
-        "too_short": [("duration_s", "<", t.min_duration_s)],
-        "too_long": [("duration_s", ">", t.max_duration_s)],
-        "clipping": [("clipped_runs", ">", t.max_clipped_runs)],
-        "dc_offset": [("dc_offset", "|x| >", t.max_dc_offset)],
-        "silence": [("digital_silence_s", ">", t.max_digital_silence_s),
-                    ("silence_ratio", ">", t.max_silence_ratio)],
-        "noise": [("snr_db", "<", t.min_snr_db), (floor, "<", t.min_floor_snr_db)],
-        "bandwidth": [("bandwidth_hz", "<", min(t.min_bandwidth_hz, t.bandwidth_nyquist_share * nyquist))],
-        "loudness": [("loudness_lufs", "<", t.min_lufs), ("loudness_lufs", ">", t.max_lufs)],
-        "non_speech": [("unvoiced_run_s", ">", t.max_unvoiced_run_s), ("repetition", ">", t.max_repetition)],
-        "duplicate": [("duplicate_similarity", ">=", t.max_duplicate_similarity)],
-        "speaker": [("speaker_similarity", "<", t.min_speaker_similarity)],
-    }.get(check, [])  # fmt: skip
-
-
-def _crossed(value: Any, op: str, limit: float) -> bool:
-    if not isinstance(value, (int, float)) or math.isnan(float(value)):
-        return False
-    v = float(value)
-    return {"<": v < limit, ">": v > limit, ">=": v >= limit, "|x| >": abs(v) > limit}[op]
-
-
 def explain(failed: list[str], figs: dict[str, Any], t: Any) -> list[dict[str, str]]:
     """Each failed check with the figures behind it: check, figure label, value, comparison, threshold
     (formatted). The parts that cross today's thresholds; all of a check's parts when none does (the
     thresholds changed since the clip was checked: `samdata voice run` checks it again)."""
+    from samdata.voice import checks  # the voice extra: only pages with clips get here
+
     out = []
     for check in failed:
-        parts = _limits(check, figs, t)
-        crossing = [p for p in parts if _crossed(figs.get(p[0]), p[1], p[2])] or parts
+        parts = checks.limits(figs, t).get(check, [])
+        crossing = [p for p in parts if checks.crossed(figs.get(p[0]), p[1], p[2])] or parts
         for key, op, limit in crossing:
             shown = "|DC offset|" if op == "|x| >" else _LABELS.get(key, key)
             out.append({"check": check, "figure": shown, "value": fmt(key, figs.get(key, math.nan)),

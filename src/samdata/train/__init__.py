@@ -123,7 +123,8 @@ def default_backend() -> str | None:
     return next((b for b in order if not missing_packages(b)), None)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB pieces."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -151,7 +152,7 @@ def resolve_export(catalog: Catalog, export: str) -> tuple[int, Path, dict[str, 
         path = data_dir / name
         if not path.is_file():
             raise TrainError(f"{path}: listed in the manifest but missing; export again")
-        if _sha256(path) != sha:
+        if file_sha256(path) != sha:
             raise TrainError(f"{path}: changed since it was exported (sha256 differs); export again")
     export_id = catalog.export_by_dir(str(data_dir), hashlib.sha256(manifest_bytes).hexdigest())
     if export_id is None:

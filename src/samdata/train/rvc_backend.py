@@ -35,7 +35,7 @@ import orjson
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config
 from samdata.paths import write_bytes_atomic
-from samdata.train import RunFailed, TrainError, TrainJob, TrainOptions
+from samdata.train import RunFailed, TrainError, TrainJob, TrainOptions, file_sha256
 
 PLACEHOLDERS = ("package", "rate", "out", "speaker")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
@@ -50,14 +50,6 @@ EXAMPLE = (
     "[voice.rvc]\n"
     'command = ["python", "/path/to/rvc/train.py", "{package}", "--sr", "{rate}", "--out", "{out}"]'
 )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_package(package: Path) -> tuple[dict[str, Any], str]:
@@ -98,7 +90,7 @@ def check_package(package: Path) -> tuple[dict[str, Any], str]:
         path = package / name
         if not path.is_file():
             raise TrainError(f"{path}: listed in the manifest but missing; package again")
-        if _sha256(path) != sha:
+        if file_sha256(path) != sha:
             raise TrainError(f"{path}: changed since it was packaged (sha256 differs); package again")
     for n, row in enumerate(filelist.read_text(encoding="utf-8").splitlines(), 1):
         gt = row.split("|", 1)[0]

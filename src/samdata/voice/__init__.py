@@ -221,6 +221,8 @@ def _cut(
         audio.blocks(Path(path), segment.VAD_RATE), min_s=v.min_clip_s, max_s=v.max_clip_s
     )
     segs, dropped = found.segments, found.dropped
+    # A second streamed pass at the analysis rate (decoding runs ~800x realtime): holding the
+    # recording between the passes would make a 3-hour file sit in memory.
     rate = min(info.rate, 48_000)  # the bandwidth check reads the recording's own spectrum
     spans = [(s.start_s, s.end_s) for s in segs]
     clips: list[ClipRow] = []

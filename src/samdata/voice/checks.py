@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -137,47 +139,51 @@ def figures(
     return figs
 
 
-def failed(figs: dict[str, float], t: Thresholds = DEFAULT) -> list[str]:
+def limits(figs: dict[str, Any], t: Thresholds = DEFAULT) -> dict[str, list[tuple[str, str, float]]]:
+    """Each check's parts: (figure, the comparison that fails it, threshold). A check fails when any
+    part is crossed; `failed` applies them, the review page shows them."""
+    rate = figs.get("rate")
+    nyquist = float(rate) / 2 if isinstance(rate, numbers.Real) and not math.isnan(float(rate)) else math.inf
+    # With VAD probabilities the VAD's own split decides the floor (NaN: too little pause to tell).
+    floor = "vad_snr_db" if "vad_snr_db" in figs else "floor_snr_db"
+    return {
+        "too_short": [("duration_s", "<", t.min_duration_s)],
+        "too_long": [("duration_s", ">", t.max_duration_s)],
+        "clipping": [("clipped_runs", ">", t.max_clipped_runs)],
+        "dc_offset": [("dc_offset", "|x| >", t.max_dc_offset)],
+        "silence": [("digital_silence_s", ">", t.max_digital_silence_s),
+                    ("silence_ratio", ">", t.max_silence_ratio)],
+        "noise": [("snr_db", "<", t.min_snr_db), (floor, "<", t.min_floor_snr_db)],
+        "bandwidth": [("bandwidth_hz", "<", min(t.min_bandwidth_hz, t.bandwidth_nyquist_share * nyquist))],
+        "loudness": [("loudness_lufs", "<", t.min_lufs), ("loudness_lufs", ">", t.max_lufs)],
+        "non_speech": [("unvoiced_run_s", ">", t.max_unvoiced_run_s), ("repetition", ">", t.max_repetition)],
+        "duplicate": [("duplicate_similarity", ">=", t.max_duplicate_similarity)],
+        "speaker": [("speaker_similarity", "<", t.min_speaker_similarity)],
+    }  # fmt: skip
+
+
+def crossed(value: Any, op: str, limit: float) -> bool:
+    """Whether a figure crosses a limit; a missing, non-numeric or NaN figure never does."""
+    if not isinstance(value, numbers.Real) or math.isnan(float(value)):
+        return False
+    v = float(value)
+    return {"<": v < limit, ">": v > limit, ">=": v >= limit, "|x| >": abs(v) > limit}[op]
+
+
+def failed(figs: dict[str, Any], t: Thresholds = DEFAULT) -> list[str]:
     """The names from CHECK_NAMES whose figure crossed its threshold, in CHECK_NAMES order.
     Missing or NaN figures are not judged."""
-
-    def f(key: str) -> float:
-        v = figs.get(key)
-        return math.nan if v is None else float(v)
-
-    bad = set()
-    # NaN compares False everywhere, so an unmeasured figure never fails a check.
-    short = f("duration_s") < t.min_duration_s
-    if short:
-        bad.add("too_short")
-    if f("duration_s") > t.max_duration_s:
-        bad.add("too_long")
-    if f("clipped_runs") > t.max_clipped_runs:
-        bad.add("clipping")
-    if abs(f("dc_offset")) > t.max_dc_offset:
-        bad.add("dc_offset")
-    if f("digital_silence_s") > t.max_digital_silence_s or f("silence_ratio") > t.max_silence_ratio:
-        bad.add("silence")
-    # With VAD probabilities the VAD's own split decides the floor (NaN: too little pause to tell).
-    floor = f("vad_snr_db") if "vad_snr_db" in figs else f("floor_snr_db")
-    if f("snr_db") < t.min_snr_db or floor < t.min_floor_snr_db:
-        bad.add("noise")
-    nyquist = f("rate") / 2 if not math.isnan(f("rate")) else math.inf
-    if f("bandwidth_hz") < min(t.min_bandwidth_hz, t.bandwidth_nyquist_share * nyquist):
-        bad.add("bandwidth")
-    lufs = f("loudness_lufs")
-    if lufs < t.min_lufs or lufs > t.max_lufs:
-        bad.add("loudness")
-    if f("unvoiced_run_s") > t.max_unvoiced_run_s or f("repetition") > t.max_repetition:
-        bad.add("non_speech")
-    if f("duplicate_similarity") >= t.max_duplicate_similarity:
-        bad.add("duplicate")
+    bad = {
+        check
+        for check, parts in limits(figs, t).items()
+        if any(crossed(figs.get(key), op, limit) for key, op, limit in parts)
+    }
     # The voice is judged on the voice: noise and non-speech sounds move the MFCC statistics as much
     # as another speaker does (on the benchmark they made 23 of 31 speaker flags), and such a clip
     # is rejected for what it is.
-    if f("speaker_similarity") < t.min_speaker_similarity and not bad & {"noise", "non_speech", "clipping"}:
-        bad.add("speaker")
-    if short:
+    if bad & {"noise", "non_speech", "clipping"}:
+        bad.discard("speaker")
+    if "too_short" in bad:
         # Under a second the statistics (noise floor, spectrum, rhythm, loudness) mean little, and the
         # clip is rejected anyway: report it once, as too short.
         bad -= {"noise", "bandwidth", "loudness", "non_speech"}
