@@ -57,13 +57,23 @@ class SourceConfig(_Strict):
     name: Annotated[str, Field(min_length=1)]
     path: str
     format: str = "auto"
-    license: str | None = None
+    license: str | None = None  # required for web content (formats html, warc): exports list it
+    url_prefix: str | None = None  # a folder mirrored from a site: its files' URLs are prefix + path
     notes: str | None = None
     active: bool = True
     # Adapter options, e.g. `tool_output_chars` for claude_code, `tool_turns` for chatgpt_export.
     options: dict[str, Any] = Field(default_factory=dict)
     category: str | None = None  # curate: every example of this source gets this category
     language: str | None = None  # curate: the language its examples should be in (ISO 639-1)
+
+    @model_validator(mode="after")
+    def _web_content_has_a_license(self) -> SourceConfig:
+        if self.format in ("html", "warc") and not self.license:
+            raise ValueError(
+                f"source {self.name!r}: web content (format {self.format!r}) needs a license, e.g."
+                ' license = "CC-BY-4.0", or "all-rights-reserved" for pages kept for private use'
+            )
+        return self
 
 
 class ExpectConfig(_Strict):
@@ -156,7 +166,8 @@ class RecipeConfig(_Strict):
     format: Literal["mlx", "trl", "sharegpt", "alpaca"] = "mlx"
     # SFT row shape (loaders read one shape per file): `chat` messages; `completions` puts the last
     # assistant turn apart, so the loss covers only it (mlx: prompt/completion strings, single-turn
-    # only; trl: conversational prompt/completion, any number of turns); `text` (mlx) plain text.
+    # only; trl: conversational prompt/completion, any number of turns); `text` plain text
+    # (documents' chunks, the text adapter's rows): mlx-lm's text rows, TRL's language modelling.
     rows: Literal["chat", "completions", "text"] = "chat"
     salt: str = "samdata"
     categories: list[str] | None = None  # only these categories (SFT)
@@ -168,6 +179,8 @@ class RecipeConfig(_Strict):
     )
     exclude_wrong_language: bool = True  # examples not in their source's configured language
     exclude_secrets: bool = False  # leave out examples that had secrets instead of exporting them redacted
+    # Leave out what is under these licences (source settings; "unstated" for sources without one).
+    exclude_licenses: list[str] = Field(default_factory=list)
     max_tokens: Annotated[int, Field(ge=1)] | None = None  # longer examples: see on_long (always counted)
     on_long: Literal["drop", "truncate"] = "drop"  # truncate: SFT loses its last turns, never a prompt
     # Weights by source or category name: 3 = each train example written 3 times, 0.5 = half of
@@ -190,7 +203,7 @@ class RecipeConfig(_Strict):
         if "sft" in self.kinds and "preference" in self.kinds:
             # Loaders pick a row shape from the first row of a file: one export, one shape.
             raise ValueError('kinds: "sft" and "preference" rows cannot share files; make two recipes')
-        shapes = {"completions": ("mlx", "trl"), "text": ("mlx",)}.get(self.rows)
+        shapes = {"completions": ("mlx", "trl"), "text": ("mlx", "trl")}.get(self.rows)
         if shapes and (self.format not in shapes or self.kinds != ["sft"]):
             raise ValueError(f'rows = "{self.rows}" is an SFT row shape of format {" or ".join(shapes)}')
         unknown = (set(self.source_weights) | set(self.source_caps)) - set(self.sources)

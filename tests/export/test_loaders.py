@@ -28,6 +28,7 @@ RECIPES = {
 RECIPE_ROWS = {
     "completions-mlx": ("mlx", "completions", ["alpaca", "dolly", "oasst"]),
     "text-mlx": ("mlx", "text", ["notes"]),
+    "text-trl": ("trl", "text", ["notes"]),
     "completions-trl": ("trl", "completions", ["alpaca", "dolly", "oasst", "claude_code", "sharegpt"]),
 }
 
@@ -172,3 +173,29 @@ def test_trl_renders_every_row(exports: dict[str, Path], tiny_model: Path, recip
         # Arrow unifies row schemas (missing keys become null): the rendering must not change.
         for raw, row in zip(rows, loaded, strict=True):
             assert maybe_apply_chat_template(row, tokenizer) == maybe_apply_chat_template(raw, tokenizer)
+
+
+def test_trl_tokenises_text_rows_as_language_modelling(exports: dict[str, Path], tiny_model: Path) -> None:
+    """TRL's SFTTrainer takes `{"text"}` rows as a language-modelling set: it tokenises each whole
+    text (no chat template), which is how a document's chunks train."""
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+    from trl.data_utils import is_conversational
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    path = exports["text-trl"] / "train.jsonl"
+    rows = _rows(path)
+    assert rows and all(set(row) == {"text"} and not is_conversational(row) for row in rows)
+    data = load_dataset(
+        "json", data_files=str(path), split="train", cache_dir=str(exports["text-trl"] / ".hf")
+    )
+    args = SFTConfig(output_dir=str(exports["text-trl"] / ".trl"), max_steps=1, report_to=[], max_length=512,
+                     use_cpu=True, dataset_num_proc=None)  # fmt: skip
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model), args=args, train_dataset=data,
+                         processing_class=tokenizer)  # fmt: skip
+    tokenised = trainer.train_dataset
+    assert len(tokenised) == len(rows)
+    for row, item in zip(rows, tokenised, strict=True):
+        ids = tokenizer(row["text"])["input_ids"]
+        assert item["input_ids"][: len(ids)] == ids

@@ -165,3 +165,20 @@ def test_split_fractions_hold(valid: float, salt: str) -> None:
     got = [split_of(f"group-{i}", salt, fractions) for i in range(20000)]
     for name, f in fractions.items():
         assert abs(got.count(name) / len(got) - f) < 0.02  # > 5 standard deviations
+
+
+def test_manifest_lists_licences_and_a_recipe_excludes_by_licence(demo, tmp_path: Path) -> None:
+    everything, _ = _export(demo, tmp_path, BASE + "batch_size = 1\n")
+    by_source: Counter[str] = Counter()
+    for b in everything["breakdown"]:
+        by_source[b["source"]] += b["examples"]
+    # Rows by the licence of their sources, as the config states them.
+    assert everything["licenses"]["CC-BY-NC-4.0"] == by_source["code-alpaca"] > 0
+    assert everything["licenses"]["CC-BY-SA-3.0"] == by_source["dolly"] > 0
+    assert sum(everything["licenses"].values()) == sum(everything["counts"].values())
+
+    manifest, rows = _export(demo, tmp_path, BASE + 'batch_size = 1\nexclude_licenses = ["CC-BY-NC-4.0"]\n')
+    assert "CC-BY-NC-4.0" not in manifest["licenses"]
+    assert manifest["dropped"]["license excluded (CC-BY-NC-4.0)"] == by_source["code-alpaca"]
+    assert not [b for b in manifest["breakdown"] if b["source"] == "code-alpaca"]
+    assert sum(len(r) for r in rows.values()) == sum(everything["counts"].values()) - by_source["code-alpaca"]

@@ -76,6 +76,14 @@ def _dropped_reason(row: dict[str, Any], recipe: RecipeConfig) -> str | None:
     return None
 
 
+UNSTATED = "unstated"  # a source without a licence setting
+
+
+def licenses_of(config: Config) -> dict[str, str | None]:
+    """Each configured source's licence (None where the config states none)."""
+    return {s.name: s.license for s in config.sources}
+
+
 def _copies(weight: float, example_id: str, salt: str) -> int:
     """How many times a weighted example is written: the integer part, plus one more with the
     fractional part's probability, drawn from a stable hash so reruns and growth agree."""
@@ -186,6 +194,8 @@ class _Tally:
     breakdown: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     per_source: Counter[str] = field(default_factory=Counter)
     per_category: Counter[str] = field(default_factory=Counter)
+    licenses: dict[str, str | None] = field(default_factory=dict)  # source → the licence it is under
+    per_license: Counter[str] = field(default_factory=Counter)  # rows written, by licence
     tokens: dict[str, list[int]] = field(
         default_factory=lambda: {s: [0, 0, 0] for s in SPLITS}
     )  # sum, max, n
@@ -286,7 +296,7 @@ def run_export(
     splits = [s for s in SPLITS if recipe.splits.get(s, 0) > 0]
     files = {s: _SplitFile(stage / f"{s}.jsonl") for s in splits}
     spool_path = stage.with_name(stage.name + ".members")
-    tally = _Tally()
+    tally = _Tally(licenses=licenses_of(config))
     progress = progress or ExportProgress()
     progress.start(catalog.candidate_count(recipe.sources, recipe.kinds))
     reviewed = catalog.reviewed_preferences()  # example id → swap | drop (few)
@@ -407,6 +417,14 @@ def _entry(
     (optional): the preferences review decision in force, "swap" or "drop"."""
     reason = _dropped_reason(row, recipe)
     source = next((s for s in row["sources"] if s in recipe.sources), row["sources"][0])
+    # A text found in several sources is under the licence of any one that the recipe takes.
+    license = next(
+        (lic for s in row["sources"] if s in recipe.sources and (lic := tally.licenses.get(s) or UNSTATED)
+         not in recipe.exclude_licenses),
+        None,
+    )  # fmt: skip
+    if reason is None and license is None:
+        reason = f"license excluded ({tally.licenses.get(source) or UNSTATED})"
     category = (row["category"] or "-") if row["kind"] == "sft" else "-"
     if reason is None and tally.per_source[source] >= recipe.source_caps.get(source, 1 << 62):
         reason = f"over the cap for source {source}"
@@ -456,6 +474,7 @@ def _entry(
         tally.changed["repeated by weight (extra rows)"] += copies - 1
     tally.per_source[source] += 1
     tally.per_category[category] += 1
+    tally.per_license[license or UNSTATED] += copies
     tally.breakdown[(split, source, category, row["kind"])] += copies
     return split, line, copies, n_tokens
 
@@ -495,6 +514,7 @@ def _manifest(
             for s, t in tally.tokens.items()
             if t[2]
         },
+        "licenses": dict(sorted(tally.per_license.items())),
         "dropped": dict(sorted(tally.dropped.items())),
         "changed": dict(sorted(tally.changed.items())),
         "notes": dict(sorted(tally.notes.items())),
@@ -512,7 +532,7 @@ def explain(config: Config, name: str, row: dict[str, Any]) -> dict[str, Any]:
     if row["kind"] not in recipe.kinds:
         return {"in": False, "reason": f"kind {row['kind']} is not in the recipe's kinds"}
     fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
-    tally = _Tally()
+    tally = _Tally(licenses=licenses_of(config))
     entry = _entry(row, recipe, fitter, writer_for(recipe), tally)
     if entry is None:
         return {"in": False, "reason": next(iter(tally.dropped))}
@@ -526,10 +546,11 @@ def outcomes(
     changes in its row), by the rule `run_export` applies; caps count across rows as it counts them."""
     fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
     write = writer_for(recipe)
+    licenses = licenses_of(config)
     per_source: Counter[str] = Counter()
     per_category: Counter[str] = Counter()
     for row in catalog.export_candidates(recipe.sources, recipe.kinds):
-        tally = _Tally(per_source=per_source, per_category=per_category)
+        tally = _Tally(per_source=per_source, per_category=per_category, licenses=licenses)
         entry = _entry(row, recipe, fitter, write, tally)
         dropped = None if entry is not None else next(iter(tally.dropped), "left out")
         yield row, dropped, sorted(tally.changed)

@@ -223,8 +223,9 @@ def mlx_completions_row(body: dict[str, Any], changed: Counter[str]) -> bytes | 
     return _line({"prompt": turns[0]["content"], "completion": turns[1]["content"]})
 
 
-def mlx_text_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
-    """mlx-lm's `{"text"}`: plain text examples only (one assistant turn, as the text adapter makes)."""
+def text_row(body: dict[str, Any], changed: Counter[str]) -> bytes | None:
+    """`{"text"}`, mlx-lm's text rows and TRL's language-modelling rows: plain text examples only
+    (one assistant turn, as the text and document adapters make)."""
     turns = [m for m in body["messages"] if m["role"] != "system"]
     if body["kind"] != "sft" or len(turns) != 1 or turns[0]["role"] != "assistant":
         return None
@@ -261,7 +262,8 @@ def trl_completions_row(body: dict[str, Any], changed: Counter[str]) -> bytes | 
 
 _ROWS: dict[tuple[str, str], Writer] = {
     ("mlx", "completions"): mlx_completions_row,
-    ("mlx", "text"): mlx_text_row,
+    ("mlx", "text"): text_row,
+    ("trl", "text"): text_row,
     ("trl", "completions"): trl_completions_row,
 }
 
