@@ -52,3 +52,51 @@ def test_clean_answers_and_preferences() -> None:
         "chars": 2,
         "min": 5,
     }
+
+
+def text(content: str) -> dict:
+    return {"kind": "sft", "messages": [{"role": "assistant", "content": content}]}
+
+
+PROSE = (
+    "The harbour fills twice a day as the tide comes in from the open sea. Fishing boats wait for "
+    "high water before they leave, and the old stone quay shows the marks of every storm. "
+) * 3
+BANNER = "\n".join(["We use cookies to improve your experience.", "Privacy Policy", "Terms of Use"] * 3)
+CODE_DOC = (
+    PROSE
+    + "\n\n```python\n"
+    + "\n".join(f"x{i} = [{i}, {i} * 2, {i} ** 3]  # ..." for i in range(30))
+    + "\n```\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "flag"),
+    [
+        (PROSE + "\n" + BANNER, "boilerplate"),
+        (
+            "\n".join(f"- item {i} of the list of things to pack for the trip" for i in range(20)),
+            "bullet_lines",
+        ),
+        (
+            "\n".join(f"Read more about the story of the harbour number {i} ..." for i in range(20)),
+            "ellipsis_lines",
+        ),
+        (" ".join(["#tag #sea #boat #tide word"] * 20), "symbols"),
+        (" ".join(["12 34 56 78 90 harbour"] * 20), "non_alpha_words"),
+        (" ".join(["supercalifragilisticexpialidocious"] * 60), "word_length"),
+    ],
+)
+def test_prose_rules_fire_on_plain_text(content: str, flag: str) -> None:
+    assert flag in {f["flag"] for f in example_flags(text(content))}
+
+
+def test_prose_is_not_judged_as_an_answer() -> None:
+    # A chunk ends where the paragraphs were cut: no "ends mid-sentence"; code blocks are not prose.
+    assert example_flags(text(PROSE + "\n\n## Next section heading")) == []
+    assert example_flags(text(CODE_DOC)) == []
+    # The same text as an answer to a prompt is judged as an answer.
+    assert {f["flag"] for f in example_flags(body("q", PROSE + "\n\n## Next section heading"))} == {
+        "truncated"
+    }

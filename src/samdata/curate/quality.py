@@ -5,6 +5,12 @@ refusal / AI-boilerplate phrases, truncated answers (no closing punctuation, an 
 fences), Gopher-style repetition (share of duplicated lines, share of characters in the most
 frequent word 2-gram), mojibake, placeholder text, user turns that are only a greeting, media tags
 (`<image>`) a text-only export cannot carry, and wrappers a tool injected (`<system-reminder>`).
+
+Plain text (a document's chunk, a text row: one assistant turn, no prompt) is prose rather than an
+answer: it gets the web-text rules of Gopher (symbol/word ratio, bullet and ellipsis lines, words
+without letters, mean word length; Rae et al. 2021, as datatrove's GopherQualityFilter has them) and
+C4's boilerplate lines (cookie and JavaScript notices, policy links; Raffel et al. 2020), measured
+outside code blocks, instead of the answer's "ends mid-sentence" (a chunk ends where we cut it).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-VERSION = 3
+VERSION = 4
 
 REFUSALS = (
     "as an ai language model",
@@ -55,6 +61,14 @@ class QualityRules:
     max_duplicate_line_share: float = 0.3  # Gopher: 0.30 of lines duplicated
     max_top_bigram_share: float = 0.2  # Gopher: 0.20 of characters in the top 2-gram
     truncation_min_chars: int = 200  # shorter answers often end without punctuation on purpose
+    # Gopher's web-text thresholds, and C4's share of boilerplate lines.
+    max_symbol_word_ratio: float = 0.1  # "#" and "..." per word
+    max_bullet_line_share: float = 0.9
+    max_ellipsis_line_share: float = 0.3
+    min_alpha_word_share: float = 0.8  # words with at least one letter
+    mean_word_length: tuple[float, float] = (3.0, 10.0)
+    max_boilerplate_line_share: float = 0.3
+    prose_min_words: int = 50  # shorter text: too little to judge by ratios
 
 
 def _marks(text: str) -> dict[str, str]:
@@ -73,6 +87,53 @@ def _marks(text: str) -> dict[str, str]:
     ):
         found["placeholder"] = m.group()
     return found
+
+
+_CODE_BLOCK = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
+_BULLET = re.compile(r"^\s*(?:[-*•‣◦–]|\d{1,3}[.)])\s")
+# C4's line filters: JavaScript notices, cookie banners, policy and terms links.
+_BOILERPLATE = re.compile(
+    r"javascript|cookie|privacy policy|terms of (?:use|service)|all rights reserved|subscribe to our"
+    r"|sign up for our newsletter|skip to (?:main )?content",
+    re.IGNORECASE,
+)
+
+
+def prose_flags(text: str, rules: QualityRules) -> list[dict[str, Any]]:
+    """Gopher's and C4's rules on plain text, outside its code blocks."""
+    prose = _CODE_BLOCK.sub("", text)
+    lines = [ln for ln in prose.split("\n") if ln.strip()]
+    words = prose.split()
+    flags = []
+    if lines:
+        boiler = sum(1 for ln in lines if _BOILERPLATE.search(ln)) / len(lines)
+        if boiler > rules.max_boilerplate_line_share:
+            flags.append(
+                _flag("boilerplate", "cookie, JavaScript or policy lines (C4)", line_share=round(boiler, 3))
+            )
+    if len(words) < rules.prose_min_words:
+        return flags
+    symbols = (prose.count("#") + prose.count("...") + prose.count("…")) / len(words)
+    if symbols > rules.max_symbol_word_ratio:
+        flags.append(_flag("symbols", "many '#' or '...' per word (Gopher)", ratio=round(symbols, 3)))
+    bullets = sum(1 for ln in lines if _BULLET.match(ln)) / len(lines)
+    if bullets > rules.max_bullet_line_share:
+        flags.append(
+            _flag("bullet_lines", "almost every line is a bullet (Gopher)", line_share=round(bullets, 3))
+        )
+    ellipsis = sum(1 for ln in lines if ln.rstrip().endswith(("...", "…"))) / len(lines)
+    if ellipsis > rules.max_ellipsis_line_share:
+        flags.append(
+            _flag("ellipsis_lines", "many lines end in '...' (Gopher)", line_share=round(ellipsis, 3))
+        )
+    alpha = sum(1 for w in words if any(c.isalpha() for c in w)) / len(words)
+    if alpha < rules.min_alpha_word_share:
+        flags.append(_flag("non_alpha_words", "many words without a letter (Gopher)", alpha_share=round(alpha, 3)))
+    mean = sum(len(w) for w in words) / len(words)
+    lo, hi = rules.mean_word_length
+    if not lo <= mean <= hi:
+        flags.append(_flag("word_length", "mean word length out of range (Gopher)", mean=round(mean, 2)))
+    return flags
 
 
 def _flag(name: str, reason: str, **figures: Any) -> dict[str, Any]:
@@ -99,9 +160,10 @@ def _repetition(text: str, rules: QualityRules) -> list[dict[str, Any]]:
 
 
 def answer_flags(
-    answer: str, rules: QualityRules, marks: dict[str, str] | None = None
+    answer: str, rules: QualityRules, marks: dict[str, str] | None = None, prose: bool = False
 ) -> list[dict[str, Any]]:
-    """Flags of one assistant answer (`marks`: its `_marks`, when the caller has them)."""
+    """Flags of one assistant answer (`marks`: its `_marks`, when the caller has them); `prose`:
+    plain text, judged by the web-text rules instead of as the end of an answer."""
     flags = []
     n = len(answer.strip())
     if n < rules.min_answer_chars:
@@ -117,6 +179,8 @@ def answer_flags(
     fences = answer.count("```")
     if fences % 2:
         flags.append(_flag("truncated", "unbalanced code fence", fences=fences))
+    elif prose:
+        flags += prose_flags(answer, rules)
     elif n >= rules.truncation_min_chars and not answer.rstrip().endswith(_END_OK):
         flags.append(_flag("truncated", "ends mid-sentence", last_chars=answer.rstrip()[-20:]))
     flags += _repetition(answer, rules)
@@ -142,7 +206,10 @@ def example_flags(body: dict[str, Any], rules: QualityRules | None = None) -> li
             seen[id(text)] = _marks(text)
         return seen[id(text)]
 
-    flags = [f for a in answers for f in answer_flags(a, rules, marks_of(a))]
+    prose = body["kind"] == "sft" and [m["role"] for m in body["messages"] if m["role"] != "system"] == [
+        "assistant"
+    ]
+    flags = [f for a in answers for f in answer_flags(a, rules, marks_of(a), prose)]
     users = [m["content"] for m in body["messages"] if m["role"] == "user"]
     if users and all(_GREETING.match(u) for u in users):
         flags.append(_flag("greeting_only", "the user only greets"))
