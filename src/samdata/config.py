@@ -68,7 +68,9 @@ class SourceConfig(_Strict):
 
     @model_validator(mode="after")
     def _web_content_has_a_license(self) -> SourceConfig:
-        if self.format in ("html", "warc") and not self.license:
+        from samdata.formats import WEB_FORMATS
+
+        if self.format in WEB_FORMATS and not self.license:
             raise ValueError(
                 f"source {self.name!r}: web content (format {self.format!r}) needs a license, e.g."
                 ' license = "CC-BY-4.0", or "all-rights-reserved" for pages kept for private use'

@@ -144,6 +144,18 @@ def starter_config(home: Path, found: Found) -> str:
         out += ["# [[sources]]", '# name = "sam-conversations"', f"# path = {_q(home / 'sam' / 'training' / '*.jsonl')}",
                 '# format = "auto"', '# license = "private"', ""]  # fmt: skip
     out += [
+        "# Documents become plain-text chunks: notes (Markdown, .txt), saved web pages (html), PDFs and",
+        "# web archives (warc). samdata reads what is on disk and never crawls; web content needs a license.",
+        "# [[sources]]",
+        '# name = "notes"',
+        f"# path = {_q(home / 'Documents' / 'notes' / '**' / '*.md')}",
+        '# format = "markdown"',
+        "# [[sources]]",
+        '# name = "saved-pages"',
+        f"# path = {_q(home / 'Documents' / 'saved pages')}",
+        '# format = "auto"',
+        '# license = "all-rights-reserved"  # or the site\'s, e.g. "CC-BY-4.0"',
+        "",
         "# Files a pipeline reads: if one is missing, `samdata scan` reports `missing_input`.",
         "# [[expects]]",
         f"# path = {_q(home / 'sam' / 'pipeline' / 'training_data.jsonl')}",

@@ -128,7 +128,9 @@ def prose_flags(text: str, rules: QualityRules) -> list[dict[str, Any]]:
         )
     alpha = sum(1 for w in words if any(c.isalpha() for c in w)) / len(words)
     if alpha < rules.min_alpha_word_share:
-        flags.append(_flag("non_alpha_words", "many words without a letter (Gopher)", alpha_share=round(alpha, 3)))
+        flags.append(
+            _flag("non_alpha_words", "many words without a letter (Gopher)", alpha_share=round(alpha, 3))
+        )
     mean = sum(len(w) for w in words) / len(words)
     lo, hi = rules.mean_word_length
     if not lo <= mean <= hi:

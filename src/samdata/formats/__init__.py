@@ -29,12 +29,18 @@ FORMATS: dict[str, str] = {
     "mp4": "MP4/M4A (ISO BMFF) media",
     "zip": "zip archive",
     "git": "git repository (ingest only: one example per commit)",
+    "html": "a saved web page (main text extracted)",
+    "markdown": "Markdown or plain-text notes (front matter kept)",
+    "pdf": "PDF (the text layer, page by page)",
+    "warc": "web archive (WARC; its HTML responses)",
     "unknown": "not recognised",
 }
+DOCUMENT_FORMATS = frozenset({"html", "markdown", "pdf", "warc"})  # prose, cut into text chunks
+WEB_FORMATS = frozenset({"html", "warc"})  # their sources must say under what licence
 
 # Formats that hold training records; tiny files of these should be merged, and they count
-# as the "flat files" an underused SQLite store is compared with.
-DATA_FORMATS = frozenset(FORMATS) - {"sqlite", "wav", "mp4", "zip", "git", "unknown"}
+# as the "flat files" an underused SQLite store is compared with (a note is small by nature).
+DATA_FORMATS = frozenset(FORMATS) - {"sqlite", "wav", "mp4", "zip", "git", "unknown"} - DOCUMENT_FORMATS
 MEDIA_FORMATS = frozenset({"wav", "mp4"})
 
 # Prompt/answer key pairs of Alpaca-like rows beyond instruction/input/output (MetaMathQA writes

@@ -12,6 +12,7 @@ import bz2
 import contextlib
 import gzip
 import lzma
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -269,9 +270,17 @@ class Container:
     compression: str | None = None
 
 
+# A page as browsers save it: optional XML declaration and comments (`<!-- saved from url=... -->`),
+# then a doctype or one of the document's first elements.
+_HTML = re.compile(
+    rb"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|title)[\s>/]",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 def container_of(head: bytes) -> str:
     """What the first bytes of (decompressed) content say it is: a probed binary kind, or
-    `empty`, `binary`, `json` (one document), `jsonl`, `text`.
+    `empty`, `binary`, `json` (one document), `jsonl`, `warc`, `html`, `text`.
 
     Lines win over noise: content whose lines are JSON objects is JSONL even when a line of binary
     bytes or a NUL sits among them, so one bad line is one bad record, not a lost file.
@@ -282,6 +291,10 @@ def container_of(head: bytes) -> str:
     if not head:
         return "empty"
     text_head = head.removeprefix(_BOM).lstrip()
+    if text_head.startswith(b"WARC/"):
+        return "warc"
+    if _HTML.match(text_head[:4096]):
+        return "html"
     first = text_head[:1]
     if first in (b"[", b"{"):
         return "jsonl" if _is_jsonl(text_head) else "json"
@@ -290,6 +303,32 @@ def container_of(head: bytes) -> str:
     if _looks_binary(head):
         return "binary"
     return "text"
+
+
+DOCUMENT_KINDS = frozenset({"html", "warc", "pdf"})  # containers that are their own format
+NOTE_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd", ".txt", ".text"})
+
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
+_COMPRESSED_SUFFIXES = frozenset({".gz", ".zst", ".bz2", ".xz"})
+
+
+def document_format(kind: str, path: Path | str) -> str | None:
+    """The document format of a file of this container, if it is one: a saved page, a web archive,
+    a PDF, or a note (text named .md or .txt, also compressed: notes.md.gz). A Markdown note that
+    opens with `[` or `{` (a link, a task list, a template) sniffs as JSON and is a note still; a
+    .txt file of JSON lines stays data."""
+    if kind in DOCUMENT_KINDS:
+        return kind
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED_SUFFIXES:
+        suffixes.pop()
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in MARKDOWN_SUFFIXES and kind in ("text", "json", "jsonl"):
+        return "markdown"
+    if kind == "text" and suffix in NOTE_SUFFIXES:
+        return "markdown"
+    return None
 
 
 def sniff(path: Path | str, max_expansion: float) -> tuple[Container, bytes]:
@@ -305,6 +344,6 @@ def sniff(path: Path | str, max_expansion: float) -> tuple[Container, bytes]:
         return Container(kind), head
     inner = content_head(path, compression, max_expansion)
     kind = container_of(inner) if inner else "binary"
-    if kind in probes.BINARY_KINDS:
-        kind = "binary"  # a compressed database or archive is not read through
+    if kind in probes.BINARY_KINDS and kind != "pdf":
+        kind = "binary"  # a compressed database or archive is not read through (a PDF is, into memory)
     return Container(kind, compression), inner

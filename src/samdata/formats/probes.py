@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from samdata.formats.columns import match_columns
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-BINARY_KINDS = frozenset({"sqlite", "wav", "mp4", "zip"})
+BINARY_KINDS = frozenset({"sqlite", "wav", "mp4", "zip", "pdf"})
 
 
 def sniff_binary(head: bytes) -> str | None:
@@ -28,6 +28,9 @@ def sniff_binary(head: bytes) -> str | None:
         return "mp4"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return "zip"
+    # Readers accept the header anywhere in the first KB (some writers put bytes before it).
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
     return None
 
 

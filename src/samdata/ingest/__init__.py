@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
@@ -28,7 +29,14 @@ from samdata.config import Config, IngestSettings, SourceConfig
 from samdata.curate.secrets import scanner_for
 from samdata.engine import default_workers
 from samdata.formats import classify_record, vote
-from samdata.formats.container import Container, DecompressedStream, open_content, sniff
+from samdata.formats.container import (
+    Container,
+    DecompressedStream,
+    StreamError,
+    document_format,
+    open_content,
+    sniff,
+)
 from samdata.formats.probes import probe_zip
 from samdata.formats.readers import (
     INCOMPLETE_LAST_LINE,
@@ -175,15 +183,40 @@ def plan(config: Config, catalog: Catalog, names: list[str] | None = None) -> li
     return items
 
 
+def _options(source: SourceConfig) -> dict[str, Any]:
+    """The adapter's options: the source's own, with the source settings document adapters read
+    (its licence, and where a mirrored folder was on the web)."""
+    options = dict(source.options)
+    if source.license:
+        options["license"] = source.license
+    if source.url_prefix:
+        options["url_prefix"] = source.url_prefix
+        options["url_base"] = _glob_base(source.path)
+    return options
+
+
+def _glob_base(pattern: str) -> str:
+    """The folder a glob's matches lie under (its parts before the first wildcard)."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if re.search(r"[*?[]", part):
+            break
+        fixed.append(part)
+    base = Path(*fixed) if fixed else Path(".")
+    return str(base if len(fixed) < len(parts) or base.is_dir() else base.parent)
+
+
 def _source_files(source: SourceConfig, config: Config) -> Iterator[WorkItem]:
     seen: set[str] = set()
     excluded = config.scan.exclude
+    options = _options(source)
     for match in sorted(glob.iglob(source.path, recursive=True, include_hidden=True)):
         paths = [match]
         if source.format == "git":
             if os.path.isdir(match) and match not in seen:
                 seen.add(match)
-                yield WorkItem(source.name, Path(match), "git", dict(source.options))
+                yield WorkItem(source.name, Path(match), "git", dict(options))
             continue
         if os.path.isdir(match) and source.format == "chatgpt_export":
             # An export folder also holds HTML, images and audio: the data is conversations.json.
@@ -198,7 +231,7 @@ def _source_files(source: SourceConfig, config: Config) -> Iterator[WorkItem]:
         for p in paths:
             if p not in seen and os.path.isfile(p):
                 seen.add(p)
-                yield WorkItem(source.name, Path(p), source.format, dict(source.options))
+                yield WorkItem(source.name, Path(p), source.format, dict(options))
 
 
 def run_ingest(
@@ -614,7 +647,7 @@ def _ingest_whole(adapter: Adapter, ctx: Context, batch: _Batch, fmt: str, batch
                 batch.account.produced += out.records
             if len(batch) >= batch_size:
                 batch.commit()
-    except (InvalidExample, OSError, ValueError) as e:
+    except (InvalidExample, OSError, ValueError, StreamError) as e:
         batch.reject({}, f"file cannot be read as {fmt}: {e}")
         return
     batch.account.dropped.update(ctx.dropped)
@@ -708,8 +741,9 @@ def _resolve_format(
     """Format and variant: the vote of the first records (kept for reading), the configured format
     overriding the family. A variant matters where it reads differently (OASST message files)."""
     kind = container.kind
-    if kind in ("sqlite", "git") or (kind == "zip" and probe_zip(path)["conversations_member"]):
-        fmt = "chatgpt_export" if kind == "zip" else kind
+    document = document_format(kind, path)
+    if document or kind in ("sqlite", "git") or (kind == "zip" and probe_zip(path)["conversations_member"]):
+        fmt = document or ("chatgpt_export" if kind == "zip" else kind)
         return (
             (item.format if item.format != "auto" else fmt),
             kind,

@@ -25,6 +25,7 @@ from samdata.formats.container import (
     compression_of,
     container_of,
     decompressed,
+    document_format,
     tail_says_jsonl,
 )
 from samdata.formats.readers import zip_records
@@ -109,6 +110,7 @@ def analyze_file(
         compression = compression_of(head)
         if compression:
             _read_compressed(f, compression, hasher, settings, facts)
+            _name_document(facts, path)
             return facts
         container = container_of(head)
         if container == "binary" and tail_says_jsonl(raw):
@@ -120,7 +122,15 @@ def analyze_file(
         reader = HashingReader(f, hasher)
         _read_content(reader, container, head, settings, facts)
         facts.content_hash = reader.finish()
+    _name_document(facts, path)
     return facts
+
+
+def _name_document(facts: FileFacts, path: Path | str) -> None:
+    """Pages, web archives and notes get their format; their records (pages, WARC records) are
+    counted at ingest."""
+    if facts.format == "unknown":
+        facts.format = document_format(facts.container or "", path) or "unknown"
 
 
 def _read_compressed(f: Any, compression: str, hasher: Any, settings: ScanSettings, facts: FileFacts) -> None:
@@ -150,7 +160,13 @@ def _read_content(f: Any, container: str, head: bytes, settings: ScanSettings, f
         _read_jsonl(f, settings, facts)
     else:
         facts.records = 0 if container == "empty" else None
-        facts.variant = {"empty": "empty", "binary": "binary", "text": "text"}.get(container, "no_records")
+        facts.variant = {
+            "empty": "empty",
+            "binary": "binary",
+            "text": "text",
+            "html": "html",
+            "warc": "warc",
+        }.get(container, "no_records")
         if container == "text" and not head.removeprefix(_BOM).strip():
             facts.records, facts.variant = 0, "no_records"
 

@@ -134,6 +134,10 @@ _MODULES = {
     "claude_code": "claude_code",
     "git": "git",
     "sqlite": "sqlite",
+    "html": "html",
+    "markdown": "markdown",
+    "pdf": "pdf",
+    "warc": "warc",
 }
 ADAPTERS = frozenset(_MODULES)
 
