@@ -12,14 +12,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import fpdf
 import pytest
 
 from samdata.catalog import Catalog
 from samdata.ingest import run_ingest
 from tests.conftest import config_for
-
-fpdf = pytest.importorskip("fpdf")
-pytest.importorskip("pypdfium2")
 
 TITLE = "Field Notes on Sourdough"
 PAGE_1 = [

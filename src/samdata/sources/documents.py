@@ -20,6 +20,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from samdata.formats.container import open_content
 from samdata.model import Example, InvalidExample, Message
 from samdata.sources import Context, Produced, Skipped
 
@@ -232,6 +233,17 @@ def heading_questions(text: str) -> list[tuple[str, str]]:
         if title.endswith("?") and body:
             pairs.append((title, body))
     return pairs if len(pairs) >= 2 else []
+
+
+def read_whole(ctx: Context, limit: int) -> bytes:
+    """A document's content through its compression, at most `limit` + 1 bytes (longer than
+    `limit`: the file is over it). A compressed stream cut short raises `StreamError`: one more
+    read after its last bytes finds the break."""
+    with open_content(ctx.path, ctx.compression, ctx.max_expansion) as f:
+        data = bytes(f.read(limit + 1))
+        if len(data) <= limit:
+            f.read(1)
+    return data
 
 
 def file_url(ctx: Context) -> str | None:

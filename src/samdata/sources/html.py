@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from samdata.formats.container import StreamError, open_content
+from samdata.formats.container import StreamError
 from samdata.sources import Adapter, Context, Produced, Rejected, Skipped
 from samdata.sources.documents import (
     chunks,
@@ -39,6 +39,7 @@ from samdata.sources.documents import (
     file_url,
     heading_questions,
     qa_examples,
+    read_whole,
     require,
     require_license,
 )
@@ -505,10 +506,7 @@ def _read_bounded(ctx: Context) -> bytes | Rejected:
     `max_record_bytes`, or a compressed stream cut short (one more read finds the break)."""
     limit = ctx.max_record_bytes
     try:
-        with open_content(ctx.path, ctx.compression, ctx.max_expansion) as f:
-            data = bytes(f.read(limit + 1))
-            if len(data) <= limit:
-                f.read(1)
+        data = read_whole(ctx, limit)
     except StreamError as e:
         return Rejected(f"html: {e}")
     if len(data) > limit:

@@ -36,7 +36,7 @@ import tomllib
 from collections.abc import Iterator
 from typing import Any
 
-from samdata.formats.container import StreamError, open_content
+from samdata.formats.container import StreamError
 from samdata.model import InvalidExample
 from samdata.sources import Adapter, Context, Produced, Skipped
 from samdata.sources import documents as docs
@@ -96,10 +96,7 @@ def convert_file(ctx: Context) -> Iterator[tuple[dict[str, Any], Produced | Skip
 def _read(ctx: Context) -> bytes:
     limit = ctx.max_record_bytes
     try:
-        with open_content(ctx.path, ctx.compression, ctx.max_expansion) as f:
-            data = f.read(limit + 1)
-            if len(data) <= limit:
-                f.read(1)  # a compressed stream cut short says so on the read after its last bytes
+        data = docs.read_whole(ctx, limit)
     except StreamError as e:
         raise InvalidExample(str(e)) from e
     if len(data) > limit:

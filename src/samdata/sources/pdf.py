@@ -142,14 +142,11 @@ def _open_error(pdfium: Any, e: Any, had_password: bool) -> str:
 
 
 def _decompressed(ctx: Context) -> bytes:
-    from samdata.formats.container import StreamError, open_content
+    from samdata.formats.container import StreamError
 
     limit = int(ctx.options.get("max_pdf_bytes", DEFAULT_MAX_PDF_BYTES))
     try:
-        with open_content(ctx.path, ctx.compression, ctx.max_expansion) as stream:
-            data = stream.read(limit + 1)
-            if len(data) <= limit:
-                stream.read(1)  # a compressed stream cut short says so on the read after its last bytes
+        data = docs.read_whole(ctx, limit)
     except StreamError as e:
         raise InvalidExample(str(e)) from e
     if len(data) > limit:
