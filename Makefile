@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	# dev brings Playwright without a browser: tests/serve/test_pages.py drives /usr/bin/chromium
 	# (Debian's chromium package; .ci/run installs it). Never `playwright install`.
-	$(PY) -m pip install -q -e '.[dev,trl,mlx,browse,voice,documents]'
+	$(PY) -m pip install -q -e '.[dev,trl,mlx,browse,voice,documents,ray]'
 	touch $(STAMP)
 
 .PHONY: install demo test lint bench

@@ -226,6 +226,17 @@ class PipelineSettings(_Strict):
     expiry_warning_days: Annotated[int, Field(ge=0)] = 7
 
 
+class EngineSettings(_Strict):
+    """Where ingest and curate run their stage work (`--engine` overrides `kind`)."""
+
+    kind: Literal["local", "ray"] = "local"
+    # Ray: "ray://head:10001" (Ray Client), "auto" (the cluster this machine belongs to), or none: a
+    # Ray started for the command on this machine and stopped after it.
+    address: str | None = None
+    # Batches in flight per CPU of the cluster: bounds memory on both sides.
+    window_per_cpu: Annotated[int, Field(ge=1)] = 2
+
+
 class ServeSettings(_Strict):
     """`samdata serve`."""
 
@@ -355,6 +366,7 @@ class Config(_Strict):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
     # Where the file was read from; relative paths were resolved against its folder.
     config_path: Path | None = Field(default=None, exclude=True)
 

@@ -214,19 +214,21 @@ class CurateStore:
             " JOIN examples y ON y.id = p.b AND y.forgotten = 0"
         ).fetchall()
 
-    def keeper_facts(self, ids: Sequence[str]) -> dict[str, tuple[list[str], int, str]]:
-        """id → (its sources, number of quality flags, created_at) for choosing a cluster's keeper."""
-        out: dict[str, tuple[list[str], int, str]] = {}
+    def keeper_facts(self, ids: Sequence[str]) -> dict[str, tuple[list[str], int, int]]:
+        """id → (its sources, number of quality flags, rowid) for choosing a cluster's keeper. The
+        rowid orders examples as the catalog first got them (the order of the input, whatever the
+        engine or the clock): newer ones have larger ones."""
+        out: dict[str, tuple[list[str], int, int]] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
-            for i, sources, flags, created in self.conn.execute(
+            for i, sources, flags, added in self.conn.execute(
                 f"SELECT e.id, (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
                 f" (SELECT json_array_length(value) FROM attributes a WHERE a.example_id = e.id AND a.detector = 'quality'),"
-                f" e.created_at FROM examples e WHERE e.id IN ({marks})",
+                f" e.rowid FROM examples e WHERE e.id IN ({marks})",
                 chunk,
             ):
-                out[i] = ((sources or "").split(","), flags or 0, created)
+                out[i] = ((sources or "").split(","), flags or 0, added)
         return out
 
     def replace_clusters(self, values: Sequence[tuple[str, Any]], version: int, now: str) -> set[str]:

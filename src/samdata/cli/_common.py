@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -29,6 +31,7 @@ from samdata import __version__
 from samdata.catalog import Catalog, CatalogError
 from samdata.config import Config, ConfigError, load_config
 from samdata.curate import CurateProgress
+from samdata.engine import ENGINES, Engine, configured_engine
 from samdata.ingest import FileReport, IngestProgress
 from samdata.paths import human_size
 from samdata.scan import run as scan_run
@@ -71,6 +74,31 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when problems are found.")]
+
+
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help='Where stage work runs: "local" (worker processes) or "ray" ([engine] address, else a Ray'
+        " started on this machine for the command). Default: [engine] kind.",
+    ),
+]
+
+
+@contextmanager
+def stage_engine(cfg: Config, kind: str | None, workers: int | None) -> Iterator[Engine | None]:
+    """The engine of a command (None: the local one), or exit 2 with why it cannot start."""
+    if kind is not None and kind not in ENGINES:
+        fail(f"unknown engine {kind!r} (engines: {', '.join(ENGINES)})")
+    with ExitStack() as stack:
+        try:
+            engine = stack.enter_context(configured_engine(cfg.engine, kind, workers))
+        except (ImportError, ConnectionError, RuntimeError) as e:
+            fail(f"cannot start the {kind or cfg.engine.kind} engine: {e}")
+        if engine is not None:
+            err.print(f"engine: {engine.name}, {engine.cpus} CPUs")
+        yield engine
 
 
 def locator_text(locator: dict[str, Any]) -> str:

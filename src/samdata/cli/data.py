@@ -16,6 +16,7 @@ from samdata.cli._common import (
     CatalogOpt,
     ConfigOpt,
     CurateBar,
+    EngineOpt,
     IngestBar,
     JsonOpt,
     app,
@@ -28,6 +29,7 @@ from samdata.cli._common import (
     out,
     print_funnel,
     print_ingest,
+    stage_engine,
 )
 from samdata.curate import run_curate
 from samdata.curate.secrets import scanner_for
@@ -48,6 +50,7 @@ def ingest(
         int | None,
         typer.Option(help="Worker processes for big files (default: [ingest] workers, else every core)."),
     ] = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Turn every source into canonical examples with provenance; bad records go to quarantine.
 
@@ -56,9 +59,9 @@ def ingest(
     cfg = load(config, catalog)
     if workers is not None:
         cfg = cfg.model_copy(update={"ingest": cfg.ingest.model_copy(update={"workers": workers})})
-    with open_catalog(cfg) as cat:
+    with open_catalog(cfg) as cat, stage_engine(cfg, engine, workers) as on:
         try:
-            report = run_ingest(cfg, cat, sources or None, progress=IngestBar())
+            report = run_ingest(cfg, cat, sources or None, progress=IngestBar(), engine=on)
         except IngestError as e:
             fail(str(e))
     summary = report.to_dict()
@@ -279,12 +282,13 @@ def curate(
     config: ConfigOpt = None,
     catalog: CatalogOpt = None,
     json: JsonOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Label every ingested example (secrets and personal data redacted, quality flags, near-duplicates,
     categories, language, tokens) on every core; print the funnel."""
     cfg = load(config, catalog)
-    with open_catalog(cfg) as cat:
-        report = run_curate(cfg, cat, CurateBar(), workers=workers)
+    with open_catalog(cfg) as cat, stage_engine(cfg, engine, workers) as on:
+        report = run_curate(cfg, cat, CurateBar(), workers=workers, engine=on)
     if json:
         emit_json(report.to_dict())
         return

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import xxhash
@@ -18,7 +17,7 @@ import xxhash
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config
 from samdata.curate import batch, categorize, language, neardup, quality, secrets, tokens, verdict
-from samdata.engine import default_workers, ordered_map
+from samdata.engine import Engine, LocalEngine, default_workers
 
 BATCH = 1000
 
@@ -58,13 +57,18 @@ class CurateProgress:
 
 
 def run_curate(
-    config: Config, catalog: Catalog, progress: CurateProgress | None = None, workers: int | None = None
+    config: Config,
+    catalog: Catalog,
+    progress: CurateProgress | None = None,
+    workers: int | None = None,
+    engine: Engine | None = None,
 ) -> CurateReport:
     """Label what is not labelled by the current detector versions, on `workers` processes (default:
-    every core; the labels are the same for any number); return counts and the funnel."""
+    every core) or on `engine` (a Ray cluster); the labels are the same on any. Return counts and
+    the funnel."""
     progress = progress or CurateProgress()
     try:
-        return _run_curate(config, catalog, progress, workers)
+        return _run_curate(config, catalog, progress, workers, engine)
     finally:
         progress.done()
 
@@ -107,7 +111,7 @@ def plan_for(
 
 
 def _run_curate(
-    config: Config, catalog: Catalog, progress: CurateProgress, workers: int | None
+    config: Config, catalog: Catalog, progress: CurateProgress, workers: int | None, engine: Engine | None
 ) -> CurateReport:
     t0 = time.perf_counter()
     report = CurateReport(labelled=dict.fromkeys(batch.DETECTORS, 0))
@@ -129,11 +133,11 @@ def _run_curate(
     progress.detector("labelling", pending)
     batches = iter(()) if up_to_date else catalog.unlabelled(plan.versions, BATCH, after)
     # A pool costs a second per worker to start (each builds its tokenizer): only for real work.
-    workers = workers or (default_workers() if pending > 2 * BATCH else 1)
+    engine = engine or LocalEngine(workers or (default_workers() if pending > 2 * BATCH else 1))
     seconds = report.seconds
     seconds.update(dict.fromkeys(("parse", *batch.DETECTORS, "write", "verify", "cluster", "funnel"), 0.0))
     clock = time.perf_counter
-    for labels in ordered_map(batch.label, batches, workers, batch.init, (plan,)):
+    for labels in engine.map(batch.label, batches, batch.init, (plan,)):
         for name, spent in labels.seconds.items():
             seconds[name] += spent
         t = clock()
@@ -156,7 +160,7 @@ def _run_curate(
         progress.advance(len(labels))
     progress.stage("near-duplicate candidates")
     t = clock()
-    _verify_pending(catalog, plan, workers)
+    _verify_pending(catalog, plan, engine)
     seconds["verify"] = clock() - t
     # Preference pairs dropped in review (or their drop undone): their verdicts follow the decisions
     # on every run, before the summary (whose key is the data version a changed verdict moves).
@@ -164,7 +168,7 @@ def _run_curate(
     # Clusters, funnel and flag counts read the whole catalog: when nothing they read changed since
     # they were last computed (same data version, same keeper rule), the stored ones are still true.
     summary = catalog.get_stat("curate.summary")
-    key = [catalog.data_version(), config.curate.source_priority, plan.versions["minhash"]]
+    key = [catalog.data_version(), config.curate.source_priority, plan.versions["minhash"], KEEPER_RULE]
     if summary is not None and summary["key"] == key and "kept" in summary:
         report.clusters, report.funnel, report.flags, report.kept = (
             summary["clusters"],
@@ -195,7 +199,7 @@ def _run_curate(
     return report
 
 
-def _verify_pending(catalog: Catalog, plan: batch.Plan, workers: int) -> None:
+def _verify_pending(catalog: Catalog, plan: batch.Plan, engine: Engine) -> None:
     """The candidates of the newly signed examples (one sorted pass over their band keys, and
     lookups of the index), verified by exact Jaccard on every core; then their keys join the index.
     Keys left pending by a killed run are picked up by the next one."""
@@ -203,15 +207,19 @@ def _verify_pending(catalog: Catalog, plan: batch.Plan, workers: int) -> None:
         (pairs, catalog.raw_bodies(sorted({x for p in pairs for x in p})))
         for pairs in catalog.distinct_pending_pairs(2000)
     )
-    for verified in ordered_map(batch.verify, jobs, workers, batch.init, (plan,)):
+    for verified in engine.map(batch.verify, jobs, batch.init, (plan,)):
         catalog.save_pairs(verified)
     catalog.merge_pending_bands()
+
+
+KEEPER_RULE = 2  # bumped when the keeper priority changes: stored clusters are then redone
 
 
 def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
     """Union-find over verified pairs; one keeper per cluster by a documented priority:
     1. the earliest source in `[curate] source_priority` (unlisted sources come after listed ones),
-    2. fewer quality flags, 3. the newest (latest created_at), 4. the smallest id (stable).
+    2. fewer quality flags, 3. the newest (the last the catalog got: input order, not the clock,
+    so every engine and every run agrees), 4. the smallest id (stable).
     A keeper chosen in review (queue "keepers", item the cluster's anchor) wins over the priority
     while that example is still in the cluster (when clusters merged, the one chosen for the new
     anchor, else the newest decision). Each member's value records `rule`, what decided: "review",
@@ -229,11 +237,10 @@ def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
     decided_at = {example: decision for _anchor, example, decision in reviewed}
     rules = ("source_priority", "fewer_flags", "newest", "smallest_id")
 
-    def priority(example_id: str) -> tuple[int, int, float, str]:
-        sources, flags, created = facts.get(example_id, ([], 0, ""))
+    def priority(example_id: str) -> tuple[int, int, int, str]:
+        sources, flags, added = facts.get(example_id, ([], 0, 0))
         best_source = min((rank.get(s, len(rank)) for s in sources), default=len(rank))
-        newest_first = -datetime.fromisoformat(created).timestamp() if created else 0.0
-        return best_source, flags, newest_first, example_id
+        return best_source, flags, -added, example_id
 
     values = []
     for group in groups:

@@ -15,7 +15,6 @@ import re
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import Account, ExampleRow, Progress, QuarantineRow
 from samdata.config import Config, IngestSettings, SourceConfig
 from samdata.curate.secrets import scanner_for
-from samdata.engine import default_workers
+from samdata.engine import Engine, LocalEngine, default_workers
 from samdata.formats import classify_record, vote
 from samdata.formats.container import (
     Container,
@@ -239,8 +238,10 @@ def run_ingest(
     catalog: Catalog,
     names: list[str] | None = None,
     progress: IngestProgress | None = None,
+    engine: Engine | None = None,
 ) -> IngestReport:
-    """Ingest every planned file; return per-file figures. Bad records never stop the run."""
+    """Ingest every planned file; return per-file figures. Bad records never stop the run. Big JSONL
+    files are converted on `[ingest] workers` processes, or on `engine` (a Ray cluster)."""
     t0 = time.perf_counter()
     progress = progress or IngestProgress()
     items = plan(config, catalog, names)
@@ -256,7 +257,7 @@ def run_ingest(
         scanner = scanner_for(config.curate)
         recent = _Recent()  # repeats are met across files too: a backup copies whole files
         for item in items:
-            fr = _ingest_file(item, config, catalog, run_id, progress, scanner.redact_text, recent)
+            fr = _ingest_file(item, config, catalog, run_id, progress, scanner.redact_text, recent, engine)
             if fr.status != "unchanged":
                 [fr.total] = catalog.accounts(item.source, str(item.path)) or [None]
             report.files.append(fr)
@@ -454,14 +455,15 @@ def _ingest_jsonl(
     start_offset: int,
     start_line: int,
     hooks: IngestProgress,
+    engine: Engine | None = None,
 ) -> None:
     """JSONL in chunks of whole lines, one commit per chunk; a big file's chunks go to worker
-    processes (in order, a bounded number in flight, so memory stays flat)."""
+    processes or to `engine` (in order, a bounded number in flight, so memory stays flat)."""
     settings = config.ingest
     size = _size(item.path)
     workers = settings.workers or default_workers()
     left = size if ctx.compression else size - start_offset
-    parallel = workers > 1 and left >= settings.parallel_min_bytes
+    parallel = (engine is not None or workers > 1) and left >= settings.parallel_min_bytes
     auto, limit = item.format == "auto", settings.max_record_bytes
 
     with open_content(item.path, ctx.compression, settings.max_expansion) as f:
@@ -501,20 +503,21 @@ def _ingest_jsonl(
                 remember(rows)
                 commit(rows, _chunk_len(chunk))
             return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            window: deque[tuple[Any, int]] = deque()
+        lengths: deque[int] = deque()  # of the chunks in flight, in order
+
+        def jobs() -> Iterator[tuple[Any, ...]]:
             for chunk in chunks:
-                window.append((pool.submit(_chunk_job, *job(chunk)), _chunk_len(chunk)))
-                if len(window) > workers:
-                    future, n = window.popleft()
-                    rows = future.result()
-                    remember(rows)
-                    commit(rows, n)
-            while window:
-                future, n = window.popleft()
-                rows = future.result()
-                remember(rows)
-                commit(rows, n)
+                lengths.append(_chunk_len(chunk))
+                yield job(chunk)
+
+        run_on = engine or LocalEngine(workers)
+        for rows in run_on.map(_chunk_job_of, jobs(), window=run_on.cpus + 1):
+            remember(rows)
+            commit(rows, lengths.popleft())
+
+
+def _chunk_job_of(args: tuple[Any, ...]) -> _Rows:
+    return _chunk_job(*args)
 
 
 def _chunk_len(chunk: Chunk) -> int:
@@ -525,7 +528,7 @@ def _chunk_len(chunk: Chunk) -> int:
 
 def _ingest_file(
     item: WorkItem, config: Config, catalog: Catalog, run_id: int, hooks: IngestProgress | None = None,
-    redact: Callable[[str], str] = str, recent: _Recent | None = None,
+    redact: Callable[[str], str] = str, recent: _Recent | None = None, engine: Engine | None = None,
 ) -> FileReport:  # fmt: skip
     path = item.path
     settings = config.ingest
@@ -612,7 +615,7 @@ def _ingest_file(
         return fr
     if container.kind == "jsonl":
         _ingest_jsonl(
-            adapter, ctx, item, batch, config, start_offset, start_records, hooks or IngestProgress()
+            adapter, ctx, item, batch, config, start_offset, start_records, hooks or IngestProgress(), engine
         )
         batch.finish()
         return fr

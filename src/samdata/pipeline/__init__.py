@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config
+from samdata.engine import Engine, configured_engine
 from samdata.pipeline.lock import RunLock, RunLocked
 
 __all__ = ["STAGES", "PipelineError", "PipelineReport", "RunLocked", "StageResult", "run_pipeline"]
@@ -96,7 +98,11 @@ def run_pipeline(
         raise ValueError(f"unknown stages {unknown}; the stages are {', '.join(STAGES)}")
     progress = progress or {}
     t0 = time.perf_counter()
-    with RunLock(config.catalog_path).hold(wait), Catalog.open(config.catalog_path) as cat:
+    with (
+        RunLock(config.catalog_path).hold(wait),
+        Catalog.open(config.catalog_path) as cat,
+        ExitStack() as engines,
+    ):
         killed = cat.mark_killed_pipelines(utcnow())
         report = PipelineReport(cat.start_pipeline(trigger, os.getpid(), utcnow()), killed_runs=killed)
         seq = 0
@@ -125,13 +131,21 @@ def run_pipeline(
                 if on_stage:
                     on_stage(result)
 
+        started: list[Engine | None] = []
+
+        def engine() -> Engine | None:
+            """`[engine]`'s engine, started when a stage first needs it, shared by ingest and curate."""
+            if not started:
+                started.append(engines.enter_context(configured_engine(config.engine, workers=workers)))
+            return started[0]
+
         try:
             if "scan" in stages:
                 stage("scan", lambda: _scan(config, cat, progress.get("scan"), report))
             if "ingest" in stages:
-                stage("ingest", lambda: _ingest(config, cat, progress.get("ingest")))
+                stage("ingest", lambda: _ingest(config, cat, progress.get("ingest"), engine()))
             if "curate" in stages:
-                stage("curate", lambda: _curate(config, cat, progress.get("curate"), workers))
+                stage("curate", lambda: _curate(config, cat, progress.get("curate"), workers, engine()))
             for name in config.recipes if "export" in stages else ():
                 stage(
                     f"export:{name}",
@@ -173,30 +187,37 @@ def _scan(config: Config, cat: Catalog, progress: Any, report: PipelineReport) -
     return {**scan.counts(), "offline_roots": offline, "elapsed_s": round(scan.elapsed_s, 3)}
 
 
-def _ingest(config: Config, cat: Catalog, progress: Any) -> dict[str, Any]:
+def _ingest(config: Config, cat: Catalog, progress: Any, engine: Engine | None) -> dict[str, Any]:
     from samdata.ingest import run_ingest
 
     if not config.sources:
         raise _Skip("no sources configured")
-    summary = run_ingest(config, cat, progress=progress).to_dict()
+    summary = run_ingest(config, cat, progress=progress, engine=engine).to_dict()
     if summary["unaccounted"]:
         raise PipelineError(
             f"records read without an outcome in {len(summary['unaccounted'])} file(s), e.g. {summary['unaccounted'][0]}"
         )
     keys = ("files", "files_unchanged", "records", "produced", "examples_new", "quarantined", "skipped")
-    return {**{k: summary[k] for k in keys}, "empty_sources": summary["empty_sources"]}
+    return {**{k: summary[k] for k in keys}, "empty_sources": summary["empty_sources"], **_on(engine)}
 
 
-def _curate(config: Config, cat: Catalog, progress: Any, workers: int | None) -> dict[str, Any]:
+def _curate(
+    config: Config, cat: Catalog, progress: Any, workers: int | None, engine: Engine | None
+) -> dict[str, Any]:
     from samdata.curate import run_curate
 
-    curated = run_curate(config, cat, progress, workers=workers)
+    curated = run_curate(config, cat, progress, workers=workers, engine=engine)
     from samdata.browse import stats_document
 
     stats_document(cat)  # stored for the dashboard's overview and /api/stats (until data changes)
     return {"labelled": max(curated.labelled.values(), default=0), "clusters": curated.clusters,
-            "kept": curated.kept,
+            "kept": curated.kept, **_on(engine),
             "elapsed_s": round(curated.elapsed_s, 3)}  # fmt: skip
+
+
+def _on(engine: Engine | None) -> dict[str, Any]:
+    """Where a stage ran, in its figures, when not on this machine's worker processes."""
+    return {} if engine is None else {"engine": engine.name, "engine_cpus": engine.cpus}
 
 
 def _export(config: Config, cat: Catalog, name: str, progress: Any, fresh: set[str]) -> dict[str, Any]:
