@@ -121,7 +121,7 @@ def test_the_clusters_page_lists_what_samdata_dupes_lists_and_pages(
             assert int(row["size"]) == len({m["id"] for m in c["members"]})
             assert row["sources"] == ", ".join(sorted({m["source"] for m in c["members"]}))
             assert row["text"] == next(m["text"] for m in c["members"] if m["id"] == c["keeper"])
-            assert row["rule"] == "smallest id"  # the demo's copies tie on everything else
+            assert row["rule"] == "newest"  # the demo's copies tie on source and flags
         with Catalog.open(shared.catalog_path, readonly=True) as cat:
             values = _neardup(cat)
         assert {r["anchor"] for r in rows} == {v["anchor"] for v in values.values()}
@@ -152,8 +152,8 @@ def test_a_cluster_page_names_the_rule_and_diffs_the_changed_word(shared: Config
             why = re.search(
                 r'<section id="why" class="why" data-rule="([a-z_]*)">(.*?)</section>', page.text, re.S
             )
-            assert why and why.group(1) == "smallest_id"
-            assert "smallest id" in _text(why.group(2))
+            assert why and why.group(1) == "newest"
+            assert "it is the newest" in _text(why.group(2))
             members = _members(page.text)
             keeper = next(i for i, v in values.items() if v["anchor"] == anchor and v["keeper"])
             other = next(i for i, v in values.items() if v["anchor"] == anchor and not v["keeper"])
@@ -272,7 +272,7 @@ def test_a_reviewed_keeper_is_applied_by_curate_and_export_and_undo_gives_the_pr
         assert _verdict(cat, new) == {"kept": True, "reason": None}
         assert _verdict(cat, old) == {"kept": False, "reason": NEAR_DUPLICATE}
         # the other clusters keep their priority keeper
-        assert all(v["rule"] == "smallest_id" for i, v in values.items() if v["anchor"] != anchor)
+        assert all(v["rule"] == "newest" for i, v in values.items() if v["anchor"] != anchor)
     assert new in members_of_last_export() and old not in members_of_last_export()
     assert answer(new) in exported() and answer(old) not in exported()
     with _client(config) as http:
@@ -290,7 +290,7 @@ def test_a_reviewed_keeper_is_applied_by_curate_and_export_and_undo_gives_the_pr
     run_pipeline(config, stages=["curate", "export"])
     with Catalog.open(config.catalog_path, readonly=True) as cat:
         values = _neardup(cat)
-        assert values[old]["keeper"] is True and values[old]["rule"] == "smallest_id"
+        assert values[old]["keeper"] is True and values[old]["rule"] == "newest"
         assert values[old]["runner_up"] == new
         assert _verdict(cat, old)["kept"] is True and _verdict(cat, new)["kept"] is False
         assert cat.reviewed_keepers() == []
@@ -410,7 +410,7 @@ def test_make_keeper_in_the_browser_stores_the_decision_and_undo_takes_it_back(
     with page.expect_navigation():
         first.locator("a").click()
     assert page.url.endswith(f"/duplicates/{anchor}")
-    expect(page.locator("#why")).to_contain_text("smallest id")
+    expect(page.locator("#why")).to_contain_text("it is the newest")
     expect(page.locator("pre.diff del")).to_have_count(1)
     expect(page.locator("pre.diff ins")).to_have_count(1)
     other = page.locator("article.member:not(.keeper)")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from samdata.curate.keeper import KeeperFacts
 
 
 class CurateStore:
@@ -214,21 +217,21 @@ class CurateStore:
             " JOIN examples y ON y.id = p.b AND y.forgotten = 0"
         ).fetchall()
 
-    def keeper_facts(self, ids: Sequence[str]) -> dict[str, tuple[list[str], int, int]]:
-        """id → (its sources, number of quality flags, rowid) for choosing a cluster's keeper. The
-        rowid orders examples as the catalog first got them (the order of the input, whatever the
-        engine or the clock): newer ones have larger ones."""
-        out: dict[str, tuple[list[str], int, int]] = {}
+    def keeper_facts(self, ids: Sequence[str]) -> dict[str, KeeperFacts]:
+        """id → what the keeper priority reads of it (`samdata.curate.keeper`)."""
+        from samdata.curate.keeper import KeeperFacts  # here: the curate package imports the catalog
+
+        out: dict[str, KeeperFacts] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
-            for i, sources, flags, added in self.conn.execute(
+            for i, sources, flags, created, added in self.conn.execute(
                 f"SELECT e.id, (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
                 f" (SELECT json_array_length(value) FROM attributes a WHERE a.example_id = e.id AND a.detector = 'quality'),"
-                f" e.rowid FROM examples e WHERE e.id IN ({marks})",
+                f" e.created_at, e.rowid FROM examples e WHERE e.id IN ({marks})",
                 chunk,
             ):
-                out[i] = ((sources or "").split(","), flags or 0, added)
+                out[i] = KeeperFacts((sources or "").split(","), flags or 0, created, added)
         return out
 
     def replace_clusters(self, values: Sequence[tuple[str, Any]], version: int, now: str) -> set[str]:

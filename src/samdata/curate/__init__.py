@@ -16,7 +16,7 @@ import xxhash
 
 from samdata.catalog import Catalog, utcnow
 from samdata.config import Config
-from samdata.curate import batch, categorize, language, neardup, quality, secrets, tokens, verdict
+from samdata.curate import batch, categorize, keeper, language, neardup, quality, secrets, tokens, verdict
 from samdata.engine import Engine, LocalEngine, default_workers
 
 BATCH = 1000
@@ -168,7 +168,12 @@ def _run_curate(
     # Clusters, funnel and flag counts read the whole catalog: when nothing they read changed since
     # they were last computed (same data version, same keeper rule), the stored ones are still true.
     summary = catalog.get_stat("curate.summary")
-    key = [catalog.data_version(), config.curate.source_priority, plan.versions["minhash"], KEEPER_RULE]
+    key = [
+        catalog.data_version(),
+        config.curate.source_priority,
+        plan.versions["minhash"],
+        keeper.RULE_VERSION,
+    ]
     if summary is not None and summary["key"] == key and "kept" in summary:
         report.clusters, report.funnel, report.flags, report.kept = (
             summary["clusters"],
@@ -212,14 +217,9 @@ def _verify_pending(catalog: Catalog, plan: batch.Plan, engine: Engine) -> None:
     catalog.merge_pending_bands()
 
 
-KEEPER_RULE = 2  # bumped when the keeper priority changes: stored clusters are then redone
-
-
 def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
-    """Union-find over verified pairs; one keeper per cluster by a documented priority:
-    1. the earliest source in `[curate] source_priority` (unlisted sources come after listed ones),
-    2. fewer quality flags, 3. the newest (the last the catalog got: input order, not the clock,
-    so every engine and every run agrees), 4. the smallest id (stable).
+    """Union-find over verified pairs; one keeper per cluster by the priority of
+    `keeper.priority_key` (source priority, fewer quality flags, newest, smallest id).
     A keeper chosen in review (queue "keepers", item the cluster's anchor) wins over the priority
     while that example is still in the cluster (when clusters merged, the one chosen for the new
     anchor, else the newest decision). Each member's value records `rule`, what decided: "review",
@@ -231,35 +231,24 @@ def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
         uf.union(a, b)
     groups = uf.groups()
     facts = catalog.keeper_facts([x for g in groups for x in g])
-    rank = {name: i for i, name in enumerate(source_priority)}
+    priority = keeper.priority_key(facts, source_priority)
     reviewed = catalog.reviewed_keepers()  # (anchor, chosen example, decision id), oldest first
     chosen_for = {anchor: example for anchor, example, _id in reviewed}
     decided_at = {example: decision for _anchor, example, decision in reviewed}
-    rules = ("source_priority", "fewer_flags", "newest", "smallest_id")
-
-    def priority(example_id: str) -> tuple[int, int, int, str]:
-        sources, flags, added = facts.get(example_id, ([], 0, 0))
-        best_source = min((rank.get(s, len(rank)) for s in sources), default=len(rank))
-        return best_source, flags, -added, example_id
 
     values = []
     for group in groups:
         ranked = sorted(group, key=priority)
-        keeper, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
-        rule = None
-        if runner_up is not None:
-            rule = next(
-                r for r, k, o in zip(rules, priority(keeper), priority(runner_up), strict=True) if k != o
-            )
-        # The anchor (oldest member) never changes as new members join: exports group by it.
-        anchor = min(group, key=lambda x: (facts.get(x, ([], 0, ""))[2], x))
+        kept, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+        rule = None if runner_up is None else keeper.deciding_rule(priority, kept, runner_up)
+        anchor = keeper.anchor_of(group, facts)
         chosen = chosen_for.get(anchor)
         if chosen not in group:
             chosen = max((x for x in group if x in decided_at), key=decided_at.__getitem__, default=None)
         if chosen is not None:
-            keeper, runner_up, rule = chosen, keeper, "review"
+            kept, runner_up, rule = chosen, kept, "review"
         values += [
-            (x, {"keeper_id": keeper, "keeper": x == keeper, "size": len(group), "anchor": anchor,
+            (x, {"keeper_id": kept, "keeper": x == kept, "size": len(group), "anchor": anchor,
                  "rule": rule, "runner_up": runner_up})
             for x in group
         ]  # fmt: skip

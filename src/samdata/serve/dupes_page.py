@@ -20,7 +20,8 @@ from fastapi.responses import HTMLResponse
 
 from samdata.browse import first_words
 from samdata.catalog import Catalog
-from samdata.curate import secrets
+from samdata.curate import keeper, secrets
+from samdata.curate.keeper import KeeperFacts
 from samdata.serve.api import read_catalog
 from samdata.serve.pages import render, shown_body, text_of
 
@@ -129,42 +130,35 @@ def _best_source(sources: list[str], priority: list[str]) -> tuple[int, str | No
 
 
 def _fallback_rule(
-    keeper: str, others: list[str], facts: dict[str, Any], priority: list[str]
+    kept: str, others: list[str], facts: dict[str, KeeperFacts], priority: list[str]
 ) -> tuple[str, str]:
     """For clusters stored before curate recorded its rule: the same priority as curate's, the
     runner-up and the first criterion on which the keeper beats it."""
-    from datetime import datetime
-
-    def key(x: str) -> tuple[int, int, float, str]:
-        sources, flags, created = facts.get(x, ([], 0, ""))
-        newest = -datetime.fromisoformat(created).timestamp() if created else 0.0
-        return _best_source(sources, priority)[0], flags, newest, x
-
+    key = keeper.priority_key(facts, priority)
     runner = min(others, key=key)
-    names = ("source_priority", "fewer_flags", "newest", "smallest_id")
-    return next(n for n, k, o in zip(names, key(keeper), key(runner), strict=True) if k != o), runner
+    return keeper.deciding_rule(key, kept, runner), runner
 
 
 def why(cat: Catalog, cluster: dict[str, Any], priority: list[str]) -> dict[str, Any]:
     """Which rule made the keeper the keeper, in words: what separated it from the runner-up (the
     member next in priority), or the review decision that chose it."""
-    keeper = cluster["keeper"]
+    kept = cluster["keeper"]
     members = [m["id"] for m in cluster["members"]]
-    value = next((m["neardup"] for m in cluster["members"] if m["id"] == keeper), {})
+    value = next((m["neardup"] for m in cluster["members"] if m["id"] == kept), {})
     facts = cat.keeper_facts(members)
     rule, runner = value.get("rule"), value.get("runner_up")
-    others = [x for x in members if x != keeper]
+    others = [x for x in members if x != kept]
     if rule is None and others:
-        rule, runner = _fallback_rule(keeper, others, facts, priority)
+        rule, runner = _fallback_rule(kept, others, facts, priority)
     out: dict[str, Any] = {"rule": rule, "label": RULES.get(rule or "", rule), "runner_up": runner}
-    k_sources, k_flags, k_created = facts.get(keeper, ([], 0, ""))
-    r_sources, r_flags, r_created = facts.get(runner or "", ([], 0, ""))
+    k_sources, k_flags, k_created, _ = facts.get(kept, keeper.NO_FACTS)
+    r_sources, r_flags, r_created, _ = facts.get(runner or "", keeper.NO_FACTS)
     short = (runner or "")[:12]
     if rule == "review":
         decision = cat.decisions_in_force("keepers").get(cluster["anchor"])
         by = f" (decision #{decision['id']}, {decision['decided_at']})" if decision else ""
         then = (
-            "the priority keeps it too" if runner in (None, keeper)
+            "the priority keeps it too" if runner in (None, kept)
             else f"by priority alone the keeper would be {short}"
         )  # fmt: skip
         out["text"] = f"Chosen in review{by}: it stays the keeper while it is in this cluster; {then}."
@@ -181,13 +175,14 @@ def why(cat: Catalog, cluster: dict[str, Any], priority: list[str]) -> dict[str,
             f" ({k_flags} against {r_flags} for {short})."
         )
     elif rule == "newest":
-        out["text"] = (
-            f"Same source rank and quality flags as the runner-up {short}; it is the newest"
+        out["text"] = f"Same source rank and quality flags as the runner-up {short}; it is the newest" + (
             f" (first ingested {k_created}, the runner-up {r_created})."
+            if k_created != r_created
+            else f" (both first ingested {k_created}; the catalog got it after the runner-up)."
         )
     elif rule == "smallest_id":
         out["text"] = (
-            f"Source rank, quality flags and first-ingest time tie with the runner-up {short}: the smallest id"
+            f"Source rank, quality flags, first-ingest time and catalog order tie with the runner-up {short}: the smallest id"
             " decides (a stable tie-break)."
         )
     else:
