@@ -387,24 +387,26 @@ def _repetition(band_power: np.ndarray, loud_db: float, window: int = 120, step:
     n = f.shape[0]
     window = min(window, n)  # a clip shorter than the window is one window
     # 140-400 ms periods, as long as c(2L) still compares 40 frames (0.4 s) or more.
-    lags = range(14, min(40, (window - 40) // 2) + 1, 2)
-    if not lags:
+    lags = np.arange(14, min(40, (window - 40) // 2) + 1, 2)
+    if not len(lags):
         return 0.0
+    # Every shift the score reads, once per window: c(L) = <w[:-L], w[L:]> / (|w[:-L]| |w[L:]|), the
+    # products from the window's Gram matrix (one diagonal per shift) and the norms from the running
+    # sum of its frames' energies.
+    shifts, at = np.unique(np.concatenate([lags, 2 * lags, lags // 2, 3 * lags // 2]), return_inverse=True)
+    at_l, at_2l, at_half, at_3half = at.reshape(4, len(lags))
     best = 0.0
     for start in range(0, n - window + 1, step):
         w = f[start : start + window]
         w = w - w.mean(axis=0)
         if not np.any(w):
             continue
-
-        def c(lag: int, w: np.ndarray = w) -> float:
-            a, b = w[:-lag], w[lag:]
-            den = math.sqrt(float((a * a).sum() * (b * b).sum())) + 1e-12
-            return float((a * b).sum()) / den
-
-        for lag in lags:
-            score = min(c(lag), c(2 * lag)) - max(c(lag // 2), c(3 * lag // 2))
-            best = max(best, score)
+        energy = np.concatenate([[0.0], np.cumsum((w * w).sum(axis=1))])
+        gram = w @ w.T
+        products = np.array([np.trace(gram, offset=int(k)) for k in shifts])
+        c = products / (np.sqrt(energy[window - shifts] * (energy[window] - energy[shifts])) + 1e-12)
+        score = np.minimum(c[at_l], c[at_2l]) - np.maximum(c[at_half], c[at_3half])
+        best = max(best, float(score.max()))
     return best
 
 
