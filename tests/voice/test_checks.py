@@ -20,6 +20,7 @@ from samdata.voice.checks import (
     CHECK_NAMES,
     DEFAULT,
     Thresholds,
+    _repetition,
     duplicate_pairs,
     failed,
     figures,
@@ -380,3 +381,38 @@ def test_vad_probabilities_replace_the_percentile_floor() -> None:
     assert clean["vad_snr_db"] > 40 and failed(clean) == []
     # With no pause at all the VAD floor cannot be measured, and is not judged.
     assert math.isnan(figures(x, RATE, np.ones(n16))["vad_snr_db"])
+
+
+def _repetition_by_definition(
+    band_power: np.ndarray, loud_db: float, window: int = 120, step: int = 10
+) -> float:
+    """The rhythm score as its docstring defines it, one correlation at a time."""
+    f = np.log(np.maximum(band_power, 10 ** ((loud_db - 50) / 10) * band_power.shape[1]))
+    window = min(window, len(f))
+    best = 0.0
+    for start in range(0, len(f) - window + 1, step):
+        w = f[start : start + window] - f[start : start + window].mean(axis=0)
+        if not np.any(w):
+            continue
+
+        def c(lag: int, w: np.ndarray = w) -> float:
+            a, b = w[:-lag], w[lag:]
+            return float((a * b).sum()) / (math.sqrt(float((a * a).sum() * (b * b).sum())) + 1e-12)
+
+        for lag in range(14, min(40, (window - 40) // 2) + 1, 2):
+            best = max(best, min(c(lag), c(2 * lag)) - max(c(lag // 2), c(3 * lag // 2)))
+    return best
+
+
+def test_the_rhythm_score_is_its_definition() -> None:
+    """The one-pass score (shifts from a Gram matrix) equals the correlations computed one by one,
+    on steady rhythms, on noise and on clips shorter than a window."""
+    rng = np.random.default_rng(7)
+    for n in (60, 119, 120, 400, 1500):
+        for period in (3.0, 5.5, 9.0):
+            pulse = (1 + np.sin(2 * np.pi * np.arange(n) / (period * 4))) ** 2
+            band_power = rng.gamma(1.0, 1.0, (n, 24)) * pulse[:, None]
+            assert _repetition(band_power, -20.0) == pytest.approx(
+                _repetition_by_definition(band_power, -20.0), abs=1e-9
+            )
+    assert _repetition(np.ones((300, 24)), 0.0) == 0.0  # a steady tone: no window varies
