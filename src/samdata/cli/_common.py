@@ -94,7 +94,11 @@ def stage_engine(cfg: Config, kind: str | None, workers: int | None) -> Iterator
     with ExitStack() as stack:
         try:
             engine = stack.enter_context(configured_engine(cfg.engine, kind, workers))
-        except (ImportError, ConnectionError, RuntimeError) as e:
+        except ConnectionError as e:  # Ray's own text names its flags, not ours
+            where = cfg.engine.address or os.environ.get("RAY_ADDRESS")
+            fail(f"cannot reach the Ray cluster at {where!r} ([engine] address or RAY_ADDRESS): {e}"
+                 " (start one with `ray start --head`, or leave address out for a Ray of this command)")  # fmt: skip
+        except (ImportError, RuntimeError) as e:
             fail(f"cannot start the {kind or cfg.engine.kind} engine: {e}")
         if engine is not None:
             err.print(f"engine: {engine.name}, {engine.cpus} CPUs")
