@@ -98,7 +98,7 @@ def stage_engine(cfg: Config, kind: str | None, workers: int | None) -> Iterator
             where = cfg.engine.address or os.environ.get("RAY_ADDRESS")
             fail(f"cannot reach the Ray cluster at {where!r} ([engine] address or RAY_ADDRESS): {e}"
                  " (start one with `ray start --head`, or leave address out for a Ray of this command)")  # fmt: skip
-        except (ImportError, RuntimeError) as e:
+        except (ImportError, RuntimeError, ValueError) as e:  # ValueError: e.g. ray:// without ray[client]
             fail(f"cannot start the {kind or cfg.engine.kind} engine: {e}")
         if engine is not None:
             err.print(f"engine: {engine.name}, {engine.cpus} CPUs")
