@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -89,8 +90,15 @@ def cluster() -> Iterator[Any]:
     from ray.cluster_utils import Cluster
 
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    with socket.socket() as s:  # a free port for the head's Ray Client server
+        s.bind(("127.0.0.1", 0))
+        client_port = s.getsockname()[1]
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port},
+    )
     c.add_node(num_cpus=1)
+    c.client_address = f"ray://127.0.0.1:{client_port}"  # type: ignore[attr-defined]
     ray.init(address=c.address, logging_level="warning")
     try:
         yield c
@@ -228,29 +236,41 @@ def _without_times(value: Any) -> Any:
     return value
 
 
-def test_the_cli_starts_a_ray_of_its_own_and_stats_and_dupes_match(tmp_path: Path) -> None:
-    """`--engine ray` without an address: a Ray on this machine, started for the command (in a
-    process of its own, as a user runs it)."""
-    for name in ("local", "ray"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "samdata.toml").write_text(fixtures_toml())
+def _stats_and_dupes_by_cli(tmp_path: Path, runs: dict[str, tuple[list[str], str]]) -> dict[str, Any]:
+    """`samdata ingest` and `curate` of the real fixtures, each in a process of its own as a user
+    runs them, once per run (its extra arguments and config), then `stats --json` and `dupes --json`
+    with times and folders left out."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    for name, extra in (("local", []), ("ray", ["--engine", "ray"])):
-        cfg = str(tmp_path / name / "samdata.toml")
+    outputs = {}
+    for name, (extra, toml) in runs.items():
+        (tmp_path / name).mkdir()
+        cfg = tmp_path / name / "samdata.toml"
+        cfg.write_text(fixtures_toml() + toml)
         for command in ("ingest", "curate"):
             done = subprocess.run(
-                [sys.executable, "-m", "samdata", command, "--config", cfg, *extra],
+                [sys.executable, "-m", "samdata", command, "--config", str(cfg), *extra],
                 capture_output=True, text=True, timeout=600, env=env,
             )  # fmt: skip
             assert done.returncode == 0, done.stderr[-3000:]
-            if extra:
-                assert "engine: ray" in done.stderr
-    outputs = {
-        name: [_without_times(_cli(cmd, "--config", str(tmp_path / name / "samdata.toml"), "--json")) for cmd in ("stats", "dupes")]
-        for name in ("local", "ray")
-    }  # fmt: skip
-    local, on_ray = outputs["local"], outputs["ray"]
-    assert _paths_relative(on_ray, tmp_path / "ray") == _paths_relative(local, tmp_path / "local")
+            assert ("engine: ray" in done.stderr) == (name != "local")
+        outputs[name] = _paths_relative(
+            [_without_times(_cli(cmd, "--config", str(cfg), "--json")) for cmd in ("stats", "dupes")], tmp_path / name
+        )  # fmt: skip
+    return outputs
+
+
+def test_the_cli_starts_a_ray_of_its_own_and_stats_and_dupes_match(tmp_path: Path) -> None:
+    """`--engine ray` without an address: a Ray on this machine, started for the command."""
+    outputs = _stats_and_dupes_by_cli(tmp_path, {"local": ([], ""), "ray": (["--engine", "ray"], "")})
+    assert outputs["ray"] == outputs["local"]
+
+
+def test_the_cli_through_ray_client_on_two_nodes_matches_the_local_run(cluster: Any, tmp_path: Path) -> None:
+    """`[engine] address = "ray://..."`, as from a machine outside the cluster: every batch goes
+    through Ray Client's connection to the two nodes."""
+    client = f'[engine]\nkind = "ray"\naddress = "{cluster.client_address}"\n'
+    outputs = _stats_and_dupes_by_cli(tmp_path, {"local": ([], ""), "client": ([], client)})
+    assert outputs["client"] == outputs["local"]
 
 
 def _paths_relative(value: Any, folder: Path) -> Any:
