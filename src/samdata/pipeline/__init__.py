@@ -143,7 +143,7 @@ def run_pipeline(
             if "scan" in stages:
                 stage("scan", lambda: _scan(config, cat, progress.get("scan"), report))
             if "ingest" in stages:
-                stage("ingest", lambda: _ingest(config, cat, progress.get("ingest"), engine()))
+                stage("ingest", lambda: _ingest(config, cat, progress.get("ingest"), engine))
             if "curate" in stages:
                 stage("curate", lambda: _curate(config, cat, progress.get("curate"), workers, engine()))
             for name in config.recipes if "export" in stages else ():
@@ -187,11 +187,14 @@ def _scan(config: Config, cat: Catalog, progress: Any, report: PipelineReport) -
     return {**scan.counts(), "offline_roots": offline, "elapsed_s": round(scan.elapsed_s, 3)}
 
 
-def _ingest(config: Config, cat: Catalog, progress: Any, engine: Engine | None) -> dict[str, Any]:
+def _ingest(
+    config: Config, cat: Catalog, progress: Any, engine_for: Callable[[], Engine | None]
+) -> dict[str, Any]:
     from samdata.ingest import run_ingest
 
     if not config.sources:
         raise _Skip("no sources configured")
+    engine = engine_for()  # only now: nothing to ingest starts no cluster
     summary = run_ingest(config, cat, progress=progress, engine=engine).to_dict()
     if summary["unaccounted"]:
         raise PipelineError(
