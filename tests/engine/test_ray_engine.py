@@ -90,15 +90,8 @@ def cluster() -> Iterator[Any]:
     from ray.cluster_utils import Cluster
 
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    with socket.socket() as s:  # a free port for the head's Ray Client server
-        s.bind(("127.0.0.1", 0))
-        client_port = s.getsockname()[1]
-    c = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port},
-    )
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     c.add_node(num_cpus=1)
-    c.client_address = f"ray://127.0.0.1:{client_port}"  # type: ignore[attr-defined]
     ray.init(address=c.address, logging_level="warning")
     try:
         yield c
@@ -265,11 +258,46 @@ def test_the_cli_starts_a_ray_of_its_own_and_stats_and_dupes_match(tmp_path: Pat
     assert outputs["ray"] == outputs["local"]
 
 
-def test_the_cli_through_ray_client_on_two_nodes_matches_the_local_run(cluster: Any, tmp_path: Path) -> None:
+@pytest.fixture
+def client_server(cluster: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A Ray Client server for the two nodes, as `ray start --head` runs one, but in Ray's one-process
+    mode: the head's proxy starts a server process per client, and on the CI machine that start
+    failed once with its log out of reach. This one's log goes into the failure's message."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "ray_client_server.err"
+    with log.open("w") as err:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "ray.util.client.server", "--mode", "legacy",
+             "--address", cluster.address, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while server.poll() is None and time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        assert server.poll() is None, log.read_text()[-3000:]
+        yield f"ray://127.0.0.1:{port}", log
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_cli_through_ray_client_on_two_nodes_matches_the_local_run(
+    client_server: tuple[str, Path], tmp_path: Path
+) -> None:
     """`[engine] address = "ray://..."`, as from a machine outside the cluster: every batch goes
     through Ray Client's connection to the two nodes."""
-    client = f'[engine]\nkind = "ray"\naddress = "{cluster.client_address}"\n'
-    outputs = _stats_and_dupes_by_cli(tmp_path, {"local": ([], ""), "client": ([], client)})
+    address, log = client_server
+    client = f'[engine]\nkind = "ray"\naddress = "{address}"\n'
+    try:
+        outputs = _stats_and_dupes_by_cli(tmp_path, {"local": ([], ""), "client": ([], client)})
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}\nthe Ray Client server's log:\n{log.read_text()[-3000:]}") from None
     assert outputs["client"] == outputs["local"]
 
 
