@@ -327,6 +327,7 @@ class VoiceSettings(_Strict):
     max_clip_s: Annotated[float, Field(gt=0)] = 15.0
     min_clean_minutes: Annotated[float, Field(ge=0)] = 10.0  # packaging warns under this
     thresholds: dict[str, float] = Field(default_factory=dict)  # overrides of samdata.voice.checks.Thresholds
+    quality_model: bool = True  # DNSMOS P.835 on every clip (the `quality` check); false leaves it out
     rvc: VoiceRvc = Field(default_factory=VoiceRvc)
 
     @model_validator(mode="after")

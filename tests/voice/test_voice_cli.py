@@ -66,6 +66,7 @@ def test_run_cuts_checks_and_reports_what_it_could_not_read(estate: Path) -> Non
     )
     assert all(set(k["failed"]) <= set(CHECK_NAMES) for k in clips)
     assert all(k["passed"] == (not k["failed"]) for k in clips)
+    assert all(1 <= k["figures"]["dnsmos_ovrl"] <= 5 and "dnsmos_bak" in k["figures"] for k in clips)
     by_file: dict[str, list[dict[str, Any]]] = {}
     for k in clips:
         by_file.setdefault(Path(k["source_file"]).name, []).append(k)

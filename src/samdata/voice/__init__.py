@@ -26,7 +26,7 @@ from samdata.catalog import Catalog, utcnow
 from samdata.catalog.voice import ClipRow
 from samdata.config import Config, VoiceSource
 
-VERSION = 1
+VERSION = 2  # 2: the DNSMOS quality figures
 SPEAKER_MARGIN = 0.1  # under the least similar reference (to the others) that still counts as the voice
 
 
@@ -65,6 +65,7 @@ def pipeline_key(config: Config) -> str:
     v = config.voice
     return orjson.dumps(
         {"version": VERSION, "min_s": v.min_clip_s, "max_s": v.max_clip_s, "thresholds": sorted(v.thresholds.items()),
+         "quality_model": v.quality_model,
          "references": {s.name: sorted(_references(s.references)) for s in v.speakers}},
         option=orjson.OPT_SORT_KEYS,
     ).decode()  # fmt: skip
@@ -85,27 +86,36 @@ def clip_id(content_hash: str, start_s: float, end_s: float) -> str:
 
 def run_voice(config: Config, catalog: Catalog, progress: Any = None) -> VoiceReport:
     """Extract, segment and verify every recording of every voice source; return what happened."""
-    with _one_core():
-        return _run_voice(config, catalog, progress)
+    with _one_core() as spare, contextlib.ExitStack() as stack:
+        scorer = None
+        if config.voice.quality_model:
+            from samdata.voice import quality
+
+            try:
+                scorer = stack.enter_context(quality.Scorer(spare))
+            except quality.QualityModelMissing as e:
+                raise VoiceError(f"{e} (or set [voice] quality_model = false)") from e
+        return _run_voice(config, catalog, progress, scorer)
 
 
 @contextlib.contextmanager
-def _one_core() -> Iterator[None]:
-    """Run on one CPU (Linux). Silero's ggml build sizes its OpenMP team by the CPUs the process may
-    use when it first runs; on two cores its threads spent more time waiting on each other than
-    computing: VAD 20x realtime, 33x pinned (measured on this project's 2-core machines)."""
+def _one_core() -> Iterator[frozenset[int]]:
+    """Run this thread on one CPU (Linux) and give the others, for the quality model's thread.
+    Silero's ggml build sizes its OpenMP team by the CPUs the process may use when it first runs; on
+    two cores its threads spent more time waiting on each other than computing: VAD 20x realtime,
+    33x pinned (measured on this project's 2-core machines)."""
     setter = getattr(os, "sched_setaffinity", None)
     allowed = os.sched_getaffinity(0) if setter else set()
     if setter and len(allowed) > 1:
         setter(0, {min(allowed)})
     try:
-        yield
+        yield frozenset(allowed) - {min(allowed)} if len(allowed) > 1 else frozenset()
     finally:
         if setter and len(allowed) > 1:
             setter(0, allowed)
 
 
-def _run_voice(config: Config, catalog: Catalog, progress: Any) -> VoiceReport:
+def _run_voice(config: Config, catalog: Catalog, progress: Any, scorer: Any = None) -> VoiceReport:
     import time
 
     from samdata.voice import audio
@@ -142,7 +152,7 @@ def _run_voice(config: Config, catalog: Catalog, progress: Any) -> VoiceReport:
                 profiles[source.speaker] = _speaker_profile(config, source.speaker, thresholds)
             refs, speaker_t = profiles[source.speaker]
             try:
-                clips, dropped = _cut(path, info, content_hash, config, speaker_t, refs)
+                clips, dropped = _cut(path, info, content_hash, config, speaker_t, refs, scorer)
             except audio.AudioError as e:
                 catalog.save_voice_file(
                     source.name, path, source.speaker, {}, "failed", str(e), key, utcnow()
@@ -212,20 +222,87 @@ def _spans(blocks: Iterator[np.ndarray], rate: int, spans: list[tuple[float, flo
 
 
 def _cut(
-    path: str, info: Any, content_hash: str, config: Config, thresholds: Any, profile: Any
+    path: str, info: Any, content_hash: str, config: Config, thresholds: Any, profile: Any, scorer: Any = None
 ) -> tuple[list[ClipRow], list[tuple[float, float, str]]]:
-    from samdata.voice import audio, checks, segment
+    from samdata.voice import checks
 
     v = config.voice
-    found = segment.stream_segments(
-        audio.blocks(Path(path), segment.VAD_RATE), min_s=v.min_clip_s, max_s=v.max_clip_s
-    )
-    segs, dropped = found.segments, found.dropped
+    scores: dict[int, dict[str, float]] = {}
+    clips: list[ClipRow] = []
     # A second streamed pass at the analysis rate (decoding runs ~800x realtime): holding the
     # recording between the passes would make a 3-hour file sit in memory.
     rate = min(info.rate, 48_000)  # the bandwidth check reads the recording's own spectrum
+    try:
+        segs, dropped = _segments(path, v.min_clip_s, v.max_clip_s, scorer, scores)
+        _measure(path, rate, segs, content_hash, thresholds, profile, clips)
+        if scorer is not None:
+            scorer.drain()
+    except BaseException:
+        if scorer is not None:
+            scorer.discard()
+        raise
+    for i, clip in enumerate(clips):
+        clip.figures.update(scores.get(i, {}))
+        clip.failed = checks.failed(clip.figures, thresholds)
+    return clips, [(round(a, 3), round(b, 3), r) for a, b, r in dropped]
+
+
+def _segments(
+    path: str, min_s: float, max_s: float, scorer: Any, scores: dict[int, dict[str, float]]
+) -> tuple[list[Any], list[tuple[float, float, str]]]:
+    """The first pass: VAD and segmentation of the recording's 16 kHz stream. Each clip, once
+    settled, goes to the quality scorer from the audio still held (only what a clip not yet settled
+    may start in), so the model runs on the other core while the VAD reads on; its figures land in
+    `scores` under the clip's index."""
+    from samdata.voice import audio, segment
+
+    seg = segment.Segmenter(min_s, max_s, keep_probabilities=False)
+    segs: list[Any] = []
+    dropped: list[tuple[float, float, str]] = []
+    held: list[np.ndarray] = []
+    held_from = 0  # the sample held[0] starts at
+
+    def settled(found: list[Any]) -> None:
+        nonlocal held_from
+        for s in found:
+            if isinstance(s, segment.Dropped):
+                dropped.append(s)
+                continue
+            i = len(segs)
+            segs.append(s)
+            if scorer is not None:
+                a, b = round(s.start_s * segment.VAD_RATE), round(s.end_s * segment.VAD_RATE)
+                parts, pos = [], held_from
+                for block in held:
+                    if pos < b and a < pos + len(block):
+                        parts.append(block[max(a - pos, 0) : b - pos])
+                    pos += len(block)
+                clip = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+                scorer.submit(clip, lambda f, i=i: scores.__setitem__(i, f))
+        while held and held_from + len(held[0]) <= seg.earliest_start:
+            held_from += len(held.pop(0))
+
+    for block in audio.blocks(Path(path), segment.VAD_RATE):
+        if scorer is not None:
+            held.append(block)
+        settled(seg.feed(block))
+    settled(seg.finish())
+    return segs, dropped
+
+
+def _measure(
+    path: str,
+    rate: int,
+    segs: list[Any],
+    content_hash: str,
+    thresholds: Any,
+    profile: Any,
+    clips: list[ClipRow],
+) -> None:
+    """Each segment's figures, speaker similarity and fingerprint, into `clips`."""
+    from samdata.voice import audio, checks
+
     spans = [(s.start_s, s.end_s) for s in segs]
-    clips: list[ClipRow] = []
     for seg, samples in zip(segs, _spans(audio.blocks(Path(path), rate), rate, spans), strict=True):
         # Without the VAD's probabilities: inside a clip its low frames are word gaps, not the
         # background, and read clean speech as noisy (8-20 dB on espeak-ng sentences).
@@ -238,9 +315,8 @@ def _cut(
             )
         clips.append(
             ClipRow(clip_id(content_hash, seg.start_s, seg.end_s), round(seg.start_s, 3), round(seg.end_s, 3),
-                    figs, checks.failed(figs, thresholds), checks.fingerprint(at16))
+                    figs, [], checks.fingerprint(at16))
         )  # fmt: skip
-    return clips, [(round(a, 3), round(b, 3), r) for a, b, r in dropped]
 
 
 def _mark_duplicates(clips: list[ClipRow], others: list[tuple[str, bytes]], thresholds: Any) -> None:

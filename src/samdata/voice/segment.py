@@ -374,6 +374,12 @@ class Segmenter:
         """The speech probability of every frame so far (empty unless keep_probabilities)."""
         return np.concatenate(self._probs) if self._probs else np.zeros(0, np.float32)
 
+    @property
+    def earliest_start(self) -> int:
+        """The earliest 16 kHz sample a clip not yet returned can start at: a caller holding the audio
+        (to score each clip as it settles) may let go of what lies before it."""
+        return self._env.base * WINDOW
+
     def feed(self, block: np.ndarray) -> list[Segment | Dropped]:
         self._env.feed(block)
         return self._steps(self._vad.feed(block))

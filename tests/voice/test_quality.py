@@ -1,0 +1,120 @@
+"""DNSMOS P.835 (samdata.voice.quality): the reference's windows, the scores on the espeak-ng
+benchmark of test_checks, and the scorer thread's order and bound."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import samdata.voice
+from samdata.catalog import Catalog
+from samdata.voice import VoiceError, audio, clips_json, quality, run_voice, segment
+from samdata.voice.checks import DEFAULT, failed
+from tests.conftest import config_for
+from tests.voice.speech import SENTENCES, recording, voice_toml, write_wav
+from tests.voice.test_checks import benchmark, to16k
+
+
+def test_windows_follow_the_reference() -> None:
+    short = np.arange(3 * quality.RATE, dtype=np.float32)
+    (one,) = quality.windows(short)  # repeated back to back until it fills 9.01 s
+    assert np.array_equal(one, np.tile(short, 4)[: quality.WINDOW])
+    long = np.arange(12 * quality.RATE, dtype=np.float32)
+    w = quality.windows(long)  # floor(12) - 9.01 -> 2 hops of one second after the first window
+    assert len(w) == 3 and [int(x[0]) for x in w] == [0, quality.RATE, 2 * quality.RATE]
+    assert quality.windows(np.zeros(0)).shape == (0, quality.WINDOW)
+    assert all(np.isnan(v) for v in quality.dnsmos(np.zeros(0)).values())
+
+
+def test_loud_noise_fails_and_every_clean_voice_passes() -> None:
+    """On the benchmark's sentences: each clean clip (and each of the second speakers, clean voices
+    too) passes `quality`, each one under white or babble noise at 0 dB fails it."""
+    by_class: dict[str, list[list[str]]] = {}
+    for cls, variant, x in benchmark():
+        if cls in ("clean", "speaker") or (cls == "noise" and "music" not in variant):
+            key = cls if cls != "noise" else variant.split()[-2] + " dB"
+            by_class.setdefault(key, []).append(failed(quality.dnsmos(to16k(x)), DEFAULT))
+    share = {k: sum("quality" in f for f in v) / len(v) for k, v in by_class.items()}
+    print("\nshare failing quality:", {k: round(v, 2) for k, v in share.items()})
+    assert share["clean"] == 0 and share["speaker"] == 0
+    assert share["0 dB"] == 1.0
+    assert share["5 dB"] >= share["10 dB"]  # the score falls with the noise
+
+
+def test_the_scorer_answers_in_order_with_a_bounded_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[int] = []
+    release = threading.Event()
+
+    def slow(x16: np.ndarray) -> dict[str, float]:
+        started.append(int(x16[0]))
+        release.wait(5)
+        return {"dnsmos_ovrl": float(x16[0])}
+
+    monkeypatch.setattr(quality, "dnsmos", slow)
+    got: list[float] = []
+    with quality.Scorer(queued_s=8 / quality.RATE) as scorer:  # two clips of 4 samples
+        for i in range(2):
+            scorer.submit(np.full(4, i, np.float32), lambda f: got.append(f["dnsmos_ovrl"]))
+        assert got == []  # within the bound nothing waits
+        threading.Timer(0.2, release.set).start()
+        t0 = time.monotonic()
+        scorer.submit(np.full(4, 2, np.float32), lambda f: got.append(f["dnsmos_ovrl"]))
+        assert time.monotonic() - t0 >= 0.15 and got == [0.0]  # the third waited for the first
+        scorer.drain()
+    assert got == [0.0, 1.0, 2.0] and started == [0, 1, 2]
+
+
+def test_each_clip_is_scored_on_its_own_audio_while_the_vad_reads(tmp_path: Path) -> None:
+    """`samdata voice run` hands each clip to the scorer from the audio of its first pass as soon as
+    the clip settles, holding only what a later clip may start in: over a recording of several 30 s
+    blocks, each scored clip is exactly that clip of the whole recording at 16 kHz, in order."""
+    parts = []
+    for k in range(6):  # three sentences, then a pause long enough for the segmenter to settle them
+        r = recording([SENTENCES[(3 * k + j) % len(SENTENCES)] for j in range(3)], pause_s=0.8)
+        parts += [r.samples, np.zeros(2 * r.rate, np.float32)]
+    path = write_wav(tmp_path / "talk.wav", np.concatenate(parts), r.rate)
+    scored: list[np.ndarray] = []
+
+    class Collect:
+        def submit(self, x16: np.ndarray, done: Any) -> None:
+            scored.append(np.array(x16))
+            done({"order": len(scored)})
+
+    scores: dict[int, dict[str, float]] = {}
+    segs, dropped = samdata.voice._segments(str(path), 1.5, 15.0, Collect(), scores)
+    whole = audio.load(path, segment.VAD_RATE)
+    assert len(whole) > 3 * 30 * segment.VAD_RATE and len(segs) >= 12
+    reference = segment.stream_segments(audio.blocks(path, segment.VAD_RATE))
+    assert segs == reference.segments and dropped == reference.dropped  # the same cuts as without scoring
+    assert len(scored) == len(segs)
+    for s, x in zip(segs, scored, strict=True):
+        assert np.array_equal(
+            x, whole[round(s.start_s * segment.VAD_RATE) : round(s.end_s * segment.VAD_RATE)]
+        )
+    assert scores == {i: {"order": i + 1} for i in range(len(segs))}
+
+
+def test_a_missing_model_is_named_and_the_check_can_be_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = recording(SENTENCES[:2], pause_s=0.8)
+    write_wav(tmp_path / "take.wav", r.samples, r.rate)
+    body = voice_toml([("me", None, False)], [("takes", f"{tmp_path}/*.wav", "me")])
+
+    def missing() -> None:
+        raise quality.QualityModelMissing("the speech-quality model (DNSMOS) needs onnxruntime")
+
+    monkeypatch.setattr(quality, "_session", missing)
+    config = config_for(tmp_path, body)
+    with Catalog.open(config.catalog_path) as cat, pytest.raises(VoiceError, match="quality_model = false"):
+        run_voice(config, cat)
+    off = config_for(tmp_path, body + "\n[voice]\nquality_model = false\n")
+    with Catalog.open(off.catalog_path) as cat:
+        assert run_voice(off, cat).clips == 2
+        clips = clips_json(cat)["clips"]
+    assert len(clips) == 2 and not any(k.startswith("dnsmos") for c in clips for k in c["figures"])
