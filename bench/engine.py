@@ -47,7 +47,7 @@ STAGES = ("ingest", "curate")
 SAME = (
     "SELECT id, kind, body_text(body) FROM examples",
     "SELECT example_id, source, file, locator FROM provenance_paths",
-    "SELECT example_id, detector, value FROM attributes",
+    "SELECT * FROM labels",
     "SELECT source, file, locator, reason FROM quarantine",
     "SELECT a, b, jaccard FROM neardup_pairs",
 )

@@ -4,7 +4,7 @@
     python bench/export.py --n 200000        # quicker look
 
 The catalog is filled through the catalog API (ingest's commit_batch, curate's save_labels)
-with the attributes curate writes, which is much faster than running ingest and curate; that set-up
+with the labels curate writes, which is much faster than running ingest and curate; that set-up
 is not timed. Each export runs in its own process, so its peak RSS is its own. Prints examples/s
 written (one process, one core) and peak RSS at two sizes: flat memory means equal RSS.
 """
@@ -79,7 +79,7 @@ def fill(catalog: Catalog, n: int, seed: int = 1) -> None:
             quality.append((ex.id, []))
         catalog.commit_batch(run_id, "chats", file, rows, [], None, utcnow())
         values = {"secrets": secrets, "tokens": tokens, "category": category, "quality": quality}
-        catalog.save_labels(values, dict.fromkeys(values, 1), [], [], [], utcnow())
+        catalog.save_labels(values, dict.fromkeys(values, 1), [], [], [])
 
 
 def child(catalog_path: str, config_path: str, out: str) -> None:

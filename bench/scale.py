@@ -385,7 +385,7 @@ def catalog_pairs(catalog: Path, index: dict[str, int], data: Path) -> set[tuple
         pairs = set()
         clusters: dict[str, list[int]] = {}
         for example_id, value in c.execute(
-            "SELECT example_id, value FROM attributes WHERE detector = 'neardup'"
+            "SELECT example_id, neardup FROM labels WHERE neardup IS NOT NULL"
         ):
             clusters.setdefault(json.loads(value)["keeper_id"], []).append(by_id[example_id])
     for members in clusters.values():

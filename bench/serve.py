@@ -118,13 +118,13 @@ def build(path: Path, n: int, seed: int = 3) -> float:
                 source = SOURCES[i % len(SOURCES)]
                 prov.append((eid, files[source], orjson.dumps({"line": i}).decode(), "{}", run))
                 flags = [{"flag": "short_answer", "reason": "2 words"}] if i % 17 == 0 else []
-                attrs += [
-                    (eid, "secrets", 1, "[]"), (eid, "quality", 1, orjson.dumps(flags).decode()),
-                    (eid, "language", 1, orjson.dumps({"lang": rng.choice(LANGS), "p": 0.99}).decode()),
-                    (eid, "category", 1, orjson.dumps({"category": rng.choice(CATEGORIES)}).decode()),
-                    (eid, "tokens", 1, orjson.dumps({"tokens": 60 + i % 300}).decode()),
-                    (eid, "verdict", 1, orjson.dumps({"kept": not flags, "reason": "short_answer" if flags else None}).decode()),
-                ]  # fmt: skip
+                attrs.append((
+                    eid, "[]", orjson.dumps(flags).decode(),
+                    orjson.dumps({"lang": rng.choice(LANGS), "p": 0.99}).decode(),
+                    orjson.dumps({"category": rng.choice(CATEGORIES)}).decode(),
+                    orjson.dumps({"tokens": 60 + i % 300}).decode(),
+                    orjson.dumps({"kept": not flags, "reason": "short_answer" if flags else None}).decode(),
+                ))  # fmt: skip
                 fts.append((q + "\n" + a,))
             c.executemany(
                 "INSERT INTO examples (id, kind, body, turns, chars, first_run, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -135,7 +135,9 @@ def build(path: Path, n: int, seed: int = 3) -> float:
                 prov,
             )
             c.executemany(
-                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, ?, ?, ?, '')",
+                "INSERT INTO labels (example_id, secrets, secrets_version, quality, quality_version, language,"
+                " language_version, category, category_version, tokens, tokens_version, verdict)"
+                " VALUES (?1, ?2, 1, ?3, 1, ?4, 1, ?5, 1, ?6, 1, ?7)",
                 attrs,
             )
             first = c.execute("SELECT min(rowid) FROM examples WHERE id = ?", (ex[0][0],)).fetchone()[0]

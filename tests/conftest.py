@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from samdata.catalog import Catalog
+from samdata.catalog import Catalog, _statements
+from samdata.catalog.schema import MIGRATIONS
 from samdata.config import Config, load_config, parse_config
 from samdata.demo.estate import Estate, build_estate
 from samdata.scan.run import ScanReport, run_scan
@@ -23,6 +25,24 @@ def real_fixtures() -> Path:
             pytest.fail(f"real fixtures missing at {FIXTURES} (CI must have ../shared)")
         pytest.skip(f"real fixtures not present at {FIXTURES}")
     return FIXTURES
+
+
+def catalog_at(path: Path, version: int) -> sqlite3.Connection:
+    """A catalog with the migrations up to `version` applied, as an older samdata left it (a plain
+    connection: `Catalog.open` would migrate it the rest of the way)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                 " applied_at TEXT NOT NULL)")  # fmt: skip
+    for number, name, sql in MIGRATIONS:
+        if number > version:
+            break
+        conn.execute("BEGIN")
+        for statement in _statements(sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", (number, name))
+        conn.execute("COMMIT")
+    return conn
 
 
 def config_for(tmp: Path, body: str) -> Config:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from samdata.catalog import SCHEMA_VERSION, Catalog, CatalogError
+from tests.conftest import catalog_at
 
 
 def test_open_sets_wal_foreign_keys_and_migrates(tmp_path: Path) -> None:
@@ -115,3 +116,53 @@ def test_sources_mirror_the_config(tmp_path: Path) -> None:
         cat.sync_sources([src])
         rows = {r["name"]: r["active"] for r in cat.conn.execute("SELECT name, active FROM sources")}
         assert rows == {"a": 1, "b": 0}
+
+
+def test_migration_21_folds_each_examples_label_rows_into_one(tmp_path: Path) -> None:
+    """A catalog at schema 20 with labels in `attributes` (rows per example and detector): after the
+    migration each example has one `labels` row with the same values and versions, an example no
+    detector saw has none, and curate at those versions finds nothing to label."""
+    path = tmp_path / "catalog.db"
+    conn = catalog_at(path, 20)
+    ids = ["a" * 32, "b" * 32, "c" * 32]
+    for i in ids:
+        conn.execute(
+            "INSERT INTO examples (id, kind, body, turns, chars, created_at) VALUES (?, 'sft', '{}', 1, 2, 't')",
+            (i,),
+        )
+    versions = {"secrets": 11, "quality": 12, "minhash": 13, "category": 14, "language": 15, "tokens": 16}
+    values = {
+        "secrets": '["email"]', "quality": "[]", "minhash": '{"shingles":3}', "category": "null",
+        "language": '{"lang":"en","p":0.9}', "tokens": '{"tokens":5,"train_tokens":2}',
+    }  # fmt: skip
+    rows = [(ids[0], d, versions[d], v) for d, v in values.items()]
+    rows += [
+        (ids[0], "neardup", 13, '{"keeper":true}'),
+        (ids[0], "verdict", 1, '{"kept":true,"reason":null}'),
+    ]
+    rows += [(ids[1], "quality", 12, '[{"flag":"empty"}]')]
+    conn.executemany("INSERT INTO attributes VALUES (?, ?, ?, ?, 'then')", rows)
+    conn.close()
+    with Catalog.open(path) as cat:
+        assert cat.schema_version() == SCHEMA_VERSION
+        tables = {r[0] for r in cat.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "attributes" not in tables
+        assert cat.labels_of(ids[0]) == {
+            "category": None, "language": {"lang": "en", "p": 0.9}, "minhash": {"shingles": 3},
+            "neardup": {"keeper": True}, "quality": [], "secrets": ["email"],
+            "tokens": {"tokens": 5, "train_tokens": 2}, "verdict": {"kept": True, "reason": None},
+        }  # fmt: skip
+        assert cat.labels_of(ids[1]) == {"quality": [{"flag": "empty"}]}
+        assert cat.labels_of(ids[2]) == {}
+        got = cat.conn.execute(
+            f"SELECT {', '.join(d + '_version' for d in versions)} FROM labels WHERE example_id = ?",
+            (ids[0],),
+        ).fetchone()
+        assert list(got) == list(versions.values())
+        assert cat.unlabelled_count(versions) == 2  # the example with only quality, and the one with none
+        assert [r.id for b in cat.unlabelled(versions, 10) for r in b] == ids[1:]
+        assert [b[0].needs for b in cat.unlabelled(versions, 1)] == [
+            frozenset(versions) - {"quality"},
+            frozenset(versions),
+        ]
+        assert cat.conn.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -21,7 +21,7 @@ def test_curate_labels_once_redacts_and_reports(tmp_path: Path) -> None:
     nothing = dict.fromkeys(everything, 0)
     assert demo.curate.labelled == everything  # the demo curates too
     with Catalog.open(config.catalog_path) as cat:
-        cat.conn.execute("DELETE FROM attributes")  # start over: curate must label everything again
+        cat.conn.execute("DELETE FROM labels")  # start over: curate must label everything again
         first = run_curate(config, cat)
         assert first.labelled == everything
         assert run_curate(config, cat).labelled == nothing  # incremental
@@ -157,11 +157,11 @@ def test_a_run_after_new_examples_reads_only_them_and_a_lost_label_sends_it_back
             == cat.conn.execute("SELECT rowid FROM examples WHERE id = ?", (first[-1],)).fetchone()[0]
         )
         assert run_curate(config, cat).labelled["quality"] == 0
-        # A label removed by hand: the count of label rows moved, so every example is looked at again.
-        cat.conn.execute("DELETE FROM attributes WHERE example_id = ? AND detector = 'tokens'", (first[0],))
+        # A label removed by hand: the count of label values moved, so every example is looked at again.
+        cat.conn.execute(
+            "UPDATE labels SET tokens = NULL, tokens_version = NULL WHERE example_id = ?", (first[0],)
+        )
         again = run_curate(config, cat)
         assert seen[-1] == 0 and again.labelled["tokens"] == 1 and again.labelled["quality"] == 0
-        labelled = cat.conn.execute(
-            "SELECT count(DISTINCT example_id) FROM attributes WHERE detector = 'verdict'"
-        ).fetchone()[0]
+        labelled = cat.conn.execute("SELECT count(*) FROM labels WHERE verdict IS NOT NULL").fetchone()[0]
         assert labelled == 5

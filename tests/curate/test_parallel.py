@@ -12,7 +12,7 @@ from samdata.demo.estate import build_estate
 from samdata.ingest import run_ingest
 
 TABLES = {
-    "attributes": "SELECT example_id, detector, version, value FROM attributes ORDER BY 1, 2",
+    "labels": "SELECT * FROM labels ORDER BY 1",
     "findings": "SELECT example_id, kind, part, span_start, span_end, hash, preview FROM findings ORDER BY 1, 3, 4",
     "redactions": "SELECT example_id, body FROM redactions ORDER BY 1",
     "lsh_index": "SELECT key, example FROM lsh_index ORDER BY 1, 2",
@@ -34,7 +34,7 @@ def _curated(tmp: Path, workers: int) -> tuple[dict[str, list[tuple]], dict]:
 def test_two_workers_label_exactly_as_one(tmp_path: Path) -> None:
     one, report_one = _curated(tmp_path, 1)
     two, report_two = _curated(tmp_path, 2)
-    assert len(one["attributes"]) > 1000 and one["findings"] and one["neardup_pairs"]
+    assert len(one["labels"]) > 1000 and one["findings"] and one["neardup_pairs"]
     for name in TABLES:
         assert one[name] == two[name], name
     timing = ("elapsed_s", "seconds")

@@ -37,7 +37,7 @@ SETTINGS = "[ingest]\nparallel_min_bytes = 0\nchunk_bytes = 65536\n"
 SNAPSHOT = {
     "examples": "SELECT id, kind, body_text(body), turns, chars, forgotten FROM examples",
     "provenance": "SELECT example_id, source, file, locator, meta FROM provenance_paths",
-    "attributes": "SELECT example_id, detector, version, value FROM attributes",
+    "labels": "SELECT * FROM labels",
     "quarantine": "SELECT source, file, locator, reason, snippet FROM quarantine",
     "findings": "SELECT example_id, kind, part, span_start, span_end, hash, preview FROM findings",
     "redactions": "SELECT example_id, body FROM redactions",

@@ -175,7 +175,7 @@ def test_no_conversation_straddles_splits(tmp_path: Path) -> None:
             " FROM provenance_paths"
         ).fetchall()
         clustered = {
-            r[0] for r in cat.conn.execute("SELECT example_id FROM attributes WHERE detector = 'neardup'")
+            r[0] for r in cat.conn.execute("SELECT example_id FROM labels WHERE neardup IS NOT NULL")
         }
     # Near-duplicates group with their cluster instead (documented in samdata.export.split).
     conversation: dict[tuple, set[str]] = {}

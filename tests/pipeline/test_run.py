@@ -29,7 +29,7 @@ STATE = {
     " JOIN ingest_files f ON f.id = p.file_id ORDER BY 1, 2, 3, 4",
     "quarantine": "SELECT source, file, locator, reason, snippet FROM quarantine ORDER BY 1, 2, 3, 4",
     "accounts": "SELECT * FROM ingest_accounts ORDER BY source, file",
-    "attributes": "SELECT example_id, detector, version, value FROM attributes ORDER BY 1, 2",
+    "labels": "SELECT * FROM labels ORDER BY 1",
     "findings": "SELECT example_id, kind, part, span_start, span_end, hash FROM findings ORDER BY 1, 3, 4",
     "neardup_pairs": "SELECT a, b, jaccard FROM neardup_pairs ORDER BY 1, 2",
     "files": "SELECT path, CASE kind WHEN 'symlink' THEN NULL ELSE size END, kind, format, records, bad_records, deleted_scan IS NULL FROM files ORDER BY path",

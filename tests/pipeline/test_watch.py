@@ -102,7 +102,7 @@ def test_new_and_grown_files_are_ingested_and_curated(tmp_path: Path) -> None:
     assert _examples(config_path) == 4
     with Catalog.open(load_config(config_path).catalog_path, readonly=True) as cat:
         runs = cat.pipeline_runs(10)
-        labelled = cat.conn.execute("SELECT count(DISTINCT example_id) FROM attributes").fetchone()[0]
+        labelled = cat.conn.execute("SELECT count(*) FROM labels").fetchone()[0]
     assert {r["trigger"] for r in runs} == {"watch"} and all(r["status"] == "ok" for r in runs)
     assert [s["stage"] for s in runs[-1]["stages"]] == ["ingest", "curate"]
     assert labelled == 4  # curated, not only ingested

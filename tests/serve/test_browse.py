@@ -259,7 +259,7 @@ def test_no_planted_secret_is_served_in_clear(config: Config) -> None:
 def test_browsing_writes_nothing_to_the_catalog(config: Config) -> None:
     path = config.catalog_path
     wal = path.with_name(path.name + "-wal")
-    counted = ("examples", "provenance", "attributes", "findings", "redactions", "pipeline_runs")
+    counted = ("examples", "provenance", "labels", "findings", "redactions", "pipeline_runs")
 
     def state() -> tuple[Any, ...]:
         counts = tuple(_read(config, f"SELECT count(*) FROM {t}")[0][0] for t in counted)

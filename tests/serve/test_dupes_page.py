@@ -85,14 +85,12 @@ def _last_word(cat: Catalog, example_id: str) -> str:
 def _neardup(cat: Catalog) -> dict[str, dict[str, object]]:
     return {
         i: orjson.loads(v)
-        for i, v in cat.conn.execute("SELECT example_id, value FROM attributes WHERE detector = 'neardup'")
+        for i, v in cat.conn.execute("SELECT example_id, neardup FROM labels WHERE neardup IS NOT NULL")
     }
 
 
 def _verdict(cat: Catalog, example_id: str) -> dict[str, object]:
-    row = cat.conn.execute(
-        "SELECT value FROM attributes WHERE example_id = ? AND detector = 'verdict'", (example_id,)
-    ).fetchone()
+    row = cat.conn.execute("SELECT verdict FROM labels WHERE example_id = ?", (example_id,)).fetchone()
     return dict(orjson.loads(row[0]))
 
 
@@ -312,7 +310,7 @@ def test_curate_records_the_rule_newest_and_fewer_flags(scratch: Config) -> None
             # the first cluster's other member is newer; the second's keeper gets a quality flag
             c.execute("UPDATE examples SET created_at = '2099-01-01T00:00:00+00:00' WHERE id = ?", (other1,))
             c.execute(
-                "UPDATE attributes SET value = ? WHERE example_id = ? AND detector = 'quality'",
+                "UPDATE labels SET quality = ? WHERE example_id = ?",
                 ('[{"flag": "too_short"}]', keeper2),
             )
     run_pipeline(scratch, stages=["curate"])

@@ -27,7 +27,7 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 
-from samdata.catalog import Catalog, utcnow
+from samdata.catalog import Catalog
 from samdata.config import Config, load_config
 from samdata.curate.verdict import DROPPED_IN_REVIEW
 from samdata.demo.estate import build_estate
@@ -268,7 +268,7 @@ def test_drop_leaves_the_pair_out_until_undone(config: Config) -> None:
     assert _data_version(config) == settled
     # a verdict stored without the decisions (as a batch relabelling the example would) is corrected
     with Catalog.open(config.catalog_path) as cat:
-        cat.save_verdicts([(item, {"kept": True, "reason": None})], utcnow())
+        cat.save_verdicts([(item, {"kept": True, "reason": None})])
     run_pipeline(config, stages=["curate"])
     assert _verdict(config, item)["reason"] == DROPPED_IN_REVIEW
     # undone: kept again, exported again, as mined

@@ -15,12 +15,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from samdata.catalog import Catalog, _statements, utcnow
-from samdata.catalog.schema import MIGRATIONS
+from samdata.catalog import Catalog, utcnow
 from samdata.config import RVC_LOSS_PATTERN, RVC_STEP_PATTERN, load_config
 from samdata.process import pid_alive
 from samdata.train import TrainError
 from samdata.train.rvc_backend import LossReader, check_package, prepare
+from tests.conftest import catalog_at
 from tests.test_cli import run_cli
 from tests.voice.speech import SENTENCES, recording, voice_toml, write_wav
 
@@ -286,18 +286,7 @@ def test_migration_20_keeps_runs_and_their_metrics(tmp_path: Path) -> None:
     """A catalog at schema 19 with a run and metrics: the rebuilt training_runs keeps both, takes
     voice runs, and deleting a run still deletes its metrics."""
     path = tmp_path / "catalog.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                 " applied_at TEXT NOT NULL)")  # fmt: skip
-    for version, name, sql in MIGRATIONS:
-        if version > 19:
-            break
-        conn.execute("BEGIN")
-        for statement in _statements(sql):
-            conn.execute(statement)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", (version, name))
-        conn.execute("COMMIT")
+    conn = catalog_at(path, 19)
     conn.execute("INSERT INTO training_runs (backend, mode, base_model, data_dir, job_dir, config, status,"
                  " created_at) VALUES ('mlx', 'sft', '/m', '/d', '/j', '{\"steps\": 5}', 'completed', 't')")  # fmt: skip
     conn.execute("INSERT INTO validation_log VALUES (1, 5, 1.5, 1.6, 100.0, 1e-5, 't')")

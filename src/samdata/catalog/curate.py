@@ -1,4 +1,5 @@
-"""Catalog SQL for curation: attributes per detector, secret findings, redacted bodies, the funnel."""
+"""Catalog SQL for curation: labels (one row per example, a column per detector), secret findings,
+redacted bodies, the funnel."""
 
 from __future__ import annotations
 
@@ -13,6 +14,20 @@ if TYPE_CHECKING:
     from samdata.curate.keeper import KeeperFacts
 
 
+# The detectors whose value carries the version it was computed by (samdata.curate.plan_for): a
+# column each in `labels`, `<name>_version` beside it. neardup and verdict follow from these.
+VERSIONED = ("secrets", "quality", "minhash", "category", "language", "tokens")
+LABELS = (*VERSIONED, "neardup", "verdict")
+
+# Upsert of some detectors' values: a detector not in the batch is passed as NULL and keeps its value.
+_SAVE_LABELS = (
+    f"INSERT INTO labels (example_id, {', '.join(c for d in VERSIONED for c in (d, d + '_version'))}, verdict)"
+    f" VALUES ({', '.join('?' for _ in range(2 * len(VERSIONED) + 2))}) ON CONFLICT (example_id) DO UPDATE SET "
+    + ", ".join(f"{c} = coalesce(excluded.{c}, {c})" for d in VERSIONED for c in (d, d + "_version"))
+    + ", verdict = coalesce(excluded.verdict, verdict)"
+)
+
+
 class CurateStore:
     """Mixed into `Catalog`: everything curate reads and writes."""
 
@@ -20,20 +35,18 @@ class CurateStore:
     transaction: Any  # Catalog.transaction
 
     def _unlabelled_where(self, versions: dict[str, int]) -> tuple[str, list[Any]]:
-        current = ", ".join("(?, ?)" for _ in versions)
-        args: list[Any] = [x for item in versions.items() for x in item]
-        # Index lookups per example on attributes' primary key: bodies are read only for what is pending.
-        return (
-            f"e.forgotten = 0 AND (SELECT count(*) FROM attributes a WHERE a.example_id = e.id"
-            f" AND (a.detector, a.version) IN (VALUES {current})) < {len(versions)}",
-            args,
-        )
+        # With `labels l` left-joined on the example: one primary-key probe per example, bodies are
+        # read only for what is pending.
+        assert set(versions) <= set(VERSIONED), versions
+        stale = " OR ".join(f"l.{d}_version IS NOT ?" for d in versions)
+        return f"e.forgotten = 0 AND (l.example_id IS NULL OR {stale})", list(versions.values())
 
     def labels_fingerprint(self) -> list[int]:
         """Moves whenever examples or labels may have changed: the data version (every write
         through samdata), the schema version (a migration may drop labels) and the number of
-        label rows (an edit by hand in sqlite3)."""
-        n = self.conn.execute("SELECT count(*) FROM attributes").fetchone()[0]
+        label values (an edit by hand in sqlite3)."""
+        counts = ", ".join(f"count({d})" for d in LABELS)
+        n = sum(self.conn.execute(f"SELECT count(*), {counts} FROM labels").fetchone())
         return [self.data_version(), self.schema_version(), n]  # type: ignore[attr-defined]
 
     def unlabelled_count(self, versions: dict[str, int], after: int = 0) -> int:
@@ -41,7 +54,8 @@ class CurateStore:
         rowid is above `after`: a run that labelled everything up to there says so)."""
         where, args = self._unlabelled_where(versions)
         return self.conn.execute(
-            f"SELECT count(*) FROM examples e WHERE e.rowid > ? AND {where}", [after, *args]
+            f"SELECT count(*) FROM examples e LEFT JOIN labels l ON l.example_id = e.id WHERE e.rowid > ? AND {where}",
+            [after, *args],
         ).fetchone()[0]
 
     def unlabelled(self, versions: dict[str, int], limit: int, after: int = 0) -> Iterator[list[Any]]:
@@ -53,23 +67,31 @@ class CurateStore:
 
         where, args = self._unlabelled_where(versions)
         key, last = ("e.rowid", after) if after else ("e.id", "")
+        have = ", ".join(f"l.{d}_version" for d in versions)
         while True:
             rows = self.conn.execute(
                 f"SELECT {key}, e.id, e.kind, body_text(e.body),"
                 " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
-                " (SELECT group_concat(a.detector || '=' || a.version) FROM attributes a WHERE a.example_id = e.id)"
-                f" FROM examples e WHERE {key} > ? AND {where} ORDER BY {key} LIMIT ?",
+                f" {have} FROM examples e LEFT JOIN labels l ON l.example_id = e.id"
+                f" WHERE {key} > ? AND {where} ORDER BY {key} LIMIT ?",
                 [last, *args, limit],
             ).fetchall()
             if not rows:
                 return
             batch = []
-            for _key, id_, kind, body, sources, have in rows:
-                got = dict(x.rsplit("=", 1) for x in (have or "").split(",") if x)
-                needs = frozenset(d for d, v in versions.items() if got.get(d) != str(v))
+            for _key, id_, kind, body, sources, *got in rows:
+                needs = frozenset(d for (d, v), g in zip(versions.items(), got, strict=True) if g != v)
                 batch.append(Row(id_, kind, body, sorted(set((sources or "").split(","))), needs))
             yield batch
             last = rows[-1][0]
+
+    def labels_of(self, example_id: str) -> dict[str, Any]:
+        """detector → its label of this example (the detectors that have one), by name."""
+        row = self.conn.execute(
+            f"SELECT {', '.join(LABELS)} FROM labels WHERE example_id = ?", (example_id,)
+        ).fetchone()
+        values = zip(LABELS, row or (), strict=False)
+        return {d: orjson.loads(v) for d, v in sorted(values) if v is not None}
 
     def last_rowid(self) -> int:
         """The highest example rowid (examples are never deleted, so new ones are above it)."""
@@ -82,23 +104,32 @@ class CurateStore:
         findings: Sequence[tuple[Any, ...]],
         redactions: Sequence[tuple[str, str]],
         bands: Sequence[tuple[int, str]],
-        now: str,
     ) -> None:
-        """Store a batch's labels of every detector in one transaction; an example's secret findings
-        and redaction replace its old ones, and so does its search text."""
+        """Store a batch's labels of every detector in one transaction (one row per example: the
+        detectors it was given values of change, the others keep theirs); an example's secret
+        findings and redaction replace its old ones, and so does its search text."""
         secrets = [i for i, _v in values.get("secrets", ())]
+        slot = {d: n for n, d in enumerate((*VERSIONED, "verdict"))}
+        rows: dict[str, list[Any]] = {}
+        dumps = orjson.dumps
+        for d, pairs in values.items():
+            n = slot[d]
+            for i, v in pairs:
+                row = rows.get(i)
+                if row is None:
+                    row = rows[i] = [None] * len(slot)
+                row[n] = dumps(v).decode()
+        args = []
+        for i, row in rows.items():
+            flat: list[Any] = [i]
+            for d in VERSIONED:
+                value = row[slot[d]]
+                flat += (value, None if value is None else versions[d])
+            flat.append(row[-1])
+            args.append(flat)
         with self.transaction(data=True) as c:
             self.unindex(secrets)  # type: ignore[attr-defined]  # with the text it was indexed with
-            c.executemany(
-                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (example_id, detector) DO UPDATE SET version = excluded.version,"
-                " value = excluded.value, computed_at = excluded.computed_at",
-                [
-                    (i, d, versions[d], orjson.dumps(v).decode(), now)
-                    for d, rows in values.items()
-                    for i, v in rows
-                ],
-            )
+            c.executemany(_SAVE_LABELS, args)
             ids = [(i,) for i in secrets]
             c.executemany("DELETE FROM findings WHERE example_id = ?", ids)
             c.executemany("DELETE FROM redactions WHERE example_id = ?", ids)
@@ -120,7 +151,7 @@ class CurateStore:
             c.execute("DELETE FROM lsh_index")
             c.execute("DELETE FROM lsh_pending")
             c.execute("DELETE FROM neardup_pairs")
-            c.execute("DELETE FROM attributes WHERE detector IN ('minhash', 'neardup')")
+            c.execute("UPDATE labels SET minhash = NULL, minhash_version = NULL, neardup = NULL")
 
     # Groups of one band key larger than this pair each member with the first members only (a key
     # shared by thousands of tiny documents must not make millions of pairs; union-find still joins them).
@@ -227,30 +258,25 @@ class CurateStore:
             marks = ", ".join("?" for _ in chunk)
             for i, sources, flags, created, added in self.conn.execute(
                 f"SELECT e.id, (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
-                f" (SELECT json_array_length(value) FROM attributes a WHERE a.example_id = e.id AND a.detector = 'quality'),"
+                f" (SELECT json_array_length(quality) FROM labels l WHERE l.example_id = e.id),"
                 f" e.created_at, e.rowid FROM examples e WHERE e.id IN ({marks})",
                 chunk,
             ):
                 out[i] = KeeperFacts((sources or "").split(","), flags or 0, created, added)
         return out
 
-    def replace_clusters(self, values: Sequence[tuple[str, Any]], version: int, now: str) -> set[str]:
-        """The `neardup` attribute of every clustered example (everything else has none), written
+    def replace_clusters(self, values: Sequence[tuple[str, Any]]) -> set[str]:
+        """The `neardup` label of every clustered example (everything else has none), written
         where it changed; returns the examples whose value appeared, changed or went (their
         verdicts need a look)."""
         with self.transaction(data=True) as c:
-            old = {
-                r[0]: r[1]
-                for r in c.execute("SELECT example_id, value FROM attributes WHERE detector = 'neardup'")
-            }
+            old = dict(c.execute("SELECT example_id, neardup FROM labels WHERE neardup IS NOT NULL"))
             new = {i: orjson.dumps(v).decode() for i, v in values}
             gone = [(i,) for i in old.keys() - new.keys()]
-            c.executemany("DELETE FROM attributes WHERE example_id = ? AND detector = 'neardup'", gone)
+            c.executemany("UPDATE labels SET neardup = NULL WHERE example_id = ?", gone)
             c.executemany(
-                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'neardup', ?, ?, ?)"
-                " ON CONFLICT (example_id, detector) DO UPDATE SET version = excluded.version, value = excluded.value,"
-                " computed_at = excluded.computed_at",
-                [(i, version, value, now) for i, value in new.items() if old.get(i) != value],
+                "UPDATE labels SET neardup = ? WHERE example_id = ?",
+                [(value, i) for i, value in new.items() if old.get(i) != value],
             )
         return {i for i in old.keys() | new.keys() if old.get(i) != new.get(i)}
 
@@ -259,10 +285,10 @@ class CurateStore:
         row (source, file, locator) with the body its text is shown from (redacted if curate did)."""
         groups: dict[str, list[dict[str, Any]]] = {}
         for example_id, value, source, file, locator, body in self.conn.execute(
-            "SELECT a.example_id, a.value, p.source, p.file, p.locator, coalesce(r.body, body_text(e.body)) FROM attributes a"
-            " JOIN provenance_paths p ON p.example_id = a.example_id JOIN examples e ON e.id = a.example_id"
-            " LEFT JOIN redactions r ON r.example_id = a.example_id"
-            " WHERE a.detector = 'neardup' ORDER BY a.example_id, p.id"
+            "SELECT l.example_id, l.neardup, p.source, p.file, p.locator, coalesce(r.body, body_text(e.body)) FROM labels l"
+            " JOIN provenance_paths p ON p.example_id = l.example_id JOIN examples e ON e.id = l.example_id"
+            " LEFT JOIN redactions r ON r.example_id = l.example_id"
+            " WHERE l.neardup IS NOT NULL ORDER BY l.example_id, p.id"
         ):
             keeper = orjson.loads(value)["keeper_id"]
             groups.setdefault(keeper, []).append(
@@ -298,31 +324,28 @@ class CurateStore:
             chunk = list(ids[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
             for id_, neardup, quality, mismatch in self.conn.execute(
-                "SELECT e.id, n.value, nullif(q.value, '[]'), coalesce(l.value ->> '$.mismatch', 0) FROM examples e"
-                " LEFT JOIN attributes q ON q.example_id = e.id AND q.detector = 'quality'"
-                " LEFT JOIN attributes l ON l.example_id = e.id AND l.detector = 'language'"
-                " LEFT JOIN attributes n ON n.example_id = e.id AND n.detector = 'neardup'"
-                f" WHERE e.id IN ({marks})",
+                "SELECT e.id, l.neardup, nullif(l.quality, '[]'), coalesce(l.language ->> '$.mismatch', 0)"
+                f" FROM examples e LEFT JOIN labels l ON l.example_id = e.id WHERE e.id IN ({marks})",
                 chunk,
             ):
                 flags = {f["flag"] for f in orjson.loads(quality)} if quality else set()
                 out[id_] = (orjson.loads(neardup) if neardup else None, flags, bool(mismatch))
         return out
 
-    def save_verdicts(self, values: Sequence[tuple[str, Any]], now: str) -> None:
-        """The `verdict` attribute (kept or not, and why) of these examples."""
+    def save_verdicts(self, values: Sequence[tuple[str, Any]]) -> None:
+        """The `verdict` label (kept or not, and why) of these examples."""
         with self.transaction(data=True) as c:
             c.executemany(
-                "INSERT INTO attributes (example_id, detector, version, value, computed_at) VALUES (?, 'verdict', 1, ?, ?)"
-                " ON CONFLICT (example_id, detector) DO UPDATE SET value = excluded.value, computed_at = excluded.computed_at",
-                [(i, orjson.dumps(v).decode(), now) for i, v in values],
+                "INSERT INTO labels (example_id, verdict) VALUES (?, ?)"
+                " ON CONFLICT (example_id) DO UPDATE SET verdict = excluded.verdict",
+                [(i, orjson.dumps(v).decode()) for i, v in values],
             )
 
     def kept_count(self) -> int:
         """Live examples whose stored verdict keeps them."""
         return self.conn.execute(
-            "SELECT count(*) FROM attributes a JOIN examples e ON e.id = a.example_id AND e.forgotten = 0"
-            " WHERE a.detector = 'verdict' AND a.value ->> '$.kept' = 1"
+            "SELECT count(*) FROM labels l JOIN examples e ON e.id = l.example_id AND e.forgotten = 0"
+            " WHERE l.verdict ->> '$.kept' = 1"
         ).fetchone()[0]
 
     def funnel_counts(self) -> dict[str, dict[str, int]]:
@@ -332,53 +355,48 @@ class CurateStore:
         provenance row."""
         sql = (
             "SELECT pairs.source, count(*),"
-            " coalesce(sum(n.value ->> '$.keeper' = 0), 0),"
-            " coalesce(sum(q.value != '[]' OR coalesce(l.value ->> '$.mismatch', 0) = 1), 0),"
-            " coalesce(sum(s.value != '[]'), 0),"
-            " coalesce(sum(v.value ->> '$.kept' = 1 AND q.value IS NOT NULL), 0),"
-            " coalesce(sum(q.value IS NULL), 0)"
+            " coalesce(sum(l.neardup ->> '$.keeper' = 0), 0),"
+            " coalesce(sum(l.quality != '[]' OR coalesce(l.language ->> '$.mismatch', 0) = 1), 0),"
+            " coalesce(sum(l.secrets != '[]'), 0),"
+            " coalesce(sum(l.verdict ->> '$.kept' = 1 AND l.quality IS NOT NULL), 0),"
+            " coalesce(sum(l.quality IS NULL), 0)"
             " FROM example_sources pairs JOIN examples e ON e.id = pairs.example_id AND e.forgotten = 0"
-            " LEFT JOIN attributes l ON l.example_id = pairs.example_id AND l.detector = 'language'"
-            " LEFT JOIN attributes q ON q.example_id = pairs.example_id AND q.detector = 'quality'"
-            " LEFT JOIN attributes s ON s.example_id = pairs.example_id AND s.detector = 'secrets'"
-            " LEFT JOIN attributes n ON n.example_id = pairs.example_id AND n.detector = 'neardup'"
-            " LEFT JOIN attributes v ON v.example_id = pairs.example_id AND v.detector = 'verdict'"
+            " LEFT JOIN labels l ON l.example_id = pairs.example_id"
             " GROUP BY pairs.source ORDER BY pairs.source"
         )
         keys = ("ingested", "near_dup_removed", "quality_flagged", "with_secrets", "kept", "not_curated")
         return {row[0]: dict(zip(keys, row[1:], strict=True)) for row in self.conn.execute(sql)}
 
     def breakdowns(self) -> dict[str, dict[str, int]]:
-        """Live examples by category, language and token length (from the curate attributes)."""
+        """Live examples by category, language and token length (from curate's labels)."""
         out: dict[str, dict[str, int]] = {"by_category": {}, "by_language": {}, "by_token_length": {}}
         queries = {
-            "by_category": "json_extract(a.value, '$.category')",
-            "by_language": "json_extract(a.value, '$.lang')",
-            "by_token_length": "CASE WHEN json_extract(a.value, '$.tokens') < 256 THEN '<256'"
-            " WHEN json_extract(a.value, '$.tokens') < 1024 THEN '256-1k'"
-            " WHEN json_extract(a.value, '$.tokens') < 4096 THEN '1k-4k'"
-            " WHEN json_extract(a.value, '$.tokens') < 16384 THEN '4k-16k' ELSE '>=16k' END",
+            "by_category": ("category", "l.category ->> '$.category'"),
+            "by_language": ("language", "l.language ->> '$.lang'"),
+            "by_token_length": (
+                "tokens",
+                "CASE WHEN l.tokens ->> '$.tokens' < 256 THEN '<256'"
+                " WHEN l.tokens ->> '$.tokens' < 1024 THEN '256-1k'"
+                " WHEN l.tokens ->> '$.tokens' < 4096 THEN '1k-4k'"
+                " WHEN l.tokens ->> '$.tokens' < 16384 THEN '4k-16k' ELSE '>=16k' END",
+            ),
         }
-        detectors = {"by_category": "category", "by_language": "language", "by_token_length": "tokens"}
-        for key, expr in queries.items():
+        for key, (column, expr) in queries.items():
             for value, n in self.conn.execute(
-                f"SELECT {expr}, count(*) FROM attributes a JOIN examples e ON e.id = a.example_id AND e.forgotten = 0"
-                f" WHERE a.detector = ? AND a.value != 'null' GROUP BY 1 ORDER BY 2 DESC",
-                (detectors[key],),
+                f"SELECT {expr}, count(*) FROM labels l JOIN examples e ON e.id = l.example_id AND e.forgotten = 0"
+                f" WHERE l.{column} != 'null' GROUP BY 1 ORDER BY 2 DESC"
             ):
                 out[key][str(value)] = n
         out["wrong_language"] = {
             "examples": self.conn.execute(
-                "SELECT count(*) FROM attributes WHERE detector = 'language' AND json_extract(value, '$.mismatch') = 1"
+                "SELECT count(*) FROM labels WHERE language ->> '$.mismatch' = 1"
             ).fetchone()[0]
         }
         return out
 
     def quality_flag_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for (value,) in self.conn.execute(
-            "SELECT value FROM attributes WHERE detector = 'quality' AND value != '[]'"
-        ):
+        for (value,) in self.conn.execute("SELECT quality FROM labels WHERE quality != '[]'"):
             for flag in {f["flag"] for f in orjson.loads(value)}:
                 counts[flag] = counts.get(flag, 0) + 1
         return dict(sorted(counts.items()))

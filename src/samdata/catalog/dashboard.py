@@ -43,17 +43,14 @@ class DashboardStore:
         c = self.conn
         row = c.execute(
             "SELECT e.id, e.kind, e.turns, e.chars, e.created_at, e.forgotten, r.body AS redacted,"
-            " EXISTS (SELECT 1 FROM attributes a WHERE a.example_id = e.id AND a.detector = 'secrets') AS scanned"
+            " EXISTS (SELECT 1 FROM labels l WHERE l.example_id = e.id AND l.secrets IS NOT NULL) AS scanned"
             " FROM examples e LEFT JOIN redactions r ON r.example_id = e.id WHERE e.id = ?",
             (example_id,),
         ).fetchone()
         if row is None:
             return None
         view = dict(row)
-        labels = {d: orjson.loads(v) for d, v in c.execute(
-            "SELECT detector, value FROM attributes WHERE example_id = ? ORDER BY detector", (example_id,)
-        )}  # fmt: skip
-        view["labels"] = labels
+        view["labels"] = self.labels_of(example_id)  # type: ignore[attr-defined]
         view["findings"] = [dict(f) for f in c.execute(
             "SELECT kind, part, hash, preview FROM findings WHERE example_id = ? ORDER BY part, span_start",
             (example_id,),

@@ -1,5 +1,5 @@
 """Catalog SQL for the dashboard's Duplicates pages (reads only): near-duplicate clusters as curate
-stored them (the `neardup` attribute of every member: keeper_id, keeper, size, anchor, and the rule
+stored them (the `neardup` label of every member: keeper_id, keeper, size, anchor, and the rule
 that chose the keeper), a page of them largest first, and one cluster with everything its members
 are compared on."""
 
@@ -13,11 +13,11 @@ import orjson
 
 # One row per cluster: the members with provenance (as `samdata dupes` counts them), their sources.
 _CLUSTERS = (
-    "SELECT a.value ->> '$.keeper_id' AS keeper, min(a.value ->> '$.anchor') AS anchor,"
-    " count(DISTINCT a.example_id) AS size, group_concat(DISTINCT p.source) AS sources,"
-    " max(a.value ->> '$.rule') AS rule"
-    " FROM attributes a JOIN provenance_paths p ON p.example_id = a.example_id"
-    " WHERE a.detector = 'neardup' GROUP BY 1"
+    "SELECT l.neardup ->> '$.keeper_id' AS keeper, min(l.neardup ->> '$.anchor') AS anchor,"
+    " count(DISTINCT l.example_id) AS size, group_concat(DISTINCT p.source) AS sources,"
+    " max(l.neardup ->> '$.rule') AS rule"
+    " FROM labels l JOIN provenance_paths p ON p.example_id = l.example_id"
+    " WHERE l.neardup IS NOT NULL GROUP BY 1"
 )
 
 
@@ -54,18 +54,16 @@ class DupesViewStore:
         verdict, the stored `neardup` value and the body fields of `cluster_list`. None when the
         example is in no cluster."""
         row = self.conn.execute(
-            "SELECT value FROM attributes WHERE example_id = ? AND detector = 'neardup'", (example_id,)
+            "SELECT neardup FROM labels WHERE example_id = ? AND neardup IS NOT NULL", (example_id,)
         ).fetchone()
         if row is None:
             return None
         anchor = orjson.loads(row[0])["anchor"]
         members: dict[str, dict[str, Any]] = {}
         for r in self.conn.execute(
-            "SELECT a.example_id, a.value, e.kind, e.created_at, q.value, v.value FROM attributes a"
-            " JOIN examples e ON e.id = a.example_id"
-            " LEFT JOIN attributes q ON q.example_id = a.example_id AND q.detector = 'quality'"
-            " LEFT JOIN attributes v ON v.example_id = a.example_id AND v.detector = 'verdict'"
-            " WHERE a.detector = 'neardup' AND a.value ->> '$.anchor' = ? ORDER BY a.example_id",
+            "SELECT l.example_id, l.neardup, e.kind, e.created_at, l.quality, l.verdict FROM labels l"
+            " JOIN examples e ON e.id = l.example_id"
+            " WHERE l.neardup IS NOT NULL AND l.neardup ->> '$.anchor' = ? ORDER BY l.example_id",
             (anchor,),
         ):
             members[r[0]] = {
@@ -99,7 +97,7 @@ class DupesViewStore:
             marks = ", ".join("?" for _ in chunk)
             for i, redacted, scanned in self.conn.execute(
                 "SELECT e.id, r.body,"
-                " EXISTS (SELECT 1 FROM attributes s WHERE s.example_id = e.id AND s.detector = 'secrets')"
+                " EXISTS (SELECT 1 FROM labels s WHERE s.example_id = e.id AND s.secrets IS NOT NULL)"
                 f" FROM examples e LEFT JOIN redactions r ON r.example_id = e.id WHERE e.id IN ({marks})",
                 chunk,
             ):

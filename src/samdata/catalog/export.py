@@ -8,21 +8,17 @@ from typing import Any
 
 import orjson
 
+from samdata.catalog.curate import LABELS, VERSIONED
+
 # Scalars come out of SQLite's JSON functions; Python parses only what is rare or needed.
 _CANDIDATES = (
     "SELECT e.id, e.kind, coalesce(r.body, body_text(e.body)), p.file_id, p.locator,"
     # No DISTINCT: it costs a temp B-tree per row; Python drops repeats.
     " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
-    " s.value IS NOT NULL, s.value != '[]', nullif(q.value, '[]'), n.value, t.value ->> '$.tokens',"
-    " c.value ->> '$.category', coalesce(l.value ->> '$.mismatch', 0)"
+    " l.secrets IS NOT NULL, l.secrets != '[]', nullif(l.quality, '[]'), l.neardup, l.tokens ->> '$.tokens',"
+    " l.category ->> '$.category', coalesce(l.language ->> '$.mismatch', 0)"
     " FROM examples e JOIN provenance p ON p.id = (SELECT min(f.id) FROM provenance f WHERE f.example_id = e.id)"
-    " LEFT JOIN redactions r ON r.example_id = e.id"
-    " LEFT JOIN attributes s ON s.example_id = e.id AND s.detector = 'secrets'"
-    " LEFT JOIN attributes q ON q.example_id = e.id AND q.detector = 'quality'"
-    " LEFT JOIN attributes n ON n.example_id = e.id AND n.detector = 'neardup'"
-    " LEFT JOIN attributes t ON t.example_id = e.id AND t.detector = 'tokens'"
-    " LEFT JOIN attributes c ON c.example_id = e.id AND c.detector = 'category'"
-    " LEFT JOIN attributes l ON l.example_id = e.id AND l.detector = 'language'"
+    " LEFT JOIN redactions r ON r.example_id = e.id LEFT JOIN labels l ON l.example_id = e.id"
 )
 
 
@@ -101,10 +97,15 @@ class ExportStore:
             "examples": c.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0],
             "last_ingest_run": c.execute("SELECT max(id) FROM ingest_runs").fetchone()[0],
             "schema": self.schema_version(),  # type: ignore[attr-defined]
-            "detectors": dict(
-                c.execute("SELECT detector, max(version) FROM attributes GROUP BY detector ORDER BY 1")
-            ),
+            "detectors": self._label_versions(),
         }
+
+    def _label_versions(self) -> dict[str, int]:
+        """detector → the newest version any label of it has (neardup's is minhash's, verdict's 1)."""
+        newest = [f"max({d}_version)" for d in VERSIONED]
+        newest += ["max(CASE WHEN neardup IS NOT NULL THEN minhash_version END)", "max(verdict IS NOT NULL)"]
+        row = self.conn.execute(f"SELECT {', '.join(newest)} FROM labels").fetchone()
+        return {d: v for d, v in sorted(zip(LABELS, row, strict=True)) if v}
 
     def record_export(
         self, recipe: str, recipe_json: str, out_dir: str, now: str, manifest_sha: str, counts: dict[str, int],

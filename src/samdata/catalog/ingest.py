@@ -494,8 +494,8 @@ class IngestStore:
             args.append(kind)
         if flag is not None:
             sql += (
-                " AND EXISTS (SELECT 1 FROM attributes q, json_each(q.value) j WHERE q.example_id = e.id"
-                " AND q.detector = 'quality' AND j.value ->> '$.flag' = ?)"
+                " AND EXISTS (SELECT 1 FROM labels l, json_each(l.quality) j WHERE l.example_id = e.id"
+                " AND j.value ->> '$.flag' = ?)"
             )
             args.append(flag)
         sql += " ORDER BY e.rowid"

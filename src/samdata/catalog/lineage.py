@@ -51,12 +51,6 @@ class LineageStore:
                 (example_id,),
             )
         ]
-        attributes = {
-            d: orjson.loads(v)
-            for d, v in self.conn.execute(
-                "SELECT detector, value FROM attributes WHERE example_id = ?", (example_id,)
-            )
-        }
         return {
             "id": row[0],
             "kind": row[1],
@@ -65,7 +59,7 @@ class LineageStore:
             "provenance": provenance,
             "exports": exports,
             "runs": self.runs_of_examples([example_id]),  # type: ignore[attr-defined]
-            "attributes": attributes,
+            "attributes": self.labels_of(example_id),  # type: ignore[attr-defined]
         }
 
     def match_ids(self, text: str) -> list[str]:
@@ -101,7 +95,7 @@ class LineageStore:
                 f"UPDATE examples SET forgotten = 1, body = '{FORGOTTEN_BODY}', chars = 0 WHERE id = ? AND forgotten = 0",
                 rows,
             ).rowcount
-            for table, column in (("redactions", "example_id"), ("findings", "example_id"), ("attributes", "example_id"),
+            for table, column in (("redactions", "example_id"), ("findings", "example_id"), ("labels", "example_id"),
                                   ("neardup_pairs", "a"), ("neardup_pairs", "b")):  # fmt: skip
                 c.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
             # The band tables have no index by example (it would double the cost of writing them): one scan.

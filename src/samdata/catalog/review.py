@@ -100,7 +100,7 @@ class ReviewStore:
             if found is None:
                 raise ValueError(f"'keepers' takes keep:<example id>, not {decision!r}")
             value = self.conn.execute(
-                "SELECT value ->> '$.anchor' FROM attributes WHERE example_id = ? AND detector = 'neardup'",
+                "SELECT neardup ->> '$.anchor' FROM labels WHERE example_id = ? AND neardup IS NOT NULL",
                 (found.group(1),),
             ).fetchone()
             if value is None or value[0] != item:
@@ -311,8 +311,8 @@ class ReviewStore:
         out = []
         for example_id in ids[:limit]:
             row = self.conn.execute(
-                "SELECT e.id, r.body AS redacted, EXISTS (SELECT 1 FROM attributes a WHERE a.example_id = e.id"
-                " AND a.detector = 'secrets') AS scanned FROM examples e LEFT JOIN redactions r ON r.example_id = e.id"
+                "SELECT e.id, r.body AS redacted, EXISTS (SELECT 1 FROM labels l WHERE l.example_id = e.id"
+                " AND l.secrets IS NOT NULL) AS scanned FROM examples e LEFT JOIN redactions r ON r.example_id = e.id"
                 " WHERE e.id = ?",
                 (example_id,),
             ).fetchone()
@@ -358,7 +358,7 @@ class ReviewStore:
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             for id_, value in self.conn.execute(
-                f"SELECT example_id, value FROM attributes WHERE detector = 'verdict' AND example_id IN ({marks})",
+                f"SELECT example_id, verdict FROM labels WHERE verdict IS NOT NULL AND example_id IN ({marks})",
                 chunk,
             ):
                 out[id_] = orjson.loads(value)

@@ -685,3 +685,51 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 21: curate's labels in one row per example instead of one row per example and detector.
+MIGRATIONS.append(
+    (
+        21,
+        "one label row per example",
+        """
+        -- attributes held ~8 rows per example, each repeating the 32-digit id, the detector's name and
+        -- a timestamp nobody read, plus an index over all of them: 40 % of the catalog, and the
+        -- largest cost of curate's writes. Each detector is now a column: its JSON value and, for
+        -- the detectors a setting can change, the version (settings folded in) it was computed by.
+        -- NULL value: not computed. The neardup value exists for clustered examples only (its
+        -- version is minhash's); verdict is kept or not, and why (samdata.curate.verdict).
+        CREATE TABLE labels (
+            example_id      TEXT PRIMARY KEY REFERENCES examples(id),
+            secrets         TEXT,                          -- JSON list of finding kinds
+            secrets_version INTEGER,
+            quality         TEXT,                          -- JSON list of flags
+            quality_version INTEGER,
+            minhash         TEXT,                          -- {"shingles": N}
+            minhash_version INTEGER,
+            category        TEXT,                          -- {"category", "confidence", "by"} or null (not sft)
+            category_version INTEGER,
+            language        TEXT,                          -- {"lang", "p"[, "expected", "mismatch"]}
+            language_version INTEGER,
+            tokens          TEXT,                          -- {"tokens", "train_tokens"}
+            tokens_version  INTEGER,
+            neardup         TEXT,                          -- cluster: keeper_id, keeper, size, anchor, rule, runner_up
+            verdict         TEXT                           -- {"kept", "reason"}
+        ) WITHOUT ROWID;
+        INSERT INTO labels
+            SELECT example_id,
+                max(CASE detector WHEN 'secrets' THEN value END), max(CASE detector WHEN 'secrets' THEN version END),
+                max(CASE detector WHEN 'quality' THEN value END), max(CASE detector WHEN 'quality' THEN version END),
+                max(CASE detector WHEN 'minhash' THEN value END), max(CASE detector WHEN 'minhash' THEN version END),
+                max(CASE detector WHEN 'category' THEN value END), max(CASE detector WHEN 'category' THEN version END),
+                max(CASE detector WHEN 'language' THEN value END), max(CASE detector WHEN 'language' THEN version END),
+                max(CASE detector WHEN 'tokens' THEN value END), max(CASE detector WHEN 'tokens' THEN version END),
+                max(CASE detector WHEN 'neardup' THEN value END), max(CASE detector WHEN 'verdict' THEN value END)
+            FROM attributes GROUP BY example_id;
+        DROP TABLE attributes;
+        -- The dashboard's facet filters, and the clustered examples curate rewrites.
+        CREATE INDEX labels_language ON labels(language ->> '$.lang');
+        CREATE INDEX labels_category ON labels(category ->> '$.category');
+        CREATE INDEX labels_clustered ON labels(example_id) WHERE neardup IS NOT NULL;
+        """,
+    )
+)

@@ -15,14 +15,15 @@ _TEXT = (
     "(SELECT group_concat(t.atom, char(10)) FROM json_tree(coalesce(r.body, body_text(e.body))) t"
     " WHERE t.key = 'content' AND t.type = 'text')"
 )
-_SECRETS_DONE = "EXISTS (SELECT 1 FROM attributes s WHERE s.example_id = e.id AND s.detector = 'secrets')"
+_SECRETS_DONE = "EXISTS (SELECT 1 FROM labels s WHERE s.example_id = e.id AND s.secrets IS NOT NULL)"
 
 
-def _attr(detector: str, value: str) -> tuple[str, str]:
+def _label(value: str) -> tuple[str, str]:
+    """`value`: an expression of the hit's labels row `l`."""
     return (
-        f"EXISTS (SELECT 1 FROM attributes a WHERE a.example_id = e.id AND a.detector = '{detector}' AND {value} = ?)",
-        f"SELECT {value}, count(*) FROM _hits h CROSS JOIN attributes a ON a.example_id = h.id"
-        f" AND a.detector = '{detector}' GROUP BY 1",
+        f"EXISTS (SELECT 1 FROM labels l WHERE l.example_id = e.id AND {value} = ?)",
+        f"SELECT {value}, count(*) FROM _hits h CROSS JOIN labels l ON l.example_id = h.id"
+        f" WHERE {value} IS NOT NULL GROUP BY 1",
     )
 
 
@@ -37,22 +38,24 @@ FACETS: dict[str, tuple[str, str]] = {
         "e.kind = ?",
         "SELECT e.kind, count(*) FROM _hits h CROSS JOIN examples e ON e.rowid = h.erow GROUP BY 1",
     ),
-    "category": _attr("category", "a.value ->> '$.category'"),
-    "language": _attr("language", "a.value ->> '$.lang'"),
+    "category": _label("l.category ->> '$.category'"),
+    "language": _label("l.language ->> '$.lang'"),
     "flag": (
-        "EXISTS (SELECT 1 FROM attributes a, json_each(a.value) j WHERE a.example_id = e.id"
-        " AND a.detector = 'quality' AND j.value ->> '$.flag' = ?)",
-        "SELECT j.value ->> '$.flag', count(DISTINCT h.id) FROM _hits h CROSS JOIN attributes a ON a.example_id = h.id"
-        " AND a.detector = 'quality', json_each(a.value) j GROUP BY 1",
+        "EXISTS (SELECT 1 FROM labels l, json_each(l.quality) j WHERE l.example_id = e.id"
+        " AND j.value ->> '$.flag' = ?)",
+        "SELECT j.value ->> '$.flag', count(DISTINCT h.id) FROM _hits h CROSS JOIN labels l ON l.example_id = h.id,"
+        " json_each(l.quality) j GROUP BY 1",
     ),
-    "verdict": _attr("verdict", "CASE a.value ->> '$.kept' WHEN 1 THEN 'kept' ELSE 'not kept' END"),
+    "verdict": _label(
+        "CASE WHEN l.verdict IS NULL THEN NULL WHEN l.verdict ->> '$.kept' = 1 THEN 'kept' ELSE 'not kept' END"
+    ),
 }
 
 # A rare value would make the per-candidate check walk every match: for these facets (indexed by
-# value, migration 14) a value held by fewer than SMALL_SET examples is read as a set instead.
+# value, migrations 14 and 21) a value held by fewer than SMALL_SET examples is read as a set instead.
 SETS = {
-    "language": "SELECT example_id FROM attributes WHERE detector = 'language' AND value ->> '$.lang' = ?",
-    "category": "SELECT example_id FROM attributes WHERE detector = 'category' AND value ->> '$.category' = ?",
+    "language": "SELECT example_id FROM labels WHERE language ->> '$.lang' = ?",
+    "category": "SELECT example_id FROM labels WHERE category ->> '$.category' = ?",
 }
 SMALL_SET = 20_000
 

@@ -1,6 +1,6 @@
 """`samdata curate`: label every ingested example, incrementally, without touching its raw record.
 
-Detectors write attributes (one JSON value per example and detector, with the detector's version):
+Detectors write labels (one JSON value per example and detector, with the detector's version):
 an example is (re)labelled when it has no value yet or its value came from an older version. The
 secrets detector also stores findings and a redacted body, which is what exports use.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import xxhash
 
-from samdata.catalog import Catalog, utcnow
+from samdata.catalog import Catalog
 from samdata.config import Config
 from samdata.curate import batch, categorize, keeper, language, neardup, quality, secrets, tokens, verdict
 from samdata.engine import Engine, LocalEngine, default_workers
@@ -143,17 +143,16 @@ def _run_curate(
         t = clock()
         catalog.save_labels(
             labels.values,
-            {**plan.versions, "verdict": 1},
+            plan.versions,
             labels.findings,
             labels.redactions,
             labels.bands,
-            utcnow(),
         )
         # Examples relabelled in part get their verdict from their stored labels.
         done = {i for i, _v in labels.values["verdict"]}
         stale = sorted({i for values in labels.values.values() for i, _v in values} - done)
         if stale:
-            catalog.save_verdicts(verdict.verdicts(catalog, stale), utcnow())
+            catalog.save_verdicts(verdict.verdicts(catalog, stale))
         seconds["write"] += clock() - t
         for name in batch.DETECTORS:
             report.labelled[name] += len(labels.values[name])
@@ -164,7 +163,7 @@ def _run_curate(
     seconds["verify"] = clock() - t
     # Preference pairs dropped in review (or their drop undone): their verdicts follow the decisions
     # on every run, before the summary (whose key is the data version a changed verdict moves).
-    verdict.refresh_reviewed(catalog, utcnow())
+    verdict.refresh_reviewed(catalog)
     # Clusters, funnel and flag counts read the whole catalog: when nothing they read changed since
     # they were last computed (same data version, same keeper rule), the stored ones are still true.
     summary = catalog.get_stat("curate.summary")
@@ -184,7 +183,7 @@ def _run_curate(
     else:
         progress.stage("near-duplicate clusters")
         t = clock()
-        report.clusters = _cluster(catalog, config.curate.source_priority, plan.versions["minhash"])
+        report.clusters = _cluster(catalog, config.curate.source_priority)
         t, seconds["cluster"] = clock(), clock() - t
         progress.stage("funnel")
         report.funnel = verdict.funnel(catalog)
@@ -217,7 +216,7 @@ def _verify_pending(catalog: Catalog, plan: batch.Plan, engine: Engine) -> None:
     catalog.merge_pending_bands()
 
 
-def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
+def _cluster(catalog: Catalog, source_priority: list[str]) -> int:
     """Union-find over verified pairs; one keeper per cluster by the priority of
     `keeper.priority_key` (source priority, fewer quality flags, newest, smallest id).
     A keeper chosen in review (queue "keepers", item the cluster's anchor) wins over the priority
@@ -252,8 +251,8 @@ def _cluster(catalog: Catalog, source_priority: list[str], version: int) -> int:
                  "rule": rule, "runner_up": runner_up})
             for x in group
         ]  # fmt: skip
-    changed = catalog.replace_clusters(values, version, utcnow())
-    catalog.save_verdicts(verdict.verdicts(catalog, sorted(changed)), utcnow())
+    changed = catalog.replace_clusters(values)
+    catalog.save_verdicts(verdict.verdicts(catalog, sorted(changed)))
     return len(groups)
 
 

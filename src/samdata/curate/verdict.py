@@ -43,7 +43,7 @@ def not_kept(
 
 
 def verdicts(catalog: Any, ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """The `verdict` attribute of these examples by `not_kept`, from their stored labels: what the
+    """The `verdict` label of these examples by `not_kept`, from their stored labels: what the
     funnel counts as kept, so the funnel is one SQL aggregate at any catalog size. The review
     decisions in force are consulted (a dropped preference pair is not kept)."""
     dropped = {i for i, d in catalog.reviewed_preferences().items() if d == "drop"}
@@ -54,7 +54,7 @@ def verdicts(catalog: Any, ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
     return values
 
 
-def refresh_reviewed(catalog: Any, now: str) -> int:
+def refresh_reviewed(catalog: Any) -> int:
     """Recompute the verdicts of every example that ever had a preferences decision (few), and
     store those that changed: a drop, or its undo, since the verdict was stored; or a verdict
     stored without the decisions (by a batch that relabelled a fresh example). Nothing is written
@@ -65,7 +65,7 @@ def refresh_reviewed(catalog: Any, now: str) -> int:
     stored = catalog.stored_verdicts(ids)
     changed = [(i, v) for i, v in verdicts(catalog, ids) if stored.get(i) != v]
     if changed:
-        catalog.save_verdicts(changed, now)
+        catalog.save_verdicts(changed)
     return len(changed)
 
 

@@ -48,9 +48,9 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "Records that could not become examples: file, locator, reason, redacted snippet.",
         "facets": ["source", "reason"],
     },
-    "attributes": {
-        "description": "Curate's labels: one JSON value per example and detector (quality, secrets, language, ...).",
-        "facets": ["detector"],
+    "labels": {
+        "description": "Curate's labels: one row per example, a JSON value per detector (quality, secrets, language, ...)"
+        " and the version it was computed by.",
     },
     "findings": {
         "description": "Secrets and personal data curate found: kind, where, a preview too short to use.",
@@ -81,7 +81,7 @@ HIDDEN = ("lsh_index", "lsh_pending", "stats_cache", "schema_migrations", "inges
           "data_version")  # fmt: skip
 
 _BODY = (
-    "CASE WHEN s.example_id IS NULL THEN '(not scanned for secrets yet: run samdata curate)'"
+    "CASE WHEN s.secrets IS NULL THEN '(not scanned for secrets yet: run samdata curate)'"
     " ELSE substr(coalesce(r.body, body_text(e.body)), 1, 2000) END"
 )
 
@@ -90,16 +90,16 @@ QUERIES: dict[str, dict[str, Any]] = {
         "title": "Examples by source",
         "description": "Live examples per source and kind, and how many curate keeps.",
         "sql": "SELECT es.source, e.kind, count(*) AS examples,"
-        " count(CASE WHEN v.value ->> '$.kept' = 1 THEN 1 END) AS kept"
+        " count(CASE WHEN l.verdict ->> '$.kept' = 1 THEN 1 END) AS kept"
         " FROM example_sources es JOIN examples e ON e.id = es.example_id AND e.forgotten = 0"
-        " LEFT JOIN attributes v ON v.example_id = e.id AND v.detector = 'verdict'"
+        " LEFT JOIN labels l ON l.example_id = e.id"
         " GROUP BY 1, 2 ORDER BY 1, 2",
     },
     "examples_of_source": {
         "title": "Examples of one source",
         "description": "The examples of a source, bodies as curate redacted them.",
         "sql": f"SELECT e.id, e.kind, e.turns, e.created_at, {_BODY} AS body"
-        " FROM examples e LEFT JOIN attributes s ON s.example_id = e.id AND s.detector = 'secrets'"
+        " FROM examples e LEFT JOIN labels s ON s.example_id = e.id"
         " LEFT JOIN redactions r ON r.example_id = e.id"
         " WHERE e.forgotten = 0 AND e.id IN (SELECT example_id FROM example_sources WHERE source = :source)"
         " ORDER BY e.id LIMIT 200",
