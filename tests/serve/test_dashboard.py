@@ -3,15 +3,17 @@ review decisions (CSRF, undo) that curate re-applies."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from samdata.capture import Capture
 from samdata.catalog import Catalog
-from samdata.catalog.search import fts_query
+from samdata.catalog.search import _TEXT, fts_query, search_text
 from samdata.config import Config
 from samdata.pipeline import run_pipeline
 from tests.serve.inprocess import client as _client
@@ -76,6 +78,34 @@ def test_search_finds_words_never_secrets_and_facets_count_the_match(shared: Con
         first, second = cat.search_examples("", limit=10), cat.search_examples("", limit=10, offset=10)
         assert len(first.rows) == len(second.rows) == 10
         assert not {r["id"] for r in first.rows} & {r["id"] for r in second.rows}
+
+
+def test_curate_indexes_the_text_sqlite_would_extract(shared: Config) -> None:
+    """Curate's workers give the index `search_text`; a later unindex gives FTS5 the `_TEXT` of the
+    same body (a contentless index deletes by the text): they must agree on every example."""
+    with Catalog.open(shared.catalog_path, readonly=True) as cat:
+        rows = cat.conn.execute(
+            f"SELECT coalesce(r.body, body_text(e.body)), {_TEXT} FROM examples e"
+            " LEFT JOIN redactions r ON r.example_id = e.id"
+        ).fetchall()
+        assert len(rows) > 50
+        for body, sql in rows:
+            assert search_text(orjson.loads(body)) == sql
+        # Shapes the demo lacks: content nested in content, keys out of order, no text at all.
+        for body in (
+            {
+                "messages": [{"role": "user", "content": [{"z": {"content": "b"}, "content": "a"}]}],
+                "kind": "sft",
+            },
+            {"kind": "sft", "messages": [], "content": 3},
+        ):
+            text = json.dumps(body)  # keys out of order: search_text reads them sorted, as stored
+            (sql,) = cat.conn.execute(
+                f"SELECT {_TEXT} FROM (SELECT ? AS body) e, (SELECT NULL AS body) r",
+                (orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode(),),
+            ).fetchone()
+            assert search_text(json.loads(text)) == sql
+        assert search_text({"messages": [{"content": [{"z": {"content": "b"}, "content": "a"}]}]}) == "a\nb"
 
 
 @pytest.mark.parametrize(

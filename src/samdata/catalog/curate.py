@@ -70,7 +70,7 @@ class CurateStore:
         have = ", ".join(f"l.{d}_version" for d in versions)
         while True:
             rows = self.conn.execute(
-                f"SELECT {key}, e.id, e.kind, body_text(e.body),"
+                f"SELECT {key}, e.id, e.rowid, e.kind, body_text(e.body),"
                 " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
                 f" {have} FROM examples e LEFT JOIN labels l ON l.example_id = e.id"
                 f" WHERE {key} > ? AND {where} ORDER BY {key} LIMIT ?",
@@ -79,9 +79,9 @@ class CurateStore:
             if not rows:
                 return
             batch = []
-            for _key, id_, kind, body, sources, *got in rows:
+            for _key, id_, rowid, kind, body, sources, *got in rows:
                 needs = frozenset(d for (d, v), g in zip(versions.items(), got, strict=True) if g != v)
-                batch.append(Row(id_, kind, body, sorted(set((sources or "").split(","))), needs))
+                batch.append(Row(id_, rowid, kind, body, sorted(set((sources or "").split(","))), needs))
             yield batch
             last = rows[-1][0]
 
@@ -104,10 +104,12 @@ class CurateStore:
         findings: Sequence[tuple[Any, ...]],
         redactions: Sequence[tuple[str, str]],
         bands: Sequence[tuple[int, str]],
+        texts: Sequence[tuple[int, str | None]] | None = None,
     ) -> None:
         """Store a batch's labels of every detector in one transaction (one row per example: the
         detectors it was given values of change, the others keep theirs); an example's secret
-        findings and redaction replace its old ones, and so does its search text."""
+        findings and redaction replace its old ones, and so does its search text: `texts`, (rowid,
+        `search_text`) of the examples with secrets values, or None to have SQLite extract it."""
         secrets = [i for i, _v in values.get("secrets", ())]
         slot = {d: n for n, d in enumerate((*VERSIONED, "verdict"))}
         rows: dict[str, list[Any]] = {}
@@ -141,7 +143,10 @@ class CurateStore:
             c.executemany("INSERT INTO redactions (example_id, body) VALUES (?, ?)", redactions)
             c.executemany("INSERT INTO lsh_pending (key, example) VALUES (?, ?)", bands)
             # Searchable once its secrets are labelled: the index only ever holds redacted text.
-            self.index(secrets)  # type: ignore[attr-defined]
+            if texts is None:
+                self.index(secrets)  # type: ignore[attr-defined]
+            else:
+                self.index_texts(texts)  # type: ignore[attr-defined]
 
     # -- near-duplicates ----------------------------------------------------------------------
 

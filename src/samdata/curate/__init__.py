@@ -147,6 +147,7 @@ def _run_curate(
             labels.findings,
             labels.redactions,
             labels.bands,
+            labels.texts,
         )
         # Examples relabelled in part get their verdict from their stored labels.
         done = {i for i, _v in labels.values["verdict"]}

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from samdata.catalog.search import search_text
 from samdata.curate import categorize, language, neardup, quality, secrets, tokens, verdict
 from samdata.curate.redact import scan_secrets
 from samdata.model import short_id
@@ -43,9 +44,11 @@ class Plan:
 
 @dataclass
 class Row:
-    """An example to label: id, kind, canonical body, its sources, and which detectors it needs."""
+    """An example to label: id, catalog rowid, kind, canonical body, its sources, and which
+    detectors it needs."""
 
     id: str
+    rowid: int
     kind: str
     body: str
     sources: list[str]
@@ -55,7 +58,8 @@ class Row:
 @dataclass
 class Labels:
     """What a batch produced: per detector (id, value), secret findings and redacted bodies, LSH
-    band rows, and the shingles of the signed examples (for verifying their candidate pairs)."""
+    band rows, the shingles of the signed examples (for verifying their candidate pairs), and the
+    search text of each example whose secrets were labelled (by rowid)."""
 
     values: dict[str, list[tuple[str, Any]]] = field(
         default_factory=lambda: {d: [] for d in (*DETECTORS, "verdict")}
@@ -64,6 +68,7 @@ class Labels:
     redactions: list[tuple[str, str]] = field(default_factory=list)
     bands: list[tuple[int, str]] = field(default_factory=list)  # (band << 32 | 32-bit band hash, id)
     shingles: dict[str, np.ndarray] = field(default_factory=dict)
+    texts: list[tuple[int, str | None]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("parse", *DETECTORS), 0.0))
 
     def __len__(self) -> int:
@@ -108,6 +113,7 @@ def label(rows: list[Row]) -> Labels:
             ]
             if redacted is not None:
                 out.redactions.append((row.id, orjson.dumps(redacted, option=orjson.OPT_SORT_KEYS).decode()))
+            out.texts.append((row.rowid, search_text(body if redacted is None else redacted)))
             t, spent["secrets"] = clock(), spent["secrets"] + clock() - t
         if "quality" in row.needs:
             out.values["quality"].append((row.id, quality.example_flags(body, plan.rules)))
