@@ -472,24 +472,27 @@ def fingerprint(clip16k: np.ndarray) -> bytes:
 
 
 def _fp_signs(fp: bytes) -> np.ndarray:
+    """The fingerprint's bits as +-1, one row per bit (32 x frames): each row contiguous for the FFT."""
     b = np.unpackbits(np.frombuffer(fp, dtype=np.uint8).reshape(-1, _FP_BITS // 8), axis=1, bitorder="little")
-    return b.astype(np.float64) * 2 - 1
+    return np.ascontiguousarray(b.T, dtype=np.float32) * 2 - 1
 
 
 def same_audio(a: bytes, b: bytes, min_overlap: float = 0.7) -> float:
     """Similarity in [0, 1] of two fingerprints: 1 - 2 x the lowest bit error rate over all alignments
     that overlap at least `min_overlap` of the shorter one (so clips cut a little differently from the
     same audio still match). Unrelated audio scores ~0, the same audio re-encoded ~0.6-1."""
-    if not a or not b:
-        return 0.0
+    import scipy.fft  # scipy comes with pyloudnorm (voice extra)
+
+    if not a or not b or min(len(a), len(b)) / max(len(a), len(b)) < min_overlap:
+        return 0.0  # (4 bytes a frame) no alignment can overlap enough
     sa, sb = _fp_signs(a), _fp_signs(b)
-    na, nb = sa.shape[0], sb.shape[0]
-    if min(na, nb) / max(na, nb) < min_overlap:
-        return 0.0  # no alignment can overlap enough
-    # Agreement minus disagreement at every offset at once: a cross-correlation of the +-1 bits.
-    size = 1 << math.ceil(math.log2(na + nb))
-    corr = np.fft.irfft(np.fft.rfft(sa, size, axis=0) * np.conj(np.fft.rfft(sb, size, axis=0)), size, axis=0)
-    corr = corr.sum(axis=1)
+    na, nb = sa.shape[1], sb.shape[1]
+    # Agreement minus disagreement at every offset at once: a cross-correlation of the +-1 bits,
+    # summed over the 32 bits in the frequency domain (the transform is linear), so one inverse
+    # transform instead of 32. float32 holds the integer counts (< 2^24) exactly enough.
+    size = scipy.fft.next_fast_len(na + nb, real=True)
+    spectrum = (scipy.fft.rfft(sa, size, axis=1) * np.conj(scipy.fft.rfft(sb, size, axis=1))).sum(axis=0)
+    corr = scipy.fft.irfft(spectrum, size)
     # corr[k] pairs a[i] with b[i - k]; negative k wrap to the end.
     offsets = np.concatenate([np.arange(0, na), np.arange(-(nb - 1), 0)])
     values = np.concatenate([corr[:na], corr[size - (nb - 1) :]])
@@ -503,22 +506,14 @@ def same_audio(a: bytes, b: bytes, min_overlap: float = 0.7) -> float:
 
 def duplicate_pairs(prints: Sequence[bytes], t: Thresholds = DEFAULT) -> list[tuple[int, int, float]]:
     """(i, j, similarity) for every pair i < j whose fingerprints match (similarity at or above
-    `t.max_duplicate_similarity`). Pairs whose lengths cannot overlap enough are skipped unscored; this
-    is still all-pairs, fine for thousands of clips, not for millions."""
-    out = []
-    lengths = [len(p) for p in prints]
-    for i in range(len(prints)):
-        for j in range(i + 1, len(prints)):
-            if (
-                not lengths[i]
-                or not lengths[j]
-                or min(lengths[i], lengths[j]) < 0.7 * max(lengths[i], lengths[j])
-            ):
-                continue
-            s = same_audio(prints[i], prints[j])
-            if s >= t.max_duplicate_similarity:
-                out.append((i, j, s))
-    return out
+    `t.max_duplicate_similarity`). All pairs (those whose lengths cannot overlap enough cost nothing):
+    ~0.5 ms a pair of 10 s clips, fine for thousands of clips, not for millions."""
+    return [
+        (i, j, s)
+        for i in range(len(prints))
+        for j in range(i + 1, len(prints))
+        if (s := same_audio(prints[i], prints[j])) >= t.max_duplicate_similarity
+    ]
 
 
 # --- speaker: MFCC statistics (not a trained speaker encoder) -------------------------------------
