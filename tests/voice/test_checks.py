@@ -21,6 +21,7 @@ from samdata.voice.checks import (
     DEFAULT,
     Thresholds,
     _repetition,
+    best_earlier,
     duplicate_pairs,
     failed,
     figures,
@@ -321,6 +322,24 @@ def test_fingerprint_matches_copies_and_not_other_speech() -> None:
     assert fingerprint(np.zeros(100)) == b""
     prints = [fp, *(fingerprint(to16k(y)) for y in others[:3]), fingerprint(to16k(copies["mp3 64 kbit/s"]))]
     assert [(i, j) for i, j, _ in duplicate_pairs(prints)] == [(0, 4)]
+
+
+def test_best_earlier_is_the_pairwise_maximum_block_by_block() -> None:
+    """`samdata voice run`'s search, a block of prints against one pass over those before: for each
+    print, the same best (similarity, id) as comparing it with every earlier print one by one,
+    across block edges, with a repeat and an empty print among them."""
+    clips = [to16k(sentence(i)) for i in range(6)]
+    clips += [mp3(clips[1], 16000), clips[3][: int(0.8 * clips[3].size)], np.zeros(10)]
+    prints = [(f"c{k}", fingerprint(x)) for k, x in enumerate(clips)]
+    earlier, mine = prints[:2], prints[2:]
+    got = best_earlier(mine, earlier, block=3)
+    for k, (_, fp) in enumerate(mine):
+        before = earlier + mine[:k]
+        assert got[k] == max((same_audio(fp, other), cid) for cid, other in before)
+    assert got[4][1] == "c1" and got[4][0] >= 0.5  # the MP3 copy of c1
+    assert got[5][1] == "c3" and got[5][0] >= 0.5  # c3 cut short
+    assert got[6] == (0.0, "c7")  # nothing to compare: the higher id of the ties
+    assert best_earlier(prints[:1]) == [None] and best_earlier([]) == []
 
 
 def test_speaker_similarity_separates_espeak_voices() -> None:

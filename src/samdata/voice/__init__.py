@@ -324,17 +324,14 @@ def _mark_duplicates(clips: list[ClipRow], others: list[tuple[str, bytes]], thre
     `duplicate`, naming it."""
     from samdata.voice import checks
 
-    earlier = list(others)
-    for clip in clips:
-        if clip.fingerprint is None:
-            continue
-        best = max(((checks.same_audio(clip.fingerprint, fp), cid) for cid, fp in earlier), default=None)
+    printed = [clip for clip in clips if clip.fingerprint is not None]
+    found = checks.best_earlier([(clip.id, clip.fingerprint or b"") for clip in printed], others)
+    for clip, best in zip(printed, found, strict=True):
         if best is not None:
             clip.figures["duplicate_similarity"] = round(float(best[0]), 4)
             if best[0] >= thresholds.max_duplicate_similarity:
                 clip.figures["duplicate_of"] = best[1]
             clip.failed = checks.failed(clip.figures, thresholds)
-        earlier.append((clip.id, clip.fingerprint))
 
 
 def clips_json(catalog: Catalog, speaker: str | None = None) -> dict[str, Any]:

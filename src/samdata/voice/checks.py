@@ -23,6 +23,7 @@ judged: the check that would read it does not fail on it.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import numbers
 from collections.abc import Sequence
@@ -471,28 +472,40 @@ def fingerprint(clip16k: np.ndarray) -> bytes:
     return np.packbits(bits, axis=1, bitorder="little").tobytes()
 
 
-def _fp_signs(fp: bytes) -> np.ndarray:
-    """The fingerprint's bits as +-1, one row per bit (32 x frames): each row contiguous for the FFT."""
-    b = np.unpackbits(np.frombuffer(fp, dtype=np.uint8).reshape(-1, _FP_BITS // 8), axis=1, bitorder="little")
-    return np.ascontiguousarray(b.T, dtype=np.float32) * 2 - 1
+class _Print:
+    """A fingerprint as the correlation reads it: its bits as +-1 rows (32 x frames, each row
+    contiguous for the FFT), and their spectra by transform size, each computed once."""
+
+    __slots__ = ("frames", "signs", "spectra")
+
+    def __init__(self, fp: bytes) -> None:
+        b = np.unpackbits(
+            np.frombuffer(fp, dtype=np.uint8).reshape(-1, _FP_BITS // 8), axis=1, bitorder="little"
+        )
+        self.signs = np.ascontiguousarray(b.T, dtype=np.float32) * 2 - 1
+        self.frames = self.signs.shape[1]
+        self.spectra: dict[int, np.ndarray] = {}
+
+    def spectrum(self, size: int) -> np.ndarray:
+        import scipy.fft  # scipy comes with pyloudnorm (voice extra)
+
+        if size not in self.spectra:
+            self.spectra[size] = scipy.fft.rfft(self.signs, size, axis=1)
+        return self.spectra[size]
 
 
-def same_audio(a: bytes, b: bytes, min_overlap: float = 0.7) -> float:
-    """Similarity in [0, 1] of two fingerprints: 1 - 2 x the lowest bit error rate over all alignments
-    that overlap at least `min_overlap` of the shorter one (so clips cut a little differently from the
-    same audio still match). Unrelated audio scores ~0, the same audio re-encoded ~0.6-1."""
-    import scipy.fft  # scipy comes with pyloudnorm (voice extra)
+def _similarity(a: _Print, b: _Print, min_overlap: float = 0.7) -> float:
+    import scipy.fft
 
-    if not a or not b or min(len(a), len(b)) / max(len(a), len(b)) < min_overlap:
-        return 0.0  # (4 bytes a frame) no alignment can overlap enough
-    sa, sb = _fp_signs(a), _fp_signs(b)
-    na, nb = sa.shape[1], sb.shape[1]
+    na, nb = a.frames, b.frames
+    if not na or not nb or min(na, nb) / max(na, nb) < min_overlap:
+        return 0.0  # no alignment can overlap enough
     # Agreement minus disagreement at every offset at once: a cross-correlation of the +-1 bits,
     # summed over the 32 bits in the frequency domain (the transform is linear), so one inverse
-    # transform instead of 32. float32 holds the integer counts (< 2^24) exactly enough.
-    size = scipy.fft.next_fast_len(na + nb, real=True)
-    spectrum = (scipy.fft.rfft(sa, size, axis=1) * np.conj(scipy.fft.rfft(sb, size, axis=1))).sum(axis=0)
-    corr = scipy.fft.irfft(spectrum, size)
+    # transform instead of 32. float32 holds the integer counts (< 2^24) exactly enough. A power
+    # of two as the size, so a print's spectrum serves every print of about its length.
+    size = 1 << (na + nb - 1).bit_length()
+    corr = scipy.fft.irfft((a.spectrum(size) * b.spectrum(size).conj()).sum(axis=0), size)
     # corr[k] pairs a[i] with b[i - k]; negative k wrap to the end.
     offsets = np.concatenate([np.arange(0, na), np.arange(-(nb - 1), 0)])
     values = np.concatenate([corr[:na], corr[size - (nb - 1) :]])
@@ -504,15 +517,52 @@ def same_audio(a: bytes, b: bytes, min_overlap: float = 0.7) -> float:
     return float(np.clip(sim.max(), 0.0, 1.0))
 
 
+def same_audio(a: bytes, b: bytes, min_overlap: float = 0.7) -> float:
+    """Similarity in [0, 1] of two fingerprints: 1 - 2 x the lowest bit error rate over all alignments
+    that overlap at least `min_overlap` of the shorter one (so clips cut a little differently from the
+    same audio still match). Unrelated audio scores ~0, the same audio re-encoded ~0.6-1."""
+    if not a or not b:
+        return 0.0
+    return _similarity(_Print(a), _Print(b), min_overlap)
+
+
+def best_earlier(
+    prints: Sequence[tuple[str, bytes]], earlier: Sequence[tuple[str, bytes]] = (), block: int = 64
+) -> list[tuple[float, str] | None]:
+    """For each (id, fingerprint) of `prints`, the best (`same_audio`, id) over every print before
+    it (all of `earlier`, then those before it in `prints`; the higher id on a tie); None when
+    nothing comes before it. The same figures as comparing pair by pair, but `block` prints at a
+    time against one pass over the ones before, so each print's spectrum is computed once a
+    block, not once a pair (the transforms were 90 % of a pair's cost), in memory bounded by the
+    block."""
+    before = [*earlier, *prints]
+    out: list[tuple[float, str] | None] = []
+    for first in range(0, len(prints), block):
+        mine = [(cid, _Print(fp)) for cid, fp in prints[first : first + block]]
+        best: list[tuple[float, str] | None] = [None] * len(mine)
+        # Each print met by the block's prints from `lo` on: all of the block for those before
+        # it, the ones after it for the block's own.
+        before_block = ((cid, _Print(fp), 0) for cid, fp in before[: len(earlier) + first])
+        in_block = ((cid, mp, k + 1) for k, (cid, mp) in enumerate(mine))
+        for cid, other, lo in itertools.chain(before_block, in_block):
+            for m in range(lo, len(mine)):
+                found, current = (_similarity(mine[m][1], other), cid), best[m]
+                if current is None or found > current:
+                    best[m] = found
+        out += best
+    return out
+
+
 def duplicate_pairs(prints: Sequence[bytes], t: Thresholds = DEFAULT) -> list[tuple[int, int, float]]:
     """(i, j, similarity) for every pair i < j whose fingerprints match (similarity at or above
-    `t.max_duplicate_similarity`). All pairs (those whose lengths cannot overlap enough cost nothing):
-    ~0.5 ms a pair of 10 s clips, fine for thousands of clips, not for millions."""
+    `t.max_duplicate_similarity`). All pairs (those whose lengths cannot overlap enough cost nothing),
+    each print's spectra computed once: for thousands of clips, not millions."""
+    ready = [_Print(p) for p in prints]
     return [
         (i, j, s)
-        for i in range(len(prints))
-        for j in range(i + 1, len(prints))
-        if (s := same_audio(prints[i], prints[j])) >= t.max_duplicate_similarity
+        for i in range(len(ready))
+        for j in range(i + 1, len(ready))
+        if (s := _similarity(ready[i], ready[j])) >= t.max_duplicate_similarity
     ]
 
 
