@@ -243,17 +243,30 @@ def _loudness(x: np.ndarray, rate: int) -> float:
 
 
 def _bandwidth(x: np.ndarray, rate: int, share: float) -> float:
-    """Frequency below which `share` of the energy lies (Welch average, so long clips cost little)."""
-    from scipy.signal import welch
-
+    """Frequency below which `share` of the energy lies, from the Welch average of `scipy.signal.welch`
+    (Hann segments of up to 4096 samples, half overlapping, each less its mean; so long clips cost
+    little), computed here in one transform over all segments: scipy's goes a segment at a time."""
     nper = min(4096, x.size)
     if nper < 64:
         return 0.0
-    f, p = welch(x, fs=rate, nperseg=nper, detrend="constant")
+    step = nper - nper // 2
+    count = 1 + (x.size - nper) // step
+    segs = np.lib.stride_tricks.as_strided(x, (count, nper), (x.strides[0] * step, x.strides[0]))
+    segs = segs - segs.mean(axis=1, keepdims=True)
+    p = (np.abs(np.fft.rfft(segs * _hann(nper), axis=1)) ** 2).mean(axis=0)
+    p[1 : p.size - (nper % 2 == 0)] *= 2  # one-sided: every bin but 0 and Nyquist stands for two
     total = p.sum()
     if total <= 0:
         return 0.0
+    f = np.fft.rfftfreq(nper, 1 / rate)
     return float(f[min(np.searchsorted(np.cumsum(p) / total, share), f.size - 1)])
+
+
+@functools.lru_cache(maxsize=8)
+def _hann(n: int) -> np.ndarray:
+    from scipy.signal import get_window
+
+    return get_window("hann", n)  # periodic, as welch's
 
 
 def _to_rate(x: np.ndarray, rate: int, out: int) -> np.ndarray:
@@ -328,7 +341,7 @@ def _frames(x: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1)
-def _analysis_consts() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _analysis_consts() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     win = np.hanning(_FRAME)
     nfft = 2048
     spec_w = np.abs(np.fft.rfft(win, nfft)) ** 2
@@ -339,11 +352,19 @@ def _analysis_consts() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     bands = np.zeros((edges.size - 1, freqs.size))
     for b in range(edges.size - 1):
         bands[b, (freqs >= edges[b]) & (freqs < edges[b + 1])] = 1.0
-    return win, acf_w / acf_w[0], freqs, bands
+    # The autocorrelation of the spectrum under 4 kHz at the pitch lags only: the inverse transform
+    # of a real spectrum, as a product with its cosines (1/N for bin 0, 2/N for the others; the
+    # Nyquist bin is above the cut), a sixth of a whole irfft's work.
+    low_bins = int(np.searchsorted(freqs, 4000.0, side="right"))
+    weight = np.full(low_bins, 2.0 / nfft)
+    weight[0] = 1.0 / nfft
+    lags = np.arange(_PITCH_LAGS[1] + 1)
+    acf_basis = weight[:, None] * np.cos(2 * np.pi * np.outer(np.arange(low_bins), lags) / nfft)
+    return win, acf_w / acf_w[0], freqs, bands, acf_basis
 
 
 def _voice_features(x16: np.ndarray) -> dict[str, float]:
-    win, acf_w, freqs, bands = _analysis_consts()
+    win, acf_w, _, bands, acf_basis = _analysis_consts()
     fr = _frames(x16)
     spec = np.abs(np.fft.rfft(fr * win, 2048, axis=1)) ** 2
     e_db = 10 * np.log10(np.mean(fr**2, axis=1) + 1e-12)
@@ -353,8 +374,7 @@ def _voice_features(x16: np.ndarray) -> dict[str, float]:
     # Voicing: autocorrelation of the spectrum under 4 kHz (the harmonics that matter live there),
     # corrected for the window's own taper. A lower cut would leave breath noise narrow-band, and
     # narrow-band noise autocorrelates like a voice.
-    low = spec * (freqs <= 4000.0)
-    acf = np.fft.irfft(low, 2048, axis=1)[:, : _PITCH_LAGS[1] + 1]
+    acf = spec[:, : acf_basis.shape[0]] @ acf_basis
     r0 = acf[:, :1] + 1e-20
     lo, hi = _PITCH_LAGS
     voicing = np.max(acf[:, lo : hi + 1] / r0 / acf_w[lo : hi + 1], axis=1)
@@ -403,24 +423,47 @@ def _repetition(band_power: np.ndarray, loud_db: float, window: int = 120, step:
     lags = np.arange(14, min(40, (window - 40) // 2) + 1, 2)
     if not len(lags):
         return 0.0
-    # Every shift the score reads, once per window: c(L) = <w[:-L], w[L:]> / (|w[:-L]| |w[L:]|), the
-    # products from the window's Gram matrix (one diagonal per shift) and the norms from the running
-    # sum of its frames' energies.
+    # Every shift the score reads: c(L) = <w[:-L], w[L:]> / (|w[:-L]| |w[L:]|) for each window w,
+    # centred on its mean.
     shifts, at = np.unique(np.concatenate([lags, 2 * lags, lags // 2, 3 * lags // 2]), return_inverse=True)
     at_l, at_2l, at_half, at_3half = at.reshape(4, len(lags))
-    best = 0.0
-    for start in range(0, n - window + 1, step):
-        w = f[start : start + window]
-        w = w - w.mean(axis=0)
-        if not np.any(w):
-            continue
-        energy = np.concatenate([[0.0], np.cumsum((w * w).sum(axis=1))])
-        gram = w @ w.T
-        products = np.array([np.trace(gram, offset=int(k)) for k in shifts])
-        c = products / (np.sqrt(energy[window - shifts] * (energy[window] - energy[shifts])) + 1e-12)
-        score = np.minimum(c[at_l], c[at_2l]) - np.maximum(c[at_half], c[at_3half])
-        best = max(best, float(score.max()))
-    return best
+    # Every window at once, from running sums over the clip: with the window's mean m,
+    # sum (a - m)(b - m) = sum a.b - m.(sum a + sum b) + count m.m, for the products at each shift
+    # and for the energies. A window of one constant pattern has no correlation to read: skipped.
+    starts = np.arange(0, n - window + 1, step)
+    zero = np.zeros((1, f.shape[1]))
+    p1 = np.concatenate([zero, np.cumsum(f, axis=0)])  # p1[t]: sum of frames before t
+    p2 = np.concatenate([[0.0], np.cumsum((f * f).sum(axis=1))])
+    changes = np.concatenate([[0], np.cumsum(np.any(f[1:] != f[:-1], axis=1))])
+    varied = changes[starts + window - 1] > changes[starts]
+    starts = starts[varied]
+    if not starts.size:
+        return 0.0
+    mean = (p1[starts + window] - p1[starts]) / window
+
+    def energy(j: np.ndarray) -> np.ndarray:  # (windows, len(j)): centred energy of the first j frames
+        s_, j_ = starts[:, None], j[None, :]
+        sums = p1[s_ + j_] - p1[starts][:, None]
+        return (
+            p2[s_ + j_]
+            - p2[starts][:, None]
+            - 2 * np.einsum("wjb,wb->wj", sums, mean)
+            + j_ * (mean * mean).sum(axis=1)[:, None]
+        )
+
+    products = np.empty((starts.size, shifts.size))
+    for i, k in enumerate(shifts):
+        r = np.concatenate([[0.0], np.cumsum((f[:-k] * f[k:]).sum(axis=1))])
+        raw = r[starts + window - k] - r[starts]
+        later = p1[starts + window] - p1[starts + k]  # frames k.. of the window
+        earlier = p1[starts + window - k] - p1[starts]  # frames ..window - k
+        products[:, i] = (
+            raw - (mean * (later + earlier)).sum(axis=1) + (window - k) * (mean * mean).sum(axis=1)
+        )
+    total = energy(np.array([window]))
+    c = products / (np.sqrt(energy(window - shifts) * (total - energy(shifts))) + 1e-12)
+    score = np.minimum(c[:, at_l], c[:, at_2l]) - np.maximum(c[:, at_half], c[:, at_3half])
+    return max(0.0, float(score.max()))
 
 
 def _vad_snr(x16: np.ndarray, speech: np.ndarray, frame: int = 512, threshold: float = 0.5) -> float:
