@@ -38,10 +38,9 @@ def test_the_one_pass_scores_agree_with_the_reference() -> None:
     2 s) against `reference` (every 9.01 s window through the whole network): on the benchmark's
     first sentences, clean and in each kind of noise, the figures differ about as much as the
     reference's own when the clip starts 5 ms later (measured: 0.061, 0.106, 0.078 against 0.068,
-    0.102, 0.072); a clip of several sentences, scored
-    in windows every second, agrees within 0.06."""
-    short = [x for cls, _, x in benchmark()[:80] if cls in ("clean", "noise", "speaker")]
-    short = [to16k(x) for x in short if to16k(x).size < quality.WINDOW][:24]
+    0.102, 0.072); a clip of several sentences, scored in windows every second, agrees within 0.06."""
+    picked = (to16k(x) for cls, _, x in benchmark()[:80] if cls in ("clean", "noise", "speaker"))
+    short = [x for x in picked if x.size < quality.WINDOW][:24]
     assert len(short) == 24
 
     def gap(a: list[dict[str, float]], b: list[dict[str, float]]) -> np.ndarray:
@@ -61,6 +60,11 @@ def test_the_one_pass_scores_agree_with_the_reference() -> None:
     assert long.size > 2 * quality.WINDOW
     ref_long, ours_long = quality.reference(long), quality.dnsmos(long)
     assert all(abs(ref_long[k] - ours_long[k]) < 0.06 for k in quality.FIGURES), (ref_long, ours_long)
+    # One window exactly (or a clip a sample short of it, repeated to fill it): the same input
+    # through the same layers, so the same figures.
+    for n in (quality.WINDOW, quality.WINDOW - 1):
+        ref_one, ours_one = quality.reference(long[:n]), quality.dnsmos(long[:n])
+        assert all(abs(ref_one[k] - ours_one[k]) <= 2e-4 for k in quality.FIGURES), (n, ref_one, ours_one)
 
 
 def test_the_feature_map_in_pieces_is_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -176,8 +176,12 @@ def feature_map(x16: np.ndarray) -> np.ndarray:
 
 
 def _mos(pooled: np.ndarray) -> dict[str, float]:
+    """The dense layers on (windows, 64) maxima, then the calibration, averaged over the windows."""
     w1, b1, w2, b2, w3, b3 = _cut_model()[1]
-    raw = np.maximum(np.maximum(pooled @ w1 + b1, 0) @ w2 + b2, 0) @ w3 + b3
+    return _calibrated(np.maximum(np.maximum(pooled @ w1 + b1, 0) @ w2 + b2, 0) @ w3 + b3)
+
+
+def _calibrated(raw: np.ndarray) -> dict[str, float]:
     return {
         name: round(float(poly(raw[:, i]).mean()), 4)
         for i, (name, poly) in enumerate(zip(FIGURES, _POLY, strict=True))
@@ -204,11 +208,7 @@ def reference(x16: np.ndarray) -> dict[str, float]:
     batch = windows(x16)
     if not len(batch):
         return dict.fromkeys(FIGURES, float("nan"))
-    raw = _session().run(None, {"input_1": batch})[0]
-    return {
-        name: round(float(poly(raw[:, i]).mean()), 4)
-        for i, (name, poly) in enumerate(zip(FIGURES, _POLY, strict=True))
-    }
+    return _calibrated(_session().run(None, {"input_1": batch})[0])
 
 
 def dnsmos(x16: np.ndarray) -> dict[str, float]:
