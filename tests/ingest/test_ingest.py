@@ -16,7 +16,9 @@ import pytest
 
 from samdata.catalog import Catalog
 from samdata.config import Config, load_config
+from samdata.curate import run_curate
 from samdata.demo.estate import build_estate
+from samdata.export import run_export
 from samdata.ingest import IngestProgress, run_ingest
 from tests.conftest import config_for
 from tests.test_cli import run_cli
@@ -107,6 +109,45 @@ def test_rewritten_file_replaces_what_it_contributed(tmp_path: Path) -> None:
         ).fetchall()
         assert [tuple(r) for r in kept] == [tuple(r) for r in truth] and len(truth) == 2
         assert {r["source"] for r in kept} == {"chat", "keep"}
+
+
+def test_a_file_rewritten_after_curate_and_export_drops_what_nothing_holds(tmp_path: Path) -> None:
+    data, config = _source(tmp_path, "chat")
+    config = config_for(
+        tmp_path,
+        f'[[sources]]\nname = "chat"\npath = "{data}/chat*.jsonl"\nformat = "auto"\n'
+        '[recipes.t]\nsources = ["chat"]\nsplits = { train = 0.5, valid = 0.5 }\nbatch_size = 1\n',
+    )
+    f = data / "chat.jsonl"
+    answers = [f"answer {i} is a whole sentence, and it ends as it should." for i in range(4)]
+    f.write_text(chat_line(0, answers[0]) + chat_line(1, answers[1]))
+    with Catalog.open(config.catalog_path) as cat:
+        run_ingest(config, cat)
+        run_curate(config, cat)
+        export = run_export(config, cat, "t", tmp_path / "t").export_id
+        c = cat.conn
+        exported = {
+            r[0] for r in c.execute("SELECT example_id FROM export_members WHERE export_id = ?", (export,))
+        }
+        assert len(exported) == 2
+        f.write_text(chat_line(2, answers[2]) + chat_line(3, answers[3]))
+        run_ingest(config, cat)  # it crashed here on the labels the old examples had
+        run_curate(config, cat)
+        f.write_text(chat_line(3, answers[3]))
+        report = run_ingest(config, cat)
+        assert [x.status for x in report.files] == ["ingested"]
+        left = {r[0] for r in c.execute("SELECT id FROM examples")}
+        # The exported examples stay for the export's lineage; the unexported one that went is gone
+        # with its labels, and curate runs on.
+        assert exported < left and len(left) == 3
+        assert (
+            c.execute(
+                "SELECT count(*) FROM labels WHERE example_id NOT IN (SELECT id FROM examples)"
+            ).fetchone()[0]
+            == 0
+        )
+        assert run_curate(config, cat).labelled["quality"] == 0
+        assert c.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
 def test_half_written_last_line_waits_for_its_writer(tmp_path: Path) -> None:

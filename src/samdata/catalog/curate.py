@@ -247,11 +247,59 @@ class CurateStore:
         with self.transaction(data=True) as c:
             c.executemany("INSERT OR REPLACE INTO neardup_pairs (a, b, jaccard) VALUES (?, ?, ?)", pairs)
 
-    def neardup_pairs(self) -> list[tuple[str, str, float]]:
+    _LIVE_PAIRS = (
+        "SELECT p.a, p.b, p.jaccard FROM neardup_pairs p JOIN examples x ON x.id = p.a AND x.forgotten = 0"
+        " JOIN examples y ON y.id = p.b AND y.forgotten = 0"
+    )
+
+    def neardup_pairs(self, within: set[str] | None = None) -> list[tuple[str, str, float]]:
+        """Verified pairs of live examples: all, or those of the examples `within` (a set closed
+        under pairs, as `pair_closure` gives, so a pair with one end in it has both)."""
+        if within is None:
+            return self.conn.execute(self._LIVE_PAIRS).fetchall()
+        out: list[tuple[str, str, float]] = []
+        for chunk in _chunks(sorted(within)):
+            marks = ", ".join("?" for _ in chunk)
+            out += self.conn.execute(f"{self._LIVE_PAIRS} WHERE p.a IN ({marks})", chunk).fetchall()
+        return out
+
+    def cluster_marks(self) -> tuple[int, set[str]]:
+        """The examples the catalog's triggers marked since clusters were last redone (whose
+        cluster may have changed), and the last mark's number."""
+        rows = self.conn.execute("SELECT seq, example_id FROM cluster_dirty").fetchall()
+        return max((seq for seq, _i in rows), default=0), {i for _seq, i in rows}
+
+    def clear_cluster_marks(self, upto: int) -> None:
+        """Forget the marks read (up to `upto`); one made since stays for the next run."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM cluster_dirty WHERE seq <= ?", (upto,))
+
+    def pair_closure(self, seeds: set[str]) -> set[str]:
+        """`seeds` and every example a chain of stored pairs joins to them, forgotten or not: it
+        holds every cluster, before and after the changes, that has a member in `seeds`."""
+        seen = set(seeds)
+        frontier = sorted(seen)
+        while frontier:
+            found: set[str] = set()
+            for chunk in _chunks(frontier):
+                marks = ", ".join("?" for _ in chunk)
+                found.update(
+                    x
+                    for (x,) in self.conn.execute(
+                        f"SELECT b FROM neardup_pairs WHERE a IN ({marks})"
+                        f" UNION SELECT a FROM neardup_pairs WHERE b IN ({marks})",
+                        chunk + chunk,
+                    )
+                )
+            frontier = sorted(found - seen)
+            seen |= found
+        return seen
+
+    def cluster_count(self) -> int:
+        """Near-duplicate clusters stored: one keeper each."""
         return self.conn.execute(
-            "SELECT p.a, p.b, p.jaccard FROM neardup_pairs p JOIN examples x ON x.id = p.a AND x.forgotten = 0"
-            " JOIN examples y ON y.id = p.b AND y.forgotten = 0"
-        ).fetchall()
+            "SELECT count(*) FROM labels WHERE neardup IS NOT NULL AND neardup ->> '$.keeper' = 1"
+        ).fetchone()[0]
 
     def keeper_facts(self, ids: Sequence[str]) -> dict[str, KeeperFacts]:
         """id → what the keeper priority reads of it (`samdata.curate.keeper`)."""
@@ -270,12 +318,25 @@ class CurateStore:
                 out[i] = KeeperFacts((sources or "").split(","), flags or 0, created, added)
         return out
 
-    def replace_clusters(self, values: Sequence[tuple[str, Any]]) -> set[str]:
+    def replace_clusters(self, values: Sequence[tuple[str, Any]], scope: set[str] | None = None) -> set[str]:
         """The `neardup` label of every clustered example (everything else has none), written
         where it changed; returns the examples whose value appeared, changed or went (their
-        verdicts need a look)."""
+        verdicts need a look). `scope`: `values` are the clusters of these examples only (a
+        `pair_closure`), and the labels of the others stay."""
         with self.transaction(data=True) as c:
-            old = dict(c.execute("SELECT example_id, neardup FROM labels WHERE neardup IS NOT NULL"))
+            if scope is None:
+                old = dict(c.execute("SELECT example_id, neardup FROM labels WHERE neardup IS NOT NULL"))
+            else:
+                old = {}
+                for chunk in _chunks(sorted(scope)):
+                    marks = ", ".join("?" for _ in chunk)
+                    old.update(
+                        c.execute(
+                            "SELECT example_id, neardup FROM labels"
+                            f" WHERE neardup IS NOT NULL AND example_id IN ({marks})",
+                            chunk,
+                        )
+                    )
             new = {i: orjson.dumps(v).decode() for i, v in values}
             gone = [(i,) for i in old.keys() - new.keys()]
             c.executemany("UPDATE labels SET neardup = NULL WHERE example_id = ?", gone)
@@ -405,3 +466,9 @@ class CurateStore:
             for flag in {f["flag"] for f in orjson.loads(value)}:
                 counts[flag] = counts.get(flag, 0) + 1
         return dict(sorted(counts.items()))
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """`ids` in lists of `size`: SQLite binds at most 32,766 parameters per statement."""
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])

@@ -314,7 +314,9 @@ class IngestStore:
         """After a full read of a file that began in `pass_run`: drop the provenance and quarantine rows
         the read did not find again (the file was rewritten), and examples nothing else holds.
 
-        Forgotten examples stay (their hash keeps them from coming back). Returns rows dropped.
+        Forgotten examples stay (their hash keeps them from coming back), and so do examples an
+        export holds (its lineage names them); what curate derived from a dropped example goes with
+        it. Returns rows dropped.
         """
         with self.transaction(data=True) as c:
             file_id = self._file_id(c, source, file)
@@ -330,11 +332,18 @@ class IngestStore:
                 "DELETE FROM quarantine WHERE source = ? AND file = ? AND ingest_run < ?",
                 (source, file, pass_run),
             )
-            c.executemany(
-                "DELETE FROM examples WHERE id = ? AND forgotten = 0"
-                " AND NOT EXISTS (SELECT 1 FROM provenance p WHERE p.example_id = examples.id)",
-                ((i,) for i in set(gone)),
-            )
+            drop = [
+                i
+                for (i,) in c.execute(
+                    "SELECT e.id FROM examples e WHERE e.id IN (SELECT value FROM json_each(?)) AND e.forgotten = 0"
+                    " AND NOT EXISTS (SELECT 1 FROM provenance p WHERE p.example_id = e.id)"
+                    " AND NOT EXISTS (SELECT 1 FROM export_members m WHERE m.example_id = e.id)",
+                    (orjson.dumps(sorted(set(gone))).decode(),),
+                )
+            ]
+            if drop:
+                self.drop_derived(drop)  # type: ignore[attr-defined]
+                c.executemany("DELETE FROM examples WHERE id = ?", ((i,) for i in drop))
         return len(gone)
 
     def clear_incomplete_line(self, source: str, file: str, reason_prefix: str) -> None:

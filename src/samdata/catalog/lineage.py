@@ -90,18 +90,25 @@ class LineageStore:
         """Wipe the bodies and everything derived from them; keep the ids so re-ingest skips them."""
         rows = [(i,) for i in ids]
         with self.transaction(data=True) as c:
-            self.unindex(ids)  # type: ignore[attr-defined]
+            self.drop_derived(ids)
             n = c.executemany(
                 f"UPDATE examples SET forgotten = 1, body = '{FORGOTTEN_BODY}', chars = 0 WHERE id = ? AND forgotten = 0",
                 rows,
             ).rowcount
-            for table, column in (("redactions", "example_id"), ("findings", "example_id"), ("labels", "example_id"),
-                                  ("neardup_pairs", "a"), ("neardup_pairs", "b")):  # fmt: skip
-                c.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
-            # The band tables have no index by example (it would double the cost of writing them): one scan.
-            shorts = orjson.dumps([short_id(i) for i in ids]).decode()
-            for table in ("lsh_index", "lsh_pending"):
-                c.execute(f"DELETE FROM {table} WHERE example IN (SELECT value FROM json_each(?))", (shorts,))
             # Provenance labels (a conversation's title) may hold the text too; locators are ids.
             c.executemany("UPDATE provenance SET meta = '{}' WHERE example_id = ?", rows)
         return max(n, 0)
+
+    def drop_derived(self, ids: Sequence[str]) -> None:
+        """Delete what curate and search derived from these examples' bodies (index entries,
+        labels, findings, redactions, band keys, pairs), inside the caller's transaction."""
+        c = self.conn
+        rows = [(i,) for i in ids]
+        self.unindex(ids)  # type: ignore[attr-defined]
+        for table, column in (("redactions", "example_id"), ("findings", "example_id"), ("labels", "example_id"),
+                              ("neardup_pairs", "a"), ("neardup_pairs", "b")):  # fmt: skip
+            c.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
+        # The band tables have no index by example (it would double the cost of writing them): one scan.
+        shorts = orjson.dumps([short_id(i) for i in ids]).decode()
+        for table in ("lsh_index", "lsh_pending"):
+            c.execute(f"DELETE FROM {table} WHERE example IN (SELECT value FROM json_each(?))", (shorts,))

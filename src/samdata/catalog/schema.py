@@ -733,3 +733,72 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 22: curate re-clusters only the near-duplicate clusters something touched.
+MIGRATIONS.append(
+    (
+        22,
+        "near-duplicate clusters redone where they changed",
+        """
+        -- Examples whose cluster may have changed since curate last clustered: a new or dropped pair,
+        -- or, for an example with pairs, what its keeper priority reads (sources, quality flags,
+        -- first-ingest time, forgotten or deleted), and both ends of a keeper chosen or undone in review. Triggers fill
+        -- it whatever writes the catalog; curate redoes the clusters reachable from these examples
+        -- and then deletes the rows it read (seq <= the last it read).
+        CREATE TABLE cluster_dirty (
+            seq             INTEGER PRIMARY KEY,
+            example_id      TEXT NOT NULL
+        );
+        -- The pairs of an example from either end: a cluster is found by walking them.
+        CREATE INDEX neardup_pairs_by_b ON neardup_pairs(b);
+        CREATE TRIGGER cluster_dirty_pair_add AFTER INSERT ON neardup_pairs BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (new.a), (new.b);
+        END;
+        CREATE TRIGGER cluster_dirty_pair_drop AFTER DELETE ON neardup_pairs BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (old.a), (old.b);
+        END;
+        CREATE TRIGGER cluster_dirty_source_add AFTER INSERT ON example_sources
+            WHEN EXISTS (SELECT 1 FROM neardup_pairs WHERE a = new.example_id)
+              OR EXISTS (SELECT 1 FROM neardup_pairs WHERE b = new.example_id) BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (new.example_id);
+        END;
+        CREATE TRIGGER cluster_dirty_source_drop AFTER DELETE ON example_sources
+            WHEN EXISTS (SELECT 1 FROM neardup_pairs WHERE a = old.example_id)
+              OR EXISTS (SELECT 1 FROM neardup_pairs WHERE b = old.example_id) BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (old.example_id);
+        END;
+        -- A labels row gets its first quality value before its example has any pair (pairs come
+        -- from verifying the minhash value written with it), so only an update can move a flag
+        -- count that a cluster read.
+        CREATE TRIGGER cluster_dirty_flags AFTER UPDATE OF quality ON labels
+            WHEN old.quality IS NOT new.quality
+             AND (EXISTS (SELECT 1 FROM neardup_pairs WHERE a = new.example_id)
+                  OR EXISTS (SELECT 1 FROM neardup_pairs WHERE b = new.example_id)) BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (new.example_id);
+        END;
+        CREATE TRIGGER cluster_dirty_example_change AFTER UPDATE OF forgotten, created_at ON examples
+            WHEN (old.forgotten IS NOT new.forgotten OR old.created_at IS NOT new.created_at)
+             AND (EXISTS (SELECT 1 FROM neardup_pairs WHERE a = new.id)
+                  OR EXISTS (SELECT 1 FROM neardup_pairs WHERE b = new.id)) BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (new.id);
+        END;
+        CREATE TRIGGER cluster_dirty_example_drop AFTER DELETE ON examples
+            WHEN EXISTS (SELECT 1 FROM neardup_pairs WHERE a = old.id)
+              OR EXISTS (SELECT 1 FROM neardup_pairs WHERE b = old.id) BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (old.id);
+        END;
+        -- A keeper chosen in review ('keep:<id>'): the cluster's anchor (the item) and every example
+        -- chosen for it, the one this decision supersedes included.
+        CREATE TRIGGER cluster_dirty_keeper_add AFTER INSERT ON review_decisions
+            WHEN new.queue = 'keepers' BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (new.item);
+            INSERT INTO cluster_dirty (example_id)
+                SELECT substr(decision, 6) FROM review_decisions WHERE queue = 'keepers' AND item = new.item;
+        END;
+        CREATE TRIGGER cluster_dirty_keeper_change AFTER UPDATE ON review_decisions
+            WHEN old.queue = 'keepers' BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (old.item), (substr(old.decision, 6));
+        END;
+        """,
+    )
+)

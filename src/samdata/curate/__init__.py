@@ -30,6 +30,9 @@ class CurateReport:
     # Where the time went: CPU seconds per detector in the workers, and the main process's steps.
     seconds: dict[str, float] = field(default_factory=dict)
     clusters: int = 0
+    # The clustering step: "all" (every pair read) or "changed" (the clusters reachable from the
+    # examples marked since the last one), and how many examples it walked.
+    reclustered: dict[str, Any] = field(default_factory=dict)
     funnel: dict[str, dict[str, int]] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
     kept: int = 0  # live examples the stored verdicts keep
@@ -39,6 +42,7 @@ class CurateReport:
         return {
             "labelled": self.labelled,
             "neardup_clusters": self.clusters,
+            "reclustered": self.reclustered,
             "funnel": self.funnel,
             "quality_flags": self.flags,
             "kept": self.kept,
@@ -184,7 +188,9 @@ def _run_curate(
     else:
         progress.stage("near-duplicate clusters")
         t = clock()
-        report.clusters = _cluster(catalog, config.curate.source_priority)
+        report.clusters, report.reclustered = _cluster(
+            catalog, config.curate.source_priority, plan.versions["minhash"]
+        )
         t, seconds["cluster"] = clock(), clock() - t
         progress.stage("funnel")
         report.funnel = verdict.funnel(catalog)
@@ -217,7 +223,13 @@ def _verify_pending(catalog: Catalog, plan: batch.Plan, engine: Engine) -> None:
     catalog.merge_pending_bands()
 
 
-def _cluster(catalog: Catalog, source_priority: list[str]) -> int:
+# More marks than this: the whole catalog is clustered again (walking that many is no cheaper).
+INCREMENTAL_MARKS = 100_000
+
+
+def _cluster(
+    catalog: Catalog, source_priority: list[str], minhash_version: int
+) -> tuple[int, dict[str, Any]]:
     """Union-find over verified pairs; one keeper per cluster by the priority of
     `keeper.priority_key` (source priority, fewer quality flags, newest, smallest id).
     A keeper chosen in review (queue "keepers", item the cluster's anchor) wins over the priority
@@ -225,10 +237,23 @@ def _cluster(catalog: Catalog, source_priority: list[str]) -> int:
     anchor, else the newest decision). Each member's value records `rule`, what decided: "review",
     or the first priority criterion on which the keeper beat `runner_up`, the member next in
     priority ("source_priority", "fewer_flags", "newest", "smallest_id"); after a review,
-    `runner_up` is the member the priority would keep."""
+    `runner_up` is the member the priority would keep.
+
+    Only the clusters reachable from the examples the catalog's triggers marked since the last
+    clustering are redone (the same values as redoing all: tested), unless the keeper rule, the
+    source priority or the shingling changed since, or the marks are too many. Returns the number
+    of clusters, and what was redone (`CurateReport.reclustered`)."""
+    upto, marked = catalog.cluster_marks()  # before reading pairs: a mark made later stays
+    key = [source_priority, minhash_version, keeper.RULE_VERSION]
+    scope = None
+    if catalog.get_stat("curate.clusters_key") == key and len(marked) <= INCREMENTAL_MARKS:
+        scope = catalog.pair_closure(marked)
     uf = neardup.UnionFind()
-    for a, b, _j in catalog.neardup_pairs():
+    walked = set() if scope is None else scope
+    for a, b, _j in catalog.neardup_pairs(scope):
         uf.union(a, b)
+        if scope is None:
+            walked.update((a, b))
     groups = uf.groups()
     facts = catalog.keeper_facts([x for g in groups for x in g])
     priority = keeper.priority_key(facts, source_priority)
@@ -252,9 +277,12 @@ def _cluster(catalog: Catalog, source_priority: list[str]) -> int:
                  "rule": rule, "runner_up": runner_up})
             for x in group
         ]  # fmt: skip
-    changed = catalog.replace_clusters(values)
+    changed = catalog.replace_clusters(values, scope)
     catalog.save_verdicts(verdict.verdicts(catalog, sorted(changed)))
-    return len(groups)
+    catalog.put_stat("curate.clusters_key", key)
+    catalog.clear_cluster_marks(upto)
+    redone = {"clusters": "all" if scope is None else "changed", "examples": len(walked)}
+    return (len(groups) if scope is None else catalog.cluster_count()), redone
 
 
 def detector_version(version: int, *settings: Any) -> int:
