@@ -109,6 +109,32 @@ def test_incremental_new_examples_meet_old_ones(tmp_path: Path) -> None:
     cat.close()
 
 
+def test_keys_of_later_runs_wait_beside_the_index_until_they_are_an_eighth_of_it(tmp_path: Path) -> None:
+    base = [(prose(12), prose(120)) for _ in range(40)]
+    config, cat, _ids = _catalog_with(tmp_path, base)
+    run_curate(config, cat)
+    bands = NearDupParams().bands
+
+    def rows(table: str) -> int:
+        return cat.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    assert (rows("lsh_index"), rows("lsh_recent")) == (40 * bands, 0)  # the first run fills the index
+    later = [(prose(12), prose(120)) for _ in range(4)]
+    cat.commit_batch(None, "later", "later.jsonl", [ExampleRow.of(Example("sft", [Message("user", q), Message("assistant", a)]), {"line": i + 1}, {}) for i, (q, a) in enumerate(later)], [], None, utcnow())  # fmt: skip
+    run_curate(config, cat)
+    assert (rows("lsh_index"), rows("lsh_recent")) == (40 * bands, 4 * bands)  # 4 < 40 / 8
+    # A near copy of a key that waits beside the index is found as well as one of the index's.
+    q, a = later[1]
+    q0, a0 = base[0]
+    copies = [Example("sft", [Message("user", q), Message("assistant", edit(a, 2))]),
+              Example("sft", [Message("user", q0), Message("assistant", edit(a0, 2))])]  # fmt: skip
+    cat.commit_batch(None, "copies", "copies.jsonl", [ExampleRow.of(e, {"line": i + 1}, {}) for i, e in enumerate(copies)], [], None, utcnow())  # fmt: skip
+    assert run_curate(config, cat).clusters == 2
+    # 6 waiting keys sets make an eighth of the index's 40 and join it.
+    assert (rows("lsh_index"), rows("lsh_recent")) == (46 * bands, 0)
+    cat.close()
+
+
 def test_keeper_follows_source_priority(tmp_path: Path) -> None:
     q, a = prose(12), prose(120)
     config, cat, _ids = _catalog_with(tmp_path, [(q, a)])

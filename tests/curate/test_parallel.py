@@ -16,6 +16,7 @@ TABLES = {
     "findings": "SELECT example_id, kind, part, span_start, span_end, hash, preview FROM findings ORDER BY 1, 3, 4",
     "redactions": "SELECT example_id, body FROM redactions ORDER BY 1",
     "lsh_index": "SELECT key, example FROM lsh_index ORDER BY 1, 2",
+    "lsh_recent": "SELECT key, example FROM lsh_recent ORDER BY 1, 2",
     "lsh_pending": "SELECT key, example FROM lsh_pending ORDER BY 1, 2",
     "neardup_pairs": "SELECT a, b, jaccard FROM neardup_pairs ORDER BY 1, 2",
 }

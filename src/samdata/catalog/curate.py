@@ -28,6 +28,16 @@ _SAVE_LABELS = (
 )
 
 
+def not_forgotten(column: str) -> str:
+    """SQL: the example `column` names is not forgotten. Rows of labels, pairs and sources exist
+    only for examples that exist (foreign keys), so this is "live"; the partial index makes it a
+    probe of a small index (the planner would read each example's row instead)."""
+    return (
+        "NOT EXISTS (SELECT 1 FROM examples f INDEXED BY examples_forgotten"
+        f" WHERE f.id = {column} AND f.forgotten = 1)"
+    )
+
+
 class CurateStore:
     """Mixed into `Catalog`: everything curate reads and writes."""
 
@@ -154,9 +164,15 @@ class CurateStore:
         """Forget bands, pairs and clusters (the shingling or banding changed)."""
         with self.transaction(data=True) as c:
             c.execute("DELETE FROM lsh_index")
+            c.execute("DELETE FROM lsh_recent")
             c.execute("DELETE FROM lsh_pending")
+            self.put_stat("lsh.index_rows", 0)  # type: ignore[attr-defined]
             c.execute("DELETE FROM neardup_pairs")
             c.execute("UPDATE labels SET minhash = NULL, minhash_version = NULL, neardup = NULL")
+
+    def pending_band_rows(self) -> int:
+        """Band keys signed but not yet verified against the index."""
+        return self.conn.execute("SELECT count(*) FROM lsh_pending").fetchone()[0]
 
     # Groups of one band key larger than this pair each member with the first members only (a key
     # shared by thousands of tiny documents must not make millions of pairs; union-find still joins them).
@@ -165,7 +181,8 @@ class CurateStore:
     def pending_candidates(self) -> Iterator[tuple[int, int]]:
         """Candidate pairs (a < b, maybe repeated; short ids, `neardup.short_id`) of the examples
         whose band keys are pending: with each other (one pass over the pending keys in key order)
-        and with the index (a primary-key probe per pending key, only when the index holds anything)."""
+        and with the verified keys (a primary-key probe per pending key into the index and into its
+        recent part, each only when it holds anything)."""
         group: list[int] = []
         last = None
         cap = self._GROUP_PAIRS
@@ -176,13 +193,14 @@ class CurateStore:
                 if other != example:
                     yield (other, example) if other < example else (example, other)
             group.append(example)
-        if self.conn.execute("SELECT 1 FROM lsh_index LIMIT 1").fetchone() is None:
-            return
-        for mine, other in self.conn.execute(
-            "SELECT p.example, i.example FROM lsh_pending p CROSS JOIN lsh_index i ON i.key = p.key"
-        ):
-            if mine != other:
-                yield (mine, other) if mine < other else (other, mine)
+        for table in ("lsh_index", "lsh_recent"):
+            if self.conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None:
+                continue
+            for mine, other in self.conn.execute(
+                f"SELECT p.example, i.example FROM lsh_pending p CROSS JOIN {table} i ON i.key = p.key"
+            ):
+                if mine != other:
+                    yield (mine, other) if mine < other else (other, mine)
 
     def distinct_pending_pairs(self, chunk: int) -> Iterator[list[tuple[str, str]]]:
         """`pending_candidates` without repeats (a pair shares up to every band), as example ids
@@ -223,13 +241,29 @@ class CurateStore:
             )
         return out
 
+    # lsh_recent joins the index when it holds this share of the index's rows.
+    _RECENT_SHARE = 8
+
     def merge_pending_bands(self) -> int:
-        """Move the pending band keys into the index in key order (each leaf page touched once)."""
+        """Move the verified pending band keys into the index's recent part, and that into the
+        index (in key order: each leaf page touched once) once it is an eighth of it. Returns the
+        keys moved."""
         with self.transaction() as c:
             n = c.execute(
-                "INSERT OR IGNORE INTO lsh_index (key, example) SELECT key, example FROM lsh_pending ORDER BY key"
+                "INSERT OR IGNORE INTO lsh_recent (key, example) SELECT key, example FROM lsh_pending ORDER BY key"
             ).rowcount
             c.execute("DELETE FROM lsh_pending")
+            recent = c.execute("SELECT count(*) FROM lsh_recent").fetchone()[0]
+            # Counted at merges, so rows forgotten since still count: the next merge comes a little late.
+            index = self.get_stat("lsh.index_rows")  # type: ignore[attr-defined]
+            if index is None:
+                index = c.execute("SELECT count(*) FROM lsh_index").fetchone()[0]
+            if recent * self._RECENT_SHARE >= index:
+                index += max(c.execute(
+                    "INSERT OR IGNORE INTO lsh_index (key, example) SELECT key, example FROM lsh_recent ORDER BY key"
+                ).rowcount, 0)  # fmt: skip
+                c.execute("DELETE FROM lsh_recent")
+            self.put_stat("lsh.index_rows", index)  # type: ignore[attr-defined]
         return max(n, 0)
 
     def bodies(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -247,10 +281,7 @@ class CurateStore:
         with self.transaction(data=True) as c:
             c.executemany("INSERT OR REPLACE INTO neardup_pairs (a, b, jaccard) VALUES (?, ?, ?)", pairs)
 
-    _LIVE_PAIRS = (
-        "SELECT p.a, p.b, p.jaccard FROM neardup_pairs p JOIN examples x ON x.id = p.a AND x.forgotten = 0"
-        " JOIN examples y ON y.id = p.b AND y.forgotten = 0"
-    )
+    _LIVE_PAIRS = f"SELECT p.a, p.b, p.jaccard FROM neardup_pairs p WHERE {not_forgotten('p.a')} AND {not_forgotten('p.b')}"
 
     def neardup_pairs(self, within: set[str] | None = None) -> list[tuple[str, str, float]]:
         """Verified pairs of live examples: all, or those of the examples `within` (a set closed
@@ -260,7 +291,7 @@ class CurateStore:
         out: list[tuple[str, str, float]] = []
         for chunk in _chunks(sorted(within)):
             marks = ", ".join("?" for _ in chunk)
-            out += self.conn.execute(f"{self._LIVE_PAIRS} WHERE p.a IN ({marks})", chunk).fetchall()
+            out += self.conn.execute(f"{self._LIVE_PAIRS} AND p.a IN ({marks})", chunk).fetchall()
         return out
 
     def cluster_marks(self) -> tuple[int, set[str]]:
@@ -295,12 +326,6 @@ class CurateStore:
             seen |= found
         return seen
 
-    def cluster_count(self) -> int:
-        """Near-duplicate clusters stored: one keeper each."""
-        return self.conn.execute(
-            "SELECT count(*) FROM labels WHERE neardup IS NOT NULL AND neardup ->> '$.keeper' = 1"
-        ).fetchone()[0]
-
     def keeper_facts(self, ids: Sequence[str]) -> dict[str, KeeperFacts]:
         """id → what the keeper priority reads of it (`samdata.curate.keeper`)."""
         from samdata.curate.keeper import KeeperFacts  # here: the curate package imports the catalog
@@ -318,11 +343,20 @@ class CurateStore:
                 out[i] = KeeperFacts((sources or "").split(","), flags or 0, created, added)
         return out
 
-    def replace_clusters(self, values: Sequence[tuple[str, Any]], scope: set[str] | None = None) -> set[str]:
+    def cluster_count(self) -> int:
+        """Near-duplicate clusters stored: one keeper each."""
+        return self.conn.execute(
+            "SELECT count(*) FROM labels WHERE neardup IS NOT NULL AND neardup ->> '$.keeper' = 1"
+        ).fetchone()[0]
+
+    def replace_clusters(
+        self, values: Sequence[tuple[str, Any]], scope: set[str] | None = None
+    ) -> tuple[set[str], int]:
         """The `neardup` label of every clustered example (everything else has none), written
-        where it changed; returns the examples whose value appeared, changed or went (their
-        verdicts need a look). `scope`: `values` are the clusters of these examples only (a
-        `pair_closure`), and the labels of the others stay."""
+        where it changed. `scope`: `values` are the clusters of these examples only (a
+        `pair_closure`), and the labels of the others stay. Returns the examples whose value
+        appeared, changed or went (their verdicts need a look), and, for a scope, how many
+        clusters it held before."""
         with self.transaction(data=True) as c:
             if scope is None:
                 old = dict(c.execute("SELECT example_id, neardup FROM labels WHERE neardup IS NOT NULL"))
@@ -344,7 +378,9 @@ class CurateStore:
                 "UPDATE labels SET neardup = ? WHERE example_id = ?",
                 [(value, i) for i, value in new.items() if old.get(i) != value],
             )
-        return {i for i in old.keys() | new.keys() if old.get(i) != new.get(i)}
+        # Counted for a scope only: every cluster of the catalog is replaced otherwise.
+        before = 0 if scope is None else len({orjson.loads(v)["keeper_id"] for v in old.values()})
+        return {i for i in old.keys() | new.keys() if old.get(i) != new.get(i)}, before
 
     def clusters(self) -> list[dict[str, Any]]:
         """Near-duplicate clusters, largest first: keeper and members, one member entry per provenance
@@ -410,8 +446,7 @@ class CurateStore:
     def kept_count(self) -> int:
         """Live examples whose stored verdict keeps them."""
         return self.conn.execute(
-            "SELECT count(*) FROM labels l JOIN examples e ON e.id = l.example_id AND e.forgotten = 0"
-            " WHERE l.verdict ->> '$.kept' = 1"
+            f"SELECT count(*) FROM labels l WHERE l.verdict ->> '$.kept' = 1 AND {not_forgotten('l.example_id')}"
         ).fetchone()[0]
 
     def funnel_counts(self) -> dict[str, dict[str, int]]:
@@ -426,8 +461,8 @@ class CurateStore:
             " coalesce(sum(l.secrets != '[]'), 0),"
             " coalesce(sum(l.verdict ->> '$.kept' = 1 AND l.quality IS NOT NULL), 0),"
             " coalesce(sum(l.quality IS NULL), 0)"
-            " FROM example_sources pairs JOIN examples e ON e.id = pairs.example_id AND e.forgotten = 0"
-            " LEFT JOIN labels l ON l.example_id = pairs.example_id"
+            " FROM example_sources pairs LEFT JOIN labels l ON l.example_id = pairs.example_id"
+            f" WHERE {not_forgotten('pairs.example_id')}"
             " GROUP BY pairs.source ORDER BY pairs.source"
         )
         keys = ("ingested", "near_dup_removed", "quality_flagged", "with_secrets", "kept", "not_curated")
@@ -449,8 +484,8 @@ class CurateStore:
         }
         for key, (column, expr) in queries.items():
             for value, n in self.conn.execute(
-                f"SELECT {expr}, count(*) FROM labels l JOIN examples e ON e.id = l.example_id AND e.forgotten = 0"
-                f" WHERE l.{column} != 'null' GROUP BY 1 ORDER BY 2 DESC"
+                f"SELECT {expr}, count(*) FROM labels l"
+                f" WHERE l.{column} != 'null' AND {not_forgotten('l.example_id')} GROUP BY 1 ORDER BY 2 DESC"
             ):
                 out[key][str(value)] = n
         out["wrong_language"] = {

@@ -110,5 +110,5 @@ class LineageStore:
             c.executemany(f"DELETE FROM {table} WHERE {column} = ?", rows)
         # The band tables have no index by example (it would double the cost of writing them): one scan.
         shorts = orjson.dumps([short_id(i) for i in ids]).decode()
-        for table in ("lsh_index", "lsh_pending"):
+        for table in ("lsh_index", "lsh_recent", "lsh_pending"):
             c.execute(f"DELETE FROM {table} WHERE example IN (SELECT value FROM json_each(?))", (shorts,))

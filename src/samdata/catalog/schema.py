@@ -751,6 +751,19 @@ MIGRATIONS.append(
         );
         -- The pairs of an example from either end: a cluster is found by walking them.
         CREATE INDEX neardup_pairs_by_b ON neardup_pairs(b);
+        -- Band keys verified since lsh_index was last rewritten. A run's new keys land here, in a
+        -- small B-tree, and join lsh_index in one sorted pass once they are an eighth of it: a run
+        -- that adds 1 % no longer touches nearly every page of the index (0.6 s of a 1 GB catalog's
+        -- second run). Candidates are looked up in both.
+        CREATE TABLE lsh_recent (
+            key             INTEGER NOT NULL,
+            example         INTEGER NOT NULL,
+            PRIMARY KEY (key, example)
+        ) WITHOUT ROWID;
+        -- The few forgotten examples: "is it live?" over every label, pair or source row is a probe
+        -- of this small index instead of a read of the example's row, with its body, from the table
+        -- (13x faster for the kept count over 274k labels).
+        CREATE INDEX examples_forgotten ON examples(id) WHERE forgotten = 1;
         CREATE TRIGGER cluster_dirty_pair_add AFTER INSERT ON neardup_pairs BEGIN
             INSERT INTO cluster_dirty (example_id) VALUES (new.a), (new.b);
         END;
@@ -775,6 +788,10 @@ MIGRATIONS.append(
              AND (EXISTS (SELECT 1 FROM neardup_pairs WHERE a = new.example_id)
                   OR EXISTS (SELECT 1 FROM neardup_pairs WHERE b = new.example_id)) BEGIN
             INSERT INTO cluster_dirty (example_id) VALUES (new.example_id);
+        END;
+        -- Labels go with a forgotten or dropped example (and by hand): its cluster is redone.
+        CREATE TRIGGER cluster_dirty_labels_drop AFTER DELETE ON labels WHEN old.neardup IS NOT NULL BEGIN
+            INSERT INTO cluster_dirty (example_id) VALUES (old.example_id);
         END;
         CREATE TRIGGER cluster_dirty_example_change AFTER UPDATE OF forgotten, created_at ON examples
             WHEN (old.forgotten IS NOT new.forgotten OR old.created_at IS NOT new.created_at)

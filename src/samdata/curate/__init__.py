@@ -136,8 +136,8 @@ def _run_curate(
     pending = 0 if up_to_date else catalog.unlabelled_count(plan.versions, after)
     progress.detector("labelling", pending)
     batches = iter(()) if up_to_date else catalog.unlabelled(plan.versions, BATCH, after)
-    # A pool costs a second per worker to start (each builds its tokenizer): only for real work.
-    engine = engine or LocalEngine(workers or (default_workers() if pending > 2 * BATCH else 1))
+    given = engine
+    engine = given or _local(workers, pending)
     seconds = report.seconds
     seconds.update(dict.fromkeys(("parse", *batch.DETECTORS, "write", "verify", "cluster", "funnel"), 0.0))
     clock = time.perf_counter
@@ -164,7 +164,7 @@ def _run_curate(
         progress.advance(len(labels))
     progress.stage("near-duplicate candidates")
     t = clock()
-    _verify_pending(catalog, plan, engine)
+    _verify_pending(catalog, plan, given or _local(workers, catalog.pending_band_rows() // plan.params.bands))
     seconds["verify"] = clock() - t
     # Preference pairs dropped in review (or their drop undone): their verdicts follow the decisions
     # on every run, before the summary (whose key is the data version a changed verdict moves).
@@ -189,7 +189,7 @@ def _run_curate(
         progress.stage("near-duplicate clusters")
         t = clock()
         report.clusters, report.reclustered = _cluster(
-            catalog, config.curate.source_priority, plan.versions["minhash"]
+            catalog, config.curate.source_priority, plan.versions["minhash"], same_labels
         )
         t, seconds["cluster"] = clock(), clock() - t
         progress.stage("funnel")
@@ -210,6 +210,12 @@ def _run_curate(
     return report
 
 
+def _local(workers: int | None, examples: int) -> LocalEngine:
+    """`workers` processes, or every core for work worth a pool: a pool costs about half a second
+    to start (each worker builds its tokenizer), as much as a core labels ~2,000 examples in."""
+    return LocalEngine(workers or (default_workers() if examples > 2 * BATCH else 1))
+
+
 def _verify_pending(catalog: Catalog, plan: batch.Plan, engine: Engine) -> None:
     """The candidates of the newly signed examples (one sorted pass over their band keys, and
     lookups of the index), verified by exact Jaccard on every core; then their keys join the index.
@@ -218,7 +224,7 @@ def _verify_pending(catalog: Catalog, plan: batch.Plan, engine: Engine) -> None:
         (pairs, catalog.raw_bodies(sorted({x for p in pairs for x in p})))
         for pairs in catalog.distinct_pending_pairs(2000)
     )
-    for verified in engine.map(batch.verify, jobs, batch.init, (plan,)):
+    for verified in engine.map(batch.verify, jobs, batch.init_verify, (plan,)):
         catalog.save_pairs(verified)
     catalog.merge_pending_bands()
 
@@ -228,7 +234,7 @@ INCREMENTAL_MARKS = 100_000
 
 
 def _cluster(
-    catalog: Catalog, source_priority: list[str], minhash_version: int
+    catalog: Catalog, source_priority: list[str], minhash_version: int, labels_kept: bool = True
 ) -> tuple[int, dict[str, Any]]:
     """Union-find over verified pairs; one keeper per cluster by the priority of
     `keeper.priority_key` (source priority, fewer quality flags, newest, smallest id).
@@ -241,12 +247,15 @@ def _cluster(
 
     Only the clusters reachable from the examples the catalog's triggers marked since the last
     clustering are redone (the same values as redoing all: tested), unless the keeper rule, the
-    source priority or the shingling changed since, or the marks are too many. Returns the number
-    of clusters, and what was redone (`CurateReport.reclustered`)."""
+    source priority or the shingling changed since, or the marks are too many. The clusters are
+    then counted from the last count, unless labels were deleted since (not `labels_kept`: a
+    cluster whose every label went cannot be subtracted), when they are counted in SQL. Returns
+    the number of clusters, and what was redone (`CurateReport.reclustered`)."""
     upto, marked = catalog.cluster_marks()  # before reading pairs: a mark made later stays
     key = [source_priority, minhash_version, keeper.RULE_VERSION]
     scope = None
-    if catalog.get_stat("curate.clusters_key") == key and len(marked) <= INCREMENTAL_MARKS:
+    base = catalog.get_stat("curate.clusters") or {}
+    if base.get("key") == key and len(marked) <= INCREMENTAL_MARKS:
         scope = catalog.pair_closure(marked)
     uf = neardup.UnionFind()
     walked = set() if scope is None else scope
@@ -277,12 +286,16 @@ def _cluster(
                  "rule": rule, "runner_up": runner_up})
             for x in group
         ]  # fmt: skip
-    changed = catalog.replace_clusters(values, scope)
+    catalog.put_stat("curate.clusters", None)  # a run killed from here on clusters everything again
+    changed, replaced = catalog.replace_clusters(values, scope)
     catalog.save_verdicts(verdict.verdicts(catalog, sorted(changed)))
-    catalog.put_stat("curate.clusters_key", key)
+    if scope is None:
+        count = len(groups)
+    else:
+        count = base["count"] - replaced + len(groups) if labels_kept else catalog.cluster_count()
+    catalog.put_stat("curate.clusters", {"key": key, "count": count})
     catalog.clear_cluster_marks(upto)
-    redone = {"clusters": "all" if scope is None else "changed", "examples": len(walked)}
-    return (len(groups) if scope is None else catalog.cluster_count()), redone
+    return count, {"clusters": "all" if scope is None else "changed", "examples": len(walked)}
 
 
 def detector_version(version: int, *settings: Any) -> int:

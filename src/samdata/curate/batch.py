@@ -88,6 +88,11 @@ def init(plan: Plan) -> None:
     )
 
 
+def init_verify(plan: Plan) -> None:
+    """What `verify` needs in this process: the plan's shingling (no tokenizer to build)."""
+    _STATE["plan"] = plan
+
+
 def _ordered(sources: list[str], order: tuple[str, ...]) -> list[str]:
     return sorted(sources, key=lambda n: order.index(n) if n in order else len(order))
 
@@ -167,7 +172,7 @@ def _category(row: Row, body: dict[str, Any], srcs: list[str], plan: Plan) -> di
 
 def verify(job: tuple[list[tuple[str, str]], dict[str, str]]) -> list[tuple[str, str, float]]:
     """Candidate pairs (with the bodies of their examples) whose shingle sets really reach the
-    Jaccard threshold: (a, b, jaccard). Init must have run in this process."""
+    Jaccard threshold: (a, b, jaccard). `init_verify` (or `init`) must have run in this process."""
     pairs, bodies = job
     params: neardup.NearDupParams = _STATE["plan"].params
     ids = list(bodies)

@@ -77,7 +77,7 @@ TABLES: dict[str, dict[str, Any]] = {
 
 # Never served as tables: raw text, and labels that may hold it.
 DENIED = ("examples", "raw_records", "provenance", "provenance_paths", "capture_requests")
-HIDDEN = ("lsh_index", "lsh_pending", "stats_cache", "schema_migrations", "ingest_progress", "roots",
+HIDDEN = ("lsh_index", "lsh_recent", "lsh_pending", "cluster_dirty", "stats_cache", "schema_migrations", "ingest_progress", "roots",
           "data_version")  # fmt: skip
 
 _BODY = (
