@@ -9,15 +9,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from samdata import browse
-from samdata.browse import list_examples
 from samdata.cli._common import (
     EXIT_PROBLEMS,
     CatalogOpt,
     ConfigOpt,
-    CurateBar,
     EngineOpt,
-    IngestBar,
     JsonOpt,
     app,
     emit_json,
@@ -31,9 +27,6 @@ from samdata.cli._common import (
     print_ingest,
     stage_engine,
 )
-from samdata.curate import run_curate
-from samdata.curate.secrets import scanner_for
-from samdata.ingest import IngestError, run_ingest
 
 
 @app.command()
@@ -56,6 +49,9 @@ def ingest(
 
     Every record read is accounted for: produced, quarantined or skipped on purpose, by reason. A
     file whose records are not all accounted for is an error (exit 1)."""
+    from samdata.cli.bars import IngestBar
+    from samdata.ingest import IngestError, run_ingest
+
     cfg = load(config, catalog)
     if workers is not None:
         cfg = cfg.model_copy(update={"ingest": cfg.ingest.model_copy(update={"workers": workers})})
@@ -83,6 +79,8 @@ def ingest(
 @app.command()
 def stats(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
     """Examples by kind and by source, and quarantined records."""
+    from samdata import browse
+
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
         figures = browse.stats_document(cat)
@@ -136,6 +134,8 @@ def examples(
     """The live examples (of a source, kind or quality flag): id, kind, turns and first words.
 
     Text is redacted of secrets unless --unredacted; `samdata show ID` prints one whole."""
+    from samdata.browse import first_words, list_examples
+
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
         if source is not None and source not in cat.source_names():
@@ -154,7 +154,7 @@ def examples(
     table.add_column("first words")
     for r in rows:
         turns = len(r["messages"]) + len(r.get("chosen") or [])
-        table.add_row(r["id"], r["kind"], str(turns), escape(browse.first_words(r)))
+        table.add_row(r["id"], r["kind"], str(turns), escape(first_words(r)))
     out.print(table)
 
 
@@ -171,6 +171,8 @@ def show(
 ) -> None:
     """One example: its text, labels, flags and tokens, where it came from, and why it is or is not
     in each export."""
+    from samdata import browse
+
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
         ids = cat.resolve_ids(example_id)
@@ -251,6 +253,8 @@ def quarantine(
     limit: Annotated[int, typer.Option(help="Records shown per reason.")] = 3,
 ) -> None:
     """Records that could not become examples, grouped by reason, with file and line."""
+    from samdata.curate.secrets import scanner_for
+
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
         rows = cat.quarantined(reason, source)
@@ -286,6 +290,9 @@ def curate(
 ) -> None:
     """Label every ingested example (secrets and personal data redacted, quality flags, near-duplicates,
     categories, language, tokens) on every core; print the funnel."""
+    from samdata.cli.bars import CurateBar
+    from samdata.curate import run_curate
+
     cfg = load(config, catalog)
     with open_catalog(cfg) as cat, stage_engine(cfg, engine, workers) as on:
         report = run_curate(cfg, cat, CurateBar(), workers=workers, engine=on)
@@ -306,6 +313,8 @@ def curate(
 def dupes(config: ConfigOpt = None, catalog: CatalogOpt = None, json: JsonOpt = False) -> None:
     """Near-duplicate clusters found by curate, largest first: the keeper and every member with its
     source, file, locator and first words."""
+    from samdata import browse
+
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
         found = browse.clusters(cfg, cat)

@@ -20,7 +20,6 @@ from samdata.cli._common import (
     open_catalog,
     out,
 )
-from samdata.export import ExportError, run_export
 
 
 @app.command("export-diff")
@@ -75,6 +74,8 @@ def export(
         fail(f"unexpected arguments after the recipe name: {' '.join(map(str, ids))}")
     if out_dir is None:
         fail("give the output folder: samdata export NAME --out DIR")
+    from samdata.export import ExportError, run_export
+
     cfg = load(config, catalog)
     with open_catalog(cfg) as cat:
         try:

@@ -21,8 +21,6 @@ from samdata.cli._common import (
     open_catalog,
     out,
 )
-from samdata.curate.secrets import scanner_for
-from samdata.forget import RULE, apply_forget, plan_forget
 
 CONFIRM_ABOVE = 20  # matches beyond which --yes alone is not enough
 PREVIEW = 10
@@ -94,6 +92,9 @@ def forget(
     """Wipe examples from the catalog for good (re-ingest will not bring them back) and say where they went."""
     if not example_ids and not match:
         fail("give example ids or --match TEXT")
+    from samdata.curate.secrets import scanner_for
+    from samdata.forget import RULE, apply_forget, plan_forget
+
     cfg = load(config, catalog)
     scanner = scanner_for(cfg.curate)
     with open_catalog(cfg, write=yes) as cat:

@@ -17,10 +17,7 @@ from samdata.cli._common import (
     CatalogOpt,
     ConfigOpt,
     CountBar,
-    CurateBar,
-    IngestBar,
     JsonOpt,
-    RichProgress,
     app,
     emit_json,
     err,
@@ -102,6 +99,8 @@ def run(
     bad = [s for s in stages if s not in STAGES]
     if bad:
         fail(f"unknown stage {bad[0]!r}; the stages are {', '.join(STAGES)}")
+    from samdata.cli.bars import CurateBar, IngestBar, RichProgress
+
     bars = {} if json else {"scan": RichProgress(), "ingest": IngestBar(), "curate": CurateBar(),
                             "export": CountBar("export")}  # fmt: skip
 

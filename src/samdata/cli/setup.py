@@ -14,10 +14,7 @@ from samdata.cli._common import (
     EXIT_PROBLEMS,
     CatalogOpt,
     ConfigOpt,
-    CurateBar,
-    IngestBar,
     JsonOpt,
-    RichProgress,
     StrictOpt,
     app,
     emit_json,
@@ -32,11 +29,7 @@ from samdata.cli._common import (
     print_scan,
 )
 from samdata.config import ConfigError
-from samdata.demo import DemoError, run_demo
 from samdata.paths import write_text_atomic
-from samdata.scan import run as scan_run
-from samdata.scan.inventory import NoScanError, build_inventory, render
-from samdata.starter import write_starter_config
 
 
 class InventoryFormat(StrEnum):
@@ -52,6 +45,8 @@ def init(
 ) -> None:
     """Write a commented starter samdata.toml with the data folders found in the usual places
     (Claude Code transcripts, ChatGPT exports, folders of JSONL), never the whole home folder."""
+    from samdata.starter import write_starter_config
+
     try:
         written, found = write_starter_config(path, force=force)
     except ConfigError as e:
@@ -79,6 +74,9 @@ def scan(
     workers: Annotated[int | None, typer.Option(help="Reader processes (default: one per core).")] = None,
 ) -> None:
     """Walk the roots, record every file (hash, format, records) and report the problems."""
+    from samdata.cli.bars import RichProgress
+    from samdata.scan import run as scan_run
+
     cfg = load(config, catalog)
     for p in paths or []:
         if not p.exists() and not p.is_symlink():
@@ -113,6 +111,8 @@ def inventory(
     strict: StrictOpt = False,
 ) -> None:
     """Render the latest scan: per-root tables, formats, and the known issues."""
+    from samdata.scan.inventory import NoScanError, build_inventory, render
+
     cfg = load(config, catalog)
     with open_catalog(cfg, write=False) as cat:
         try:
@@ -148,6 +148,9 @@ def demo(
     json: JsonOpt = False,
 ) -> None:
     """Generate a demo estate, run every stage on it, and print where the catalog and reports are."""
+    from samdata.cli.bars import CurateBar, IngestBar, RichProgress
+    from samdata.demo import DemoError, run_demo
+
     try:
         result = run_demo(
             directory,
