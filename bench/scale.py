@@ -462,7 +462,9 @@ def main() -> None:
             + ", ".join(f"{k} {secs[k]:.1f}" for k in ("write", "verify", "cluster", "funnel"))
         )
         print(
-            f"catalog: {catalog_mb:,.0f} MB = {catalog_mb / (gen['unique_bytes'] / 1e6):.2f}x the unique input"
+            f"catalog: {catalog_mb:,.0f} MB = {catalog_mb / (gen['unique_bytes'] / 1e6):.2f}x the unique input; "
+            + ", ".join(f"{name} {mb:,.0f}" for name, mb in catalog_tables(catalog)[:10])
+            + " MB"
         )
 
         # Near-duplicates: samdata as users run it vs datasketch, on the same distinct texts.
@@ -500,9 +502,27 @@ def main() -> None:
             + ", ".join(f"{k} {v['wall']:.1f} s" for k, v in again.items())
             + ")"
         )
+        redo = json.loads(again["curate"]["stdout"])
+        print(
+            "second curate (s): "
+            + ", ".join(f"{k} {redo['seconds'][k]:.2f}" for k in ("write", "verify", "cluster", "funnel"))
+            + f"; clusters redone: {redo['reclustered']}"
+        )
     finally:
         if args.dir is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def catalog_tables(catalog: Path) -> list[tuple[str, float]]:
+    """MB per table and index of the catalog (SQLite's dbstat), largest first."""
+    conn = sqlite3.connect(catalog)
+    try:
+        rows = conn.execute(
+            "SELECT name, sum(pgsize) / 1e6 FROM dbstat GROUP BY name ORDER BY 2 DESC"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(name, mb) for name, mb in rows]
 
 
 def datatrove_dedup(texts: list[str], work: Path) -> str:

@@ -140,3 +140,21 @@ def test_a_changed_source_priority_clusters_everything_again(tmp_path: Path) -> 
     run_curate(prefer, cat)
     assert cat.clusters()[0]["keeper"] == other
     cat.close()
+
+
+def test_more_marks_than_the_limit_cluster_everything_again(tmp_path: Path, monkeypatch) -> None:
+    import samdata.curate as curate
+
+    config = config_for(tmp_path, "")
+    cat = Catalog.open(config.catalog_path)
+    base = [(prose(12), prose(120)) for _ in range(6)]
+    _add(cat, "a", "a.jsonl", base)
+    run_curate(config, cat)
+    _add(cat, "b", "b.jsonl", [(q, edit(a, 1)) for q, a in base[:3]])
+    monkeypatch.setattr(curate, "INCREMENTAL_MARKS", 5)  # the 3 new pairs mark 6 examples
+    report = run_curate(config, cat)
+    assert report.reclustered == {"clusters": "all", "examples": 6} and report.clusters == 3
+    assert cat.cluster_marks()[1] == set()
+    _add(cat, "c", "c.jsonl", [(q, edit(a, 2)) for q, a in base[3:4]])
+    assert run_curate(config, cat).reclustered == {"clusters": "changed", "examples": 2}
+    cat.close()

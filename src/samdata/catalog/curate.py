@@ -245,26 +245,29 @@ class CurateStore:
     _RECENT_SHARE = 8
 
     def merge_pending_bands(self) -> int:
-        """Move the verified pending band keys into the index's recent part, and that into the
-        index (in key order: each leaf page touched once) once it is an eighth of it. Returns the
-        keys moved."""
+        """Move the verified pending band keys into the index's recent part, or, once that and
+        they make an eighth of the index, both into the index (in key order: each leaf page
+        touched once). Returns the keys moved."""
         with self.transaction() as c:
-            n = c.execute(
-                "INSERT OR IGNORE INTO lsh_recent (key, example) SELECT key, example FROM lsh_pending ORDER BY key"
-            ).rowcount
-            c.execute("DELETE FROM lsh_pending")
+            pending = c.execute("SELECT count(*) FROM lsh_pending").fetchone()[0]
             recent = c.execute("SELECT count(*) FROM lsh_recent").fetchone()[0]
             # Counted at merges, so rows forgotten since still count: the next merge comes a little late.
             index = self.get_stat("lsh.index_rows")  # type: ignore[attr-defined]
             if index is None:
                 index = c.execute("SELECT count(*) FROM lsh_index").fetchone()[0]
-            if recent * self._RECENT_SHARE >= index:
-                index += max(c.execute(
-                    "INSERT OR IGNORE INTO lsh_index (key, example) SELECT key, example FROM lsh_recent ORDER BY key"
-                ).rowcount, 0)  # fmt: skip
+            if (recent + pending) * self._RECENT_SHARE >= index:
+                for table in ("lsh_recent", "lsh_pending"):
+                    index += max(c.execute(
+                        f"INSERT OR IGNORE INTO lsh_index (key, example) SELECT key, example FROM {table} ORDER BY key"
+                    ).rowcount, 0)  # fmt: skip
                 c.execute("DELETE FROM lsh_recent")
+            else:
+                c.execute(
+                    "INSERT OR IGNORE INTO lsh_recent (key, example) SELECT key, example FROM lsh_pending ORDER BY key"
+                )
+            c.execute("DELETE FROM lsh_pending")
             self.put_stat("lsh.index_rows", index)  # type: ignore[attr-defined]
-        return max(n, 0)
+        return pending
 
     def bodies(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out = {}
@@ -294,11 +297,20 @@ class CurateStore:
             out += self.conn.execute(f"{self._LIVE_PAIRS} AND p.a IN ({marks})", chunk).fetchall()
         return out
 
-    def cluster_marks(self) -> tuple[int, set[str]]:
+    def cluster_marks(self, limit: int | None = None) -> tuple[int, set[str] | None]:
         """The examples the catalog's triggers marked since clusters were last redone (whose
-        cluster may have changed), and the last mark's number."""
-        rows = self.conn.execute("SELECT seq, example_id FROM cluster_dirty").fetchall()
-        return max((seq for seq, _i in rows), default=0), {i for _seq, i in rows}
+        cluster may have changed), or None when there are more than `limit`; and the last mark's
+        number."""
+        c = self.conn
+        upto = c.execute("SELECT coalesce(max(seq), 0) FROM cluster_dirty").fetchone()[0]
+        if limit is not None:
+            many = c.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT example_id FROM cluster_dirty WHERE seq <= ? LIMIT ?)",
+                (upto, limit + 1),
+            ).fetchone()[0]
+            if many > limit:
+                return upto, None
+        return upto, {i for (i,) in c.execute("SELECT example_id FROM cluster_dirty WHERE seq <= ?", (upto,))}
 
     def clear_cluster_marks(self, upto: int) -> None:
         """Forget the marks read (up to `upto`); one made since stays for the next run."""

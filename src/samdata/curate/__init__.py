@@ -251,18 +251,16 @@ def _cluster(
     then counted from the last count, unless labels were deleted since (not `labels_kept`: a
     cluster whose every label went cannot be subtracted), when they are counted in SQL. Returns
     the number of clusters, and what was redone (`CurateReport.reclustered`)."""
-    upto, marked = catalog.cluster_marks()  # before reading pairs: a mark made later stays
+    # Read before the pairs: a mark made later stays for the next run.
+    upto, marked = catalog.cluster_marks(INCREMENTAL_MARKS)
     key = [source_priority, minhash_version, keeper.RULE_VERSION]
     scope = None
     base = catalog.get_stat("curate.clusters") or {}
-    if base.get("key") == key and len(marked) <= INCREMENTAL_MARKS:
+    if base.get("key") == key and marked is not None:
         scope = catalog.pair_closure(marked)
     uf = neardup.UnionFind()
-    walked = set() if scope is None else scope
     for a, b, _j in catalog.neardup_pairs(scope):
         uf.union(a, b)
-        if scope is None:
-            walked.update((a, b))
     groups = uf.groups()
     facts = catalog.keeper_facts([x for g in groups for x in g])
     priority = keeper.priority_key(facts, source_priority)
@@ -295,7 +293,8 @@ def _cluster(
         count = base["count"] - replaced + len(groups) if labels_kept else catalog.cluster_count()
     catalog.put_stat("curate.clusters", {"key": key, "count": count})
     catalog.clear_cluster_marks(upto)
-    return count, {"clusters": "all" if scope is None else "changed", "examples": len(walked)}
+    walked = sum(len(g) for g in groups) if scope is None else len(scope)
+    return count, {"clusters": "all" if scope is None else "changed", "examples": walked}
 
 
 def detector_version(version: int, *settings: Any) -> int:
