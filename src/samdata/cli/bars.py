@@ -3,15 +3,18 @@ rich on stderr). Imported by the commands that run those stages, not at start-up
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.progress import TaskID
 
 from samdata.cli._common import bytes_bar, count_bar
-from samdata.curate import CurateProgress
-from samdata.ingest import FileReport, IngestProgress
-from samdata.scan import run as scan_run
+from samdata.progress import CurateProgress, IngestProgress, ScanProgress
+
+if TYPE_CHECKING:
+    from samdata.ingest import FileReport
 
 
-class RichProgress(scan_run.Progress):
+class RichProgress(ScanProgress):
     """Progress bars on stderr while the scan walks and reads (silent when not a terminal)."""
 
     def __init__(self) -> None:

@@ -18,6 +18,7 @@ from samdata.catalog import Catalog
 from samdata.config import Config
 from samdata.curate import batch, categorize, keeper, language, neardup, quality, secrets, tokens, verdict
 from samdata.engine import Engine, LocalEngine, default_workers
+from samdata.progress import CurateProgress as CurateProgress
 
 BATCH = 1000
 
@@ -49,15 +50,6 @@ class CurateReport:
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "elapsed_s": round(self.elapsed_s, 3),
         }
-
-
-class CurateProgress:
-    """Hooks a front end implements to show progress; the default shows nothing."""
-
-    def detector(self, name: str, total: int) -> None: ...  # a detector starts on `total` examples
-    def advance(self, n: int) -> None: ...
-    def stage(self, name: str) -> None: ...  # a step without a count (clustering, the funnel)
-    def done(self) -> None: ...
 
 
 def run_curate(

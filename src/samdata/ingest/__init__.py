@@ -49,6 +49,7 @@ from samdata.formats.readers import (
     zip_records,
 )
 from samdata.model import InvalidExample
+from samdata.progress import IngestProgress as IngestProgress
 from samdata.sources import Adapter, Context, Produced, Rejected, Skipped, SkipRecord, adapter_for
 from samdata.sources.git import head as git_head
 
@@ -139,15 +140,6 @@ class IngestReport:
                 if f.status != "unchanged"
             ],
         }  # fmt: skip
-
-
-class IngestProgress:
-    """Hooks a front end implements to show progress; the default shows nothing."""
-
-    def start(self, total_files: int, total_bytes: int) -> None: ...
-    def bytes_done(self, nbytes: int) -> None: ...  # within a big file, as its chunks are committed
-    def file_done(self, report: FileReport, nbytes: int) -> None: ...
-    def done(self) -> None: ...
 
 
 @dataclass(frozen=True)

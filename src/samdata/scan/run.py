@@ -14,6 +14,7 @@ from typing import Any
 from samdata.catalog import Catalog
 from samdata.config import Config, ScanSettings
 from samdata.paths import display_path, is_below
+from samdata.progress import ScanProgress
 from samdata.scan.analyze import analyze_file, analyzer_key
 from samdata.scan.expiry import expiring_transcripts
 from samdata.scan.inventory import format_summary
@@ -58,13 +59,7 @@ class ScanReport:
         }
 
 
-class Progress:
-    """Hooks a front end implements to show progress; the default shows nothing."""
-
-    def walking(self, files_found: int) -> None: ...
-    def reading(self, total_files: int, total_bytes: int) -> None: ...
-    def advance(self, files: int, nbytes: int) -> None: ...
-    def done(self) -> None: ...
+Progress = ScanProgress  # the name callers of run_scan know it by
 
 
 def inspect_symlink(path: str, config: Config) -> dict[str, Any]:
