@@ -231,8 +231,7 @@ class CurateStore:
     def raw_bodies(self, ids: Sequence[str]) -> dict[str, str]:
         """id → canonical body JSON (unparsed: a worker parses it)."""
         out: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
+        for chunk in _chunks(ids):
             marks = ", ".join("?" for _ in chunk)
             out.update(
                 self.conn.execute(
@@ -271,8 +270,7 @@ class CurateStore:
 
     def bodies(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
+        for chunk in _chunks(ids):
             marks = ", ".join("?" for _ in chunk)
             for i, body in self.conn.execute(
                 f"SELECT id, body_text(body) FROM examples WHERE id IN ({marks})", chunk
@@ -343,8 +341,7 @@ class CurateStore:
         from samdata.curate.keeper import KeeperFacts  # here: the curate package imports the catalog
 
         out: dict[str, KeeperFacts] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
+        for chunk in _chunks(ids):
             marks = ", ".join("?" for _ in chunk)
             for i, sources, flags, created, added in self.conn.execute(
                 f"SELECT e.id, (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
@@ -434,8 +431,7 @@ class CurateStore:
     def verdict_inputs(self, ids: Sequence[str]) -> dict[str, tuple[Any, set[str], bool]]:
         """id → (near-duplicate value, quality flags, wrong language): what `verdict.not_kept` reads."""
         out: dict[str, tuple[Any, set[str], bool]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
+        for chunk in _chunks(ids):
             marks = ", ".join("?" for _ in chunk)
             for id_, neardup, quality, mismatch in self.conn.execute(
                 "SELECT e.id, l.neardup, nullif(l.quality, '[]'), coalesce(l.language ->> '$.mismatch', 0)"
