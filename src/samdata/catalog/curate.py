@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -295,6 +295,65 @@ class CurateStore:
             out += self.conn.execute(f"{self._LIVE_PAIRS} AND p.a IN ({marks})", chunk).fetchall()
         return out
 
+    def components(self, within: set[str] | None = None, batch: int = 2000) -> Iterator[list[list[str]]]:
+        """The clusters of the verified pairs of live examples (all, or those `within`, a
+        `pair_closure`): each a sorted list of ids, `batch` clusters at a time. Labelled in temp
+        tables by passing the smallest id along the pairs until nothing changes (a cluster is a few
+        near copies: a few passes), so memory holds one batch whatever the catalog's size."""
+        c = self.conn
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS cc_edges (a TEXT NOT NULL, b TEXT NOT NULL)")
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS cc (id TEXT PRIMARY KEY, c TEXT NOT NULL) WITHOUT ROWID")
+        c.execute("CREATE INDEX IF NOT EXISTS temp.cc_by_label ON cc (c)")
+        c.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS cc_next (id TEXT PRIMARY KEY, c TEXT NOT NULL) WITHOUT ROWID"
+        )
+        for table in ("cc_edges", "cc", "cc_next"):
+            c.execute(f"DELETE FROM {table}")
+        edges = f"INSERT INTO cc_edges (a, b) SELECT a, b FROM ({self._LIVE_PAIRS}"
+        if within is None:
+            c.execute(edges + ")")
+        for chunk in _chunks(sorted(within or ())):
+            c.execute(f"{edges} AND p.a IN ({', '.join('?' for _ in chunk)}))", chunk)
+        c.execute("INSERT OR IGNORE INTO cc (id, c) SELECT a, a FROM cc_edges")
+        c.execute("INSERT OR IGNORE INTO cc (id, c) SELECT b, b FROM cc_edges")
+        while True:
+            c.execute("DELETE FROM cc_next")
+            c.execute(
+                "INSERT INTO cc_next (id, c) SELECT id, min(c) FROM ("
+                " SELECT e.a AS id, o.c AS c FROM cc_edges e JOIN cc o ON o.id = e.b"
+                " UNION ALL SELECT e.b, o.c FROM cc_edges e JOIN cc o ON o.id = e.a) GROUP BY id"
+            )
+            moved = c.execute(
+                "UPDATE cc SET c = n.c FROM cc_next n WHERE n.id = cc.id AND n.c < cc.c"
+            ).rowcount
+            if moved <= 0:
+                break
+        last = ""
+        while labels := [r[0] for r in c.execute(
+            "SELECT DISTINCT c FROM cc WHERE c > ? ORDER BY c LIMIT ?", (last, batch)
+        )]:  # fmt: skip
+            groups: dict[str, list[str]] = {}
+            for label, example in c.execute(
+                f"SELECT c, id FROM cc WHERE c IN ({', '.join('?' for _ in labels)}) ORDER BY c, id", labels
+            ):
+                groups.setdefault(label, []).append(example)
+            yield list(groups.values())
+            last = labels[-1]
+
+    def clustered_not_in(self, within: set[str] | None = None) -> list[str]:
+        """Examples with a cluster value that `components` (of the same `within`) left out: their
+        clusters went."""
+        c = self.conn
+        sql = "SELECT example_id FROM labels l WHERE neardup IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cc WHERE cc.id = l.example_id)"
+        if within is None:
+            return [i for (i,) in c.execute(sql)]
+        out: list[str] = []
+        for chunk in _chunks(sorted(within)):
+            out += [
+                i for (i,) in c.execute(f"{sql} AND l.example_id IN ({', '.join('?' for _ in chunk)})", chunk)
+            ]
+        return out
+
     def cluster_marks(self, limit: int | None = None) -> tuple[int, set[str] | None]:
         """The examples the catalog's triggers marked since clusters were last redone (whose
         cluster may have changed), or None when there are more than `limit`; and the last mark's
@@ -359,27 +418,22 @@ class CurateStore:
         ).fetchone()[0]
 
     def replace_clusters(
-        self, values: Sequence[tuple[str, Any]], scope: set[str] | None = None
-    ) -> tuple[set[str], int]:
-        """The `neardup` label of every clustered example (everything else has none), written
-        where it changed. `scope`: `values` are the clusters of these examples only (a
-        `pair_closure`), and the labels of the others stay. Returns the examples whose value
-        appeared, changed or went (their verdicts need a look), and, for a scope, how many
-        clusters it held before."""
+        self, values: Sequence[tuple[str, Any]], scope: Iterable[str]
+    ) -> tuple[set[str], set[str]]:
+        """The `neardup` labels of the examples in `scope` (whole clusters, before and after):
+        `values` for the clustered ones, none for the others, written where they changed. Returns
+        the examples whose value appeared, changed or went (their verdicts need a look), and the
+        keepers of the clusters `scope` held before."""
         with self.transaction(data=True) as c:
-            if scope is None:
-                old = dict(c.execute("SELECT example_id, neardup FROM labels WHERE neardup IS NOT NULL"))
-            else:
-                old = {}
-                for chunk in _chunks(sorted(scope)):
-                    marks = ", ".join("?" for _ in chunk)
-                    old.update(
-                        c.execute(
-                            "SELECT example_id, neardup FROM labels"
-                            f" WHERE neardup IS NOT NULL AND example_id IN ({marks})",
-                            chunk,
-                        )
+            old: dict[str, str] = {}
+            for chunk in _chunks(sorted(scope)):
+                marks = ", ".join("?" for _ in chunk)
+                old.update(
+                    c.execute(
+                        f"SELECT example_id, neardup FROM labels WHERE neardup IS NOT NULL AND example_id IN ({marks})",
+                        chunk,
                     )
+                )
             new = {i: orjson.dumps(v).decode() for i, v in values}
             gone = [(i,) for i in old.keys() - new.keys()]
             c.executemany("UPDATE labels SET neardup = NULL WHERE example_id = ?", gone)
@@ -387,9 +441,8 @@ class CurateStore:
                 "UPDATE labels SET neardup = ? WHERE example_id = ?",
                 [(value, i) for i, value in new.items() if old.get(i) != value],
             )
-        # Counted for a scope only: every cluster of the catalog is replaced otherwise.
-        before = 0 if scope is None else len({orjson.loads(v)["keeper_id"] for v in old.values()})
-        return {i for i in old.keys() | new.keys() if old.get(i) != new.get(i)}, before
+        keepers = {orjson.loads(v)["keeper_id"] for v in old.values()}
+        return {i for i in old.keys() | new.keys() if old.get(i) != new.get(i)}, keepers
 
     def clusters(self) -> list[dict[str, Any]]:
         """Near-duplicate clusters, largest first: keeper and members, one member entry per provenance

@@ -228,7 +228,7 @@ INCREMENTAL_MARKS = 100_000
 def _cluster(
     catalog: Catalog, source_priority: list[str], minhash_version: int, labels_kept: bool = True
 ) -> tuple[int, dict[str, Any]]:
-    """Union-find over verified pairs; one keeper per cluster by the priority of
+    """Connected components of the verified pairs; one keeper per cluster by the priority of
     `keeper.priority_key` (source priority, fewer quality flags, newest, smallest id).
     A keeper chosen in review (queue "keepers", item the cluster's anchor) wins over the priority
     while that example is still in the cluster (when clusters merged, the one chosen for the new
@@ -237,9 +237,11 @@ def _cluster(
     priority ("source_priority", "fewer_flags", "newest", "smallest_id"); after a review,
     `runner_up` is the member the priority would keep.
 
-    Only the clusters reachable from the examples the catalog's triggers marked since the last
-    clustering are redone (the same values as redoing all: tested), unless the keeper rule, the
-    source priority or the shingling changed since, or the marks are too many. The clusters are
+    The clusters are found and written a batch at a time (`Catalog.components`), so memory does
+    not grow with the catalog. Only the clusters reachable from the examples the catalog's
+    triggers marked since the last clustering are redone (the same values as redoing all:
+    tested), unless the keeper rule, the source priority or the shingling changed since, or the
+    marks are too many. The clusters are
     then counted from the last count, unless labels were deleted since (not `labels_kept`: a
     cluster whose every label went cannot be subtracted), when they are counted in SQL. Returns
     the number of clusters, and what was redone (`CurateReport.reclustered`)."""
@@ -250,43 +252,52 @@ def _cluster(
     base = catalog.get_stat("curate.clusters") or {}
     if base.get("key") == key and marked is not None:
         scope = catalog.pair_closure(marked)
-    uf = neardup.UnionFind()
-    for a, b, _j in catalog.neardup_pairs(scope):
-        uf.union(a, b)
-    groups = uf.groups()
-    facts = catalog.keeper_facts([x for g in groups for x in g])
-    priority = keeper.priority_key(facts, source_priority)
     reviewed = catalog.reviewed_keepers()  # (anchor, chosen example, decision id), oldest first
     chosen_for = {anchor: example for anchor, example, _id in reviewed}
     decided_at = {example: decision for _anchor, example, decision in reviewed}
-
-    values = []
-    for group in groups:
-        ranked = sorted(group, key=priority)
-        kept, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
-        rule = None if runner_up is None else keeper.deciding_rule(priority, kept, runner_up)
-        anchor = keeper.anchor_of(group, facts)
-        chosen = chosen_for.get(anchor)
-        if chosen not in group:
-            chosen = max((x for x in group if x in decided_at), key=decided_at.__getitem__, default=None)
-        if chosen is not None:
-            kept, runner_up, rule = chosen, kept, "review"
-        values += [
-            (x, {"keeper_id": kept, "keeper": x == kept, "size": len(group), "anchor": anchor,
-                 "rule": rule, "runner_up": runner_up})
-            for x in group
-        ]  # fmt: skip
     catalog.put_stat("curate.clusters", None)  # a run killed from here on clusters everything again
-    changed, replaced = catalog.replace_clusters(values, scope)
+    clusters = walked = 0
+    old_keepers: set[str] = set()  # of the clusters a scope held (to count them): few
+    for groups in catalog.components(scope):
+        members = [x for g in groups for x in g]
+        facts = catalog.keeper_facts(members)
+        priority = keeper.priority_key(facts, source_priority)
+        values = []
+        for group in groups:
+            ranked = sorted(group, key=priority)
+            kept, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+            rule = None if runner_up is None else keeper.deciding_rule(priority, kept, runner_up)
+            anchor = keeper.anchor_of(group, facts)
+            chosen = chosen_for.get(anchor)
+            if chosen not in group:
+                chosen = max((x for x in group if x in decided_at), key=decided_at.__getitem__, default=None)
+            if chosen is not None:
+                kept, runner_up, rule = chosen, kept, "review"
+            values += [
+                (x, {"keeper_id": kept, "keeper": x == kept, "size": len(group), "anchor": anchor,
+                     "rule": rule, "runner_up": runner_up})
+                for x in group
+            ]  # fmt: skip
+        changed, keepers = catalog.replace_clusters(values, members)
+        catalog.save_verdicts(verdict.verdicts(catalog, sorted(changed)))
+        clusters, walked = clusters + len(groups), walked + len(members)
+        if scope is not None:
+            old_keepers |= keepers
+    # Examples whose cluster went (its pairs were dropped or its other members forgotten).
+    went = catalog.clustered_not_in(scope)
+    changed, keepers = catalog.replace_clusters([], went)
     catalog.save_verdicts(verdict.verdicts(catalog, sorted(changed)))
     if scope is None:
-        count = len(groups)
+        count = clusters
     else:
-        count = base["count"] - replaced + len(groups) if labels_kept else catalog.cluster_count()
+        old_keepers |= keepers
+        count = base["count"] - len(old_keepers) + clusters if labels_kept else catalog.cluster_count()
     catalog.put_stat("curate.clusters", {"key": key, "count": count})
     catalog.clear_cluster_marks(upto)
-    walked = sum(len(g) for g in groups) if scope is None else len(scope)
-    return count, {"clusters": "all" if scope is None else "changed", "examples": walked}
+    return count, {
+        "clusters": "all" if scope is None else "changed",
+        "examples": walked if scope is None else len(scope),
+    }
 
 
 def detector_version(version: int, *settings: Any) -> int:

@@ -260,29 +260,3 @@ class MinHasher:
         for r in range(p.rows):
             acc = (acc ^ rows[:, :, r]) * self.row_mult[r]
         return acc.view(np.int64)
-
-
-class UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        root = x
-        while self.parent.get(root, root) != root:
-            root = self.parent[root]
-        while self.parent.get(x, x) != root:  # path compression
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, a: str, b: str) -> None:
-        self.parent.setdefault(a, a)
-        self.parent.setdefault(b, b)
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-    def groups(self) -> list[list[str]]:
-        out: dict[str, list[str]] = {}
-        for x in list(self.parent):
-            out.setdefault(self.find(x), []).append(x)
-        return [sorted(g) for g in out.values() if len(g) > 1]
