@@ -228,7 +228,11 @@ class Catalog(
     @contextlib.contextmanager
     def transaction(self, data: bool = False) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any exception. `data`: the transaction may change
-        what exports read; if it changed any row, the data version moves with it."""
+        what exports read; if it changed any row, the data version moves with it. Inside another
+        transaction it is part of that one (which commits, rolls back and moves the version)."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         before = self.conn.total_changes
         try:

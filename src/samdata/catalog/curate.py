@@ -295,11 +295,11 @@ class CurateStore:
             out += self.conn.execute(f"{self._LIVE_PAIRS} AND p.a IN ({marks})", chunk).fetchall()
         return out
 
-    def components(self, within: set[str] | None = None, batch: int = 2000) -> Iterator[list[list[str]]]:
-        """The clusters of the verified pairs of live examples (all, or those `within`, a
-        `pair_closure`): each a sorted list of ids, `batch` clusters at a time. Labelled in temp
-        tables by passing the smallest id along the pairs until nothing changes (a cluster is a few
-        near copies: a few passes), so memory holds one batch whatever the catalog's size."""
+    def label_components(self, within: set[str] | None = None) -> None:
+        """Label the clusters of the verified pairs of live examples (all, or those `within`, a
+        `pair_closure`) in temp tables, by passing the smallest id along the pairs until nothing
+        changes (a cluster is a few near copies: a few passes), for `components` to read. Outside
+        a transaction: these writes change nothing an export reads."""
         c = self.conn
         c.execute("CREATE TEMP TABLE IF NOT EXISTS cc_edges (a TEXT NOT NULL, b TEXT NOT NULL)")
         c.execute("CREATE TEMP TABLE IF NOT EXISTS cc (id TEXT PRIMARY KEY, c TEXT NOT NULL) WITHOUT ROWID")
@@ -328,6 +328,11 @@ class CurateStore:
             ).rowcount
             if moved <= 0:
                 break
+
+    def components(self, batch: int = 10_000) -> Iterator[list[list[str]]]:
+        """The clusters `label_components` found, each a sorted list of ids, `batch` clusters at a
+        time: memory holds one batch whatever the catalog's size."""
+        c = self.conn
         last = ""
         while labels := [r[0] for r in c.execute(
             "SELECT DISTINCT c FROM cc WHERE c > ? ORDER BY c LIMIT ?", (last, batch)
@@ -341,8 +346,8 @@ class CurateStore:
             last = labels[-1]
 
     def clustered_not_in(self, within: set[str] | None = None) -> list[str]:
-        """Examples with a cluster value that `components` (of the same `within`) left out: their
-        clusters went."""
+        """Examples with a cluster value that `label_components` (of the same `within`) left out:
+        their clusters went."""
         c = self.conn
         sql = "SELECT example_id FROM labels l WHERE neardup IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cc WHERE cc.id = l.example_id)"
         if within is None:

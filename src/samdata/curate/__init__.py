@@ -237,7 +237,7 @@ def _cluster(
     priority ("source_priority", "fewer_flags", "newest", "smallest_id"); after a review,
     `runner_up` is the member the priority would keep.
 
-    The clusters are found and written a batch at a time (`Catalog.components`), so memory does
+    The clusters are found in SQLite and written a batch at a time (`Catalog.components`), so memory does
     not grow with the catalog. Only the clusters reachable from the examples the catalog's
     triggers marked since the last clustering are redone (the same values as redoing all:
     tested), unless the keeper rule, the source priority or the shingling changed since, or the
@@ -252,13 +252,31 @@ def _cluster(
     base = catalog.get_stat("curate.clusters") or {}
     if base.get("key") == key and marked is not None:
         scope = catalog.pair_closure(marked)
+    catalog.put_stat("curate.clusters", None)  # a run killed from here on clusters everything again
+    catalog.label_components(scope)
+    with catalog.transaction(data=True):  # one for all batches: each page goes to the WAL once
+        clusters, walked, old_keepers = _write_clusters(catalog, scope, source_priority)
+    if scope is None:
+        count = clusters
+    else:
+        count = base["count"] - len(old_keepers) + clusters if labels_kept else catalog.cluster_count()
+    catalog.put_stat("curate.clusters", {"key": key, "count": count})
+    catalog.clear_cluster_marks(upto)
+    return count, {"clusters": "all" if scope is None else "changed", "examples": walked}
+
+
+def _write_clusters(
+    catalog: Catalog, scope: set[str] | None, source_priority: list[str]
+) -> tuple[int, int, set[str]]:
+    """Compute and store the clusters `label_components` found in `scope` (None: all), a batch
+    at a time, and the verdicts that change with them. Returns the clusters, the examples walked (for a scope: all
+    of it) and, for a scope, the keepers of the clusters it held before."""
     reviewed = catalog.reviewed_keepers()  # (anchor, chosen example, decision id), oldest first
     chosen_for = {anchor: example for anchor, example, _id in reviewed}
     decided_at = {example: decision for _anchor, example, decision in reviewed}
-    catalog.put_stat("curate.clusters", None)  # a run killed from here on clusters everything again
     clusters = walked = 0
-    old_keepers: set[str] = set()  # of the clusters a scope held (to count them): few
-    for groups in catalog.components(scope):
+    old_keepers: set[str] = set()  # few: a scope's
+    for groups in catalog.components():
         members = [x for g in groups for x in g]
         facts = catalog.keeper_facts(members)
         priority = keeper.priority_key(facts, source_priority)
@@ -284,20 +302,12 @@ def _cluster(
         if scope is not None:
             old_keepers |= keepers
     # Examples whose cluster went (its pairs were dropped or its other members forgotten).
-    went = catalog.clustered_not_in(scope)
-    changed, keepers = catalog.replace_clusters([], went)
+    changed, keepers = catalog.replace_clusters([], catalog.clustered_not_in(scope))
     catalog.save_verdicts(verdict.verdicts(catalog, sorted(changed)))
-    if scope is None:
-        count = clusters
-    else:
+    if scope is not None:
         old_keepers |= keepers
-        count = base["count"] - len(old_keepers) + clusters if labels_kept else catalog.cluster_count()
-    catalog.put_stat("curate.clusters", {"key": key, "count": count})
-    catalog.clear_cluster_marks(upto)
-    return count, {
-        "clusters": "all" if scope is None else "changed",
-        "examples": walked if scope is None else len(scope),
-    }
+        walked = len(scope)
+    return clusters, walked, old_keepers
 
 
 def detector_version(version: int, *settings: Any) -> int:
