@@ -237,14 +237,14 @@ def _cluster(
     priority ("source_priority", "fewer_flags", "newest", "smallest_id"); after a review,
     `runner_up` is the member the priority would keep.
 
-    The clusters are found in SQLite and written a batch at a time (`Catalog.components`), so memory does
-    not grow with the catalog. Only the clusters reachable from the examples the catalog's
-    triggers marked since the last clustering are redone (the same values as redoing all:
-    tested), unless the keeper rule, the source priority or the shingling changed since, or the
-    marks are too many. The clusters are
-    then counted from the last count, unless labels were deleted since (not `labels_kept`: a
-    cluster whose every label went cannot be subtracted), when they are counted in SQL. Returns
-    the number of clusters, and what was redone (`CurateReport.reclustered`)."""
+    The clusters are found in SQLite and written a batch at a time (`Catalog.components`), so
+    memory does not grow with the catalog. Only the clusters reachable from the examples the
+    catalog's triggers marked since the last clustering are redone (the same values as redoing
+    all: tested), unless the keeper rule, the source priority or the shingling changed since, or
+    the marks are too many. The clusters are then counted from the last count, unless labels
+    were deleted since (not `labels_kept`: a cluster whose every label went cannot be
+    subtracted), when they are counted in SQL. Returns the number of clusters, and what was
+    redone (`CurateReport.reclustered`)."""
     # Read before the pairs: a mark made later stays for the next run.
     upto, marked = catalog.cluster_marks(INCREMENTAL_MARKS)
     key = [source_priority, minhash_version, keeper.RULE_VERSION]
