@@ -284,16 +284,9 @@ class CurateStore:
 
     _LIVE_PAIRS = f"SELECT p.a, p.b, p.jaccard FROM neardup_pairs p WHERE {not_forgotten('p.a')} AND {not_forgotten('p.b')}"
 
-    def neardup_pairs(self, within: set[str] | None = None) -> list[tuple[str, str, float]]:
-        """Verified pairs of live examples: all, or those of the examples `within` (a set closed
-        under pairs, as `pair_closure` gives, so a pair with one end in it has both)."""
-        if within is None:
-            return self.conn.execute(self._LIVE_PAIRS).fetchall()
-        out: list[tuple[str, str, float]] = []
-        for chunk in _chunks(sorted(within)):
-            marks = ", ".join("?" for _ in chunk)
-            out += self.conn.execute(f"{self._LIVE_PAIRS} AND p.a IN ({marks})", chunk).fetchall()
-        return out
+    def neardup_pairs(self) -> list[tuple[str, str, float]]:
+        """Verified pairs of live examples."""
+        return self.conn.execute(self._LIVE_PAIRS).fetchall()
 
     def label_components(self, within: set[str] | None = None) -> None:
         """Label the clusters of the verified pairs of live examples (all, or those `within`, a

@@ -269,8 +269,8 @@ def _write_clusters(
     catalog: Catalog, scope: set[str] | None, source_priority: list[str]
 ) -> tuple[int, int, set[str]]:
     """Compute and store the clusters `label_components` found in `scope` (None: all), a batch
-    at a time, and the verdicts that change with them. Returns the clusters, the examples walked (for a scope: all
-    of it) and, for a scope, the keepers of the clusters it held before."""
+    at a time, and the verdicts that change with them. Returns the clusters, the examples walked
+    (for a scope: all of it) and, for a scope, the keepers of the clusters it held before."""
     reviewed = catalog.reviewed_keepers()  # (anchor, chosen example, decision id), oldest first
     chosen_for = {anchor: example for anchor, example, _id in reviewed}
     decided_at = {example: decision for _anchor, example, decision in reviewed}
