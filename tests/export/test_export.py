@@ -96,6 +96,33 @@ def test_same_catalog_same_bytes(demo, tmp_path: Path) -> None:
     )
 
 
+def test_candidates_are_the_recipe_sources_live_examples_and_the_count_says_how_many(demo) -> None:
+    config = load_config(demo.estate.config_path)
+    with Catalog.open(config.catalog_path) as cat:
+        every = sorted({r[0] for r in cat.conn.execute("SELECT source FROM ingest_files")})
+        for sources in (["sam-corrections", "public-sets"], every):  # some sources: filtered; all: not
+            for kinds in (["preference"], ["sft", "preference", "kto"]):
+                got = [row["id"] for row in cat.export_candidates(sources, kinds)]
+                marks, kmarks = ",".join("?" * len(sources)), ",".join("?" * len(kinds))
+                want = [
+                    r[0]
+                    for r in cat.conn.execute(
+                        f"SELECT DISTINCT e.id FROM examples e JOIN provenance p ON p.example_id = e.id"
+                        f" JOIN ingest_files f ON f.id = p.file_id WHERE e.forgotten = 0"
+                        f" AND e.kind IN ({kmarks}) AND f.source IN ({marks}) ORDER BY e.id",
+                        [*kinds, *sources],
+                    )
+                ]
+                assert got == want and want
+                assert cat.candidate_count(sources, kinds) == len(want)
+        row = next(cat.export_candidates(every, ["sft"]))
+        assert (
+            orjson.loads(row["body"])["kind"] == "sft"
+            and row["sources"]
+            and isinstance(row["sources"], tuple)
+        )
+
+
 def test_trl_preference_rows(demo, tmp_path: Path) -> None:
     config = load_config(demo.estate.config_path)
     with Catalog.open(config.catalog_path) as cat:

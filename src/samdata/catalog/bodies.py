@@ -58,11 +58,18 @@ class BodyCodec:
         return self._compressor.compress(data)
 
     def decode(self, value: str | bytes | None) -> str | None:
+        """A stored body's JSON text."""
+        data = self.json(value)
+        return data.decode() if isinstance(data, bytes) else data
+
+    def json(self, value: str | bytes | None) -> str | bytes | None:
+        """A stored body's JSON, as UTF-8 bytes when it was compressed: for a JSON parser, which
+        reads either and is spared the text decode."""
         if value is None or isinstance(value, str):
             return value
         dict_id = zstandard.get_frame_parameters(value).dict_id
         decompressor = self._decompressors.get(dict_id) or self._load(dict_id)
-        return decompressor.decompress(value).decode()
+        return decompressor.decompress(value)
 
     def _load(self, dict_id: int) -> zstandard.ZstdDecompressor:
         if self._path is None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
 
+from samdata.catalog.bodies import BodyCodec
 from samdata.catalog.curate import LABELS, VERSIONED
 
 # Scalars come out of SQLite's JSON functions; Python parses only what is rare or needed.
 _CANDIDATES = (
-    "SELECT e.id, e.kind, coalesce(r.body, body_text(e.body)), p.file_id, p.locator,"
+    # The body is decompressed in Python, not by body_text(): a SQL function call per row costs more.
+    "SELECT e.id, e.kind, coalesce(r.body, e.body), p.file_id, p.locator,"
     # No DISTINCT: it costs a temp B-tree per row; Python drops repeats.
     " (SELECT group_concat(es.source) FROM example_sources es WHERE es.example_id = e.id),"
     " l.secrets IS NOT NULL, l.secrets != '[]', nullif(l.quality, '[]'), l.neardup, l.tokens ->> '$.tokens',"
@@ -22,7 +25,13 @@ _CANDIDATES = (
 )
 
 
-def _candidate(row: Sequence[Any]) -> dict[str, Any]:
+@functools.lru_cache(maxsize=1024)
+def _source_tuple(sources: str | None) -> tuple[str, ...]:
+    """group_concat's sources as a sorted tuple (shared: a catalog has few distinct sets)."""
+    return tuple(sorted(set((sources or "").split(","))))
+
+
+def _candidate(row: Sequence[Any], body_json: Callable[[Any], str | bytes | None]) -> dict[str, Any]:
     (
         id_,
         kind,
@@ -42,10 +51,10 @@ def _candidate(row: Sequence[Any]) -> dict[str, Any]:
     return {
         "id": id_,
         "kind": kind,
-        "body": body,
+        "body": body_json(body),  # JSON, as bytes or text
         "file_id": file_id,
         "locator": loads(locator) if locator else {},
-        "sources": sorted(set((srcs or "").split(","))),
+        "sources": _source_tuple(srcs),
         "curated": bool(curated),
         "had_secrets": bool(had_secrets),
         "quality_flags": {f["flag"] for f in loads(quality)} if quality else set(),
@@ -60,34 +69,52 @@ class ExportStore:
     """Mixed into `Catalog`."""
 
     conn: sqlite3.Connection
+    bodies: BodyCodec
     transaction: Any  # Catalog.transaction
+    cached: Any  # Catalog.cached
+
+    def _source_filter(self, sources: Sequence[str]) -> tuple[str, list[str]]:
+        """The SQL that keeps examples found in one of `sources`, and its parameters; nothing when
+        they cover every source the catalog has read (an example has a provenance row, so a
+        source), which saves a probe per example on the usual one-recipe-takes-all catalog."""
+        known = {r[0] for r in self.conn.execute("SELECT DISTINCT source FROM ingest_files")}
+        if known <= set(sources):
+            return "", []
+        marks = ", ".join("?" for _ in sources)
+        return (
+            f" AND EXISTS (SELECT 1 FROM example_sources es WHERE es.example_id = e.id AND es.source IN ({marks}))",
+            list(sources),
+        )
 
     def export_candidates(self, sources: Sequence[str], kinds: Sequence[str]) -> Iterator[dict[str, Any]]:
         """Live examples of these sources and kinds, in id order, with what export decides on: the
         body (redacted if curate redacted it), first provenance row, its sources, and curate's
         results: `curated`, quality flags, near-duplicate cluster, token count, category, language."""
-        smarks, kmarks = ", ".join("?" for _ in sources), ", ".join("?" for _ in kinds)
-        sql = (
-            # `+e.kind`: walk the id index in order; the kind index would sort every body in a temp B-tree.
-            f"{_CANDIDATES} WHERE e.forgotten = 0 AND +e.kind IN ({kmarks}) AND EXISTS (SELECT 1 FROM example_sources es"
-            f" WHERE es.example_id = e.id AND es.source IN ({smarks})) ORDER BY e.id"
-        )
-        for row in self.conn.execute(sql, [*kinds, *sources]):
-            yield _candidate(row)
+        kmarks = ", ".join("?" for _ in kinds)
+        in_sources, params = self._source_filter(sources)
+        # `+e.kind`: walk the id index in order; the kind index would sort every body in a temp B-tree.
+        sql = f"{_CANDIDATES} WHERE e.forgotten = 0 AND +e.kind IN ({kmarks}){in_sources} ORDER BY e.id"
+        cur = self.conn.cursor()
+        cur.row_factory = None  # plain tuples: sqlite3.Row costs a lookup per field on millions of rows
+        cur.execute(sql, [*kinds, *params])
+        body = self.bodies.json
+        while rows := cur.fetchmany(1000):
+            for row in rows:
+                yield _candidate(row, body)
 
     def candidate_count(self, sources: Sequence[str], kinds: Sequence[str]) -> int:
         """How many rows `export_candidates` will yield (for a progress bar)."""
-        smarks, kmarks = ", ".join("?" for _ in sources), ", ".join("?" for _ in kinds)
+        kmarks = ", ".join("?" for _ in kinds)
+        in_sources, params = self._source_filter(sources)
         return self.conn.execute(
-            f"SELECT count(*) FROM examples e WHERE e.forgotten = 0 AND e.kind IN ({kmarks}) AND EXISTS"
-            f" (SELECT 1 FROM example_sources es WHERE es.example_id = e.id AND es.source IN ({smarks}))",
-            [*kinds, *sources],
+            f"SELECT count(*) FROM examples e WHERE e.forgotten = 0 AND e.kind IN ({kmarks}){in_sources}",
+            [*kinds, *params],
         ).fetchone()[0]
 
     def export_candidate(self, example_id: str) -> dict[str, Any] | None:
         """One example as `export_candidates` gives it (to explain what a recipe does with it)."""
         row = self.conn.execute(f"{_CANDIDATES} WHERE e.id = ? AND e.forgotten = 0", (example_id,)).fetchone()
-        return None if row is None else _candidate(row)
+        return None if row is None else _candidate(row, self.bodies.json)
 
     def export_state(self) -> dict[str, Any]:
         """What a manifest records of the catalog it came from: live examples, the last ingest run,
@@ -96,8 +123,8 @@ class ExportStore:
         return {
             "examples": c.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0],
             "last_ingest_run": c.execute("SELECT max(id) FROM ingest_runs").fetchone()[0],
-            "schema": self.schema_version(),  # type: ignore[attr-defined]
-            "detectors": self._label_versions(),
+            "schema": self.schema_version(),
+            "detectors": self.cached("export.detectors", self._label_versions),
         }
 
     def _label_versions(self) -> dict[str, int]:

@@ -17,16 +17,29 @@ import xxhash
 SPLITS = ("train", "valid", "test")
 
 
+class Splitter:
+    """`split_of` for one salt and set of fractions, with the cumulative edges worked out once
+    (an export asks for every row)."""
+
+    def __init__(self, salt: str, fractions: Mapping[str, float]) -> None:
+        self.prefix = f"{salt}\x00".encode()
+        total = sum(fractions.get(s, 0.0) for s in SPLITS)
+        edge, self.edges = 0.0, []
+        for name in SPLITS:
+            edge += fractions.get(name, 0.0) / total
+            self.edges.append((edge, name))
+
+    def __call__(self, group_key: str) -> str:
+        point = xxhash.xxh3_64_intdigest(self.prefix + group_key.encode()) / 2**64
+        for edge, name in self.edges:
+            if point < edge:
+                return name
+        return "train"
+
+
 def split_of(group_key: str, salt: str, fractions: Mapping[str, float]) -> str:
     """The split a group falls in: a uniform point in [0, 1) from the hash, against cumulative fractions."""
-    point = xxhash.xxh3_64_intdigest(f"{salt}\x00{group_key}".encode()) / 2**64
-    total = sum(fractions.get(s, 0.0) for s in SPLITS)
-    edge = 0.0
-    for name in SPLITS:
-        edge += fractions.get(name, 0.0) / total
-        if point < edge:
-            return name
-    return "train"
+    return Splitter(salt, fractions)(group_key)
 
 
 def conversation_key(file_id: int, locator: Mapping[str, object]) -> str:
