@@ -25,6 +25,10 @@ _CANDIDATES = (
 )
 
 
+def _stored(body: str | bytes) -> str | bytes:
+    return body
+
+
 @functools.lru_cache(maxsize=1024)
 def _source_tuple(sources: str | None) -> tuple[str, ...]:
     """group_concat's sources as a sorted tuple (shared: a catalog has few distinct sets)."""
@@ -86,10 +90,14 @@ class ExportStore:
             list(sources),
         )
 
-    def export_candidates(self, sources: Sequence[str], kinds: Sequence[str]) -> Iterator[dict[str, Any]]:
+    def export_candidates(
+        self, sources: Sequence[str], kinds: Sequence[str], stored_bodies: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """Live examples of these sources and kinds, in id order, with what export decides on: the
         body (redacted if curate redacted it), first provenance row, its sources, and curate's
-        results: `curated`, quality flags, near-duplicate cluster, token count, category, language."""
+        results: `curated`, quality flags, near-duplicate cluster, token count, category, language.
+        `stored_bodies`: each body as stored (`bodies.json` gives its JSON), for a reader that
+        leaves many out and need not decompress those."""
         kmarks = ", ".join("?" for _ in kinds)
         in_sources, params = self._source_filter(sources)
         # `+e.kind`: walk the id index in order; the kind index would sort every body in a temp B-tree.
@@ -97,7 +105,7 @@ class ExportStore:
         cur = self.conn.cursor()
         cur.row_factory = None  # plain tuples: sqlite3.Row costs a lookup per field on millions of rows
         cur.execute(sql, [*kinds, *params])
-        body = self.bodies.json
+        body = _stored if stored_bodies else self.bodies.json
         while rows := cur.fetchmany(1000):
             for row in rows:
                 yield _candidate(row, body)
@@ -106,6 +114,12 @@ class ExportStore:
         """How many rows `export_candidates` will yield (for a progress bar)."""
         kmarks = ", ".join("?" for _ in kinds)
         in_sources, params = self._source_filter(sources)
+        if not in_sources:  # the kind index alone, less the few forgotten: no example row is read
+            return self.conn.execute(
+                f"SELECT (SELECT count(*) FROM examples WHERE kind IN ({kmarks})) - (SELECT count(*)"
+                f" FROM examples INDEXED BY examples_forgotten WHERE forgotten = 1 AND kind IN ({kmarks}))",
+                [*kinds, *kinds],
+            ).fetchone()[0]
         return self.conn.execute(
             f"SELECT count(*) FROM examples e WHERE e.forgotten = 0 AND e.kind IN ({kmarks}){in_sources}",
             [*kinds, *params],
@@ -121,7 +135,7 @@ class ExportStore:
         the schema, and the version of every curate detector (all that decides an export's bytes)."""
         c = self.conn
         return {
-            "examples": c.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0],
+            "examples": self.live_count(),  # type: ignore[attr-defined]
             "last_ingest_run": c.execute("SELECT max(id) FROM ingest_runs").fetchone()[0],
             "schema": self.schema_version(),
             "detectors": self.cached("export.detectors", self._label_versions),

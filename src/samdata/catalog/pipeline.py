@@ -90,7 +90,7 @@ class PipelineStore:
         }
         return {
             "files": c.execute("SELECT count(*) FROM files WHERE deleted_scan IS NULL").fetchone()[0],
-            "examples": c.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0],
+            "examples": self.live_count(),  # type: ignore[attr-defined]
             "quarantined": c.execute("SELECT count(*) FROM quarantine").fetchone()[0],
             "findings": c.execute("SELECT count(*) FROM findings").fetchone()[0],
             "problems": problems,

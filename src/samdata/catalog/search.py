@@ -226,10 +226,7 @@ class SearchStore:
                     "SELECT count(*) FROM examples_fts WHERE examples_fts MATCH ?", (match,)
                 ).fetchone()[0]
                 if match
-                else self.cached(  # type: ignore[attr-defined]
-                    "examples.live",
-                    lambda: c.execute("SELECT count(*) FROM examples WHERE forgotten = 0").fetchone()[0],
-                )
+                else self.live_count()  # type: ignore[attr-defined]
             )
         result = SearchResult(total, capped=capped and bool(filters), facets_of=min(hits, HITS_CAP))
         page = c.execute(

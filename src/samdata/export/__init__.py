@@ -14,7 +14,7 @@ import hashlib
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,15 @@ class _Rules:
     """A recipe's per-row rules, with what is the same for every row worked out once: the quality
     flags it excludes, its split edges, and the source and licence each set of sources gives."""
 
-    def __init__(self, recipe: RecipeConfig, licenses: dict[str, str | None]) -> None:
+    def __init__(
+        self,
+        recipe: RecipeConfig,
+        licenses: dict[str, str | None],
+        body_json: Callable[[Any], str | bytes | None] | None = None,
+    ) -> None:
         self.recipe = recipe
+        # Rows with stored bodies (`export_candidates(stored_bodies=True)`): how to read one.
+        self.body_json = body_json or (lambda body: body)
         self.licenses = licenses
         self.flags = None if recipe.exclude_quality_flags == "all" else recipe.exclude_quality_flags
         self.split = Splitter(recipe.salt, recipe.splits)
@@ -338,10 +345,11 @@ def run_export(
     progress = progress or ExportProgress()
     progress.start(catalog.candidate_count(recipe.sources, recipe.kinds))
     reviewed = catalog.reviewed_preferences()  # example id → swap | drop (few)
-    rules = _Rules(recipe, tally.licenses)
+    rules = _Rules(recipe, tally.licenses, catalog.bodies.json)
     try:
         with open(spool_path, "wb", buffering=1 << 20) as spool:
-            for i, row in enumerate(catalog.export_candidates(recipe.sources, recipe.kinds), 1):
+            rows = catalog.export_candidates(recipe.sources, recipe.kinds, stored_bodies=True)
+            for i, row in enumerate(rows, 1):
                 if i % 1000 == 0:
                     progress.advance(1000)
                 row["review"] = reviewed.get(row["id"])
@@ -471,7 +479,7 @@ def _entry(
         copies = _copies(weight, row["id"], recipe.salt) if weight != 1.0 else 1
         if reason is None and copies == 0:
             reason = "left out by a weight below 1"
-    body = orjson.loads(row["body"]) if reason is None else None
+    body = orjson.loads(rules.body_json(row["body"])) if reason is None else None
     n_tokens = row["tokens"]
     if body is not None:
         added, replaced = apply_system(body, recipe, tally.changed)
@@ -580,10 +588,10 @@ def outcomes(
     fitter = _Fitter(recipe, config.curate.tokenizer) if recipe.max_tokens else None
     write = writer_for(recipe)
     licenses = licenses_of(config)
-    rules = _Rules(recipe, licenses)
+    rules = _Rules(recipe, licenses, catalog.bodies.json)
     per_source: Counter[str] = Counter()
     per_category: Counter[str] = Counter()
-    for row in catalog.export_candidates(recipe.sources, recipe.kinds):
+    for row in catalog.export_candidates(recipe.sources, recipe.kinds, stored_bodies=True):
         tally = _Tally(per_source=per_source, per_category=per_category, licenses=licenses)
         entry = _entry(row, rules, fitter, write, tally)
         dropped = None if entry is not None else next(iter(tally.dropped), "left out")
