@@ -113,7 +113,7 @@ class CurateStore:
         versions: dict[str, int],
         findings: Sequence[tuple[Any, ...]],
         redactions: Sequence[tuple[str, str]],
-        bands: Sequence[tuple[int, str]],
+        bands: Any,  # (key, short id) rows: an int64 numpy array, or a sequence of pairs
         texts: Sequence[tuple[int, str | None]] | None = None,
     ) -> None:
         """Store a batch's labels of every detector in one transaction (one row per example: the
@@ -151,7 +151,11 @@ class CurateStore:
                 findings,
             )
             c.executemany("INSERT INTO redactions (example_id, body) VALUES (?, ?)", redactions)
-            c.executemany("INSERT INTO lsh_pending (key, example) VALUES (?, ?)", bands)
+            if len(bands):  # one JSON array SQLite unpacks: ~20 rows an example, millions a run
+                c.execute(
+                    "INSERT INTO lsh_pending (key, example) SELECT value ->> 0, value ->> 1 FROM json_each(?)",
+                    (orjson.dumps(bands, option=orjson.OPT_SERIALIZE_NUMPY),),
+                )
             # Searchable once its secrets are labelled: the index only ever holds redacted text.
             if texts is None:
                 self.index(secrets)  # type: ignore[attr-defined]

@@ -58,16 +58,15 @@ class Row:
 @dataclass
 class Labels:
     """What a batch produced: per detector (id, value), secret findings and redacted bodies, LSH
-    band rows, the shingles of the signed examples (for verifying their candidate pairs), and the
-    search text of each example whose secrets were labelled (by rowid)."""
+    band rows, and the search text of each example whose secrets were labelled (by rowid)."""
 
     values: dict[str, list[tuple[str, Any]]] = field(
         default_factory=lambda: {d: [] for d in (*DETECTORS, "verdict")}
     )
     findings: list[tuple[Any, ...]] = field(default_factory=list)
     redactions: list[tuple[str, str]] = field(default_factory=list)
-    bands: list[tuple[int, str]] = field(default_factory=list)  # (band << 32 | 32-bit band hash, id)
-    shingles: dict[str, np.ndarray] = field(default_factory=dict)
+    # (band << 32 | 32-bit band hash, short id) rows: an array pickles as one buffer, not 20 tuples an example.
+    bands: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     texts: list[tuple[int, str | None]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("parse", *DETECTORS), 0.0))
 
@@ -149,11 +148,12 @@ def label(rows: list[Row]) -> Labels:
         docs = neardup.shingles_batch([t for _, t in signed], plan.params)
         hasher: neardup.MinHasher = _STATE["hasher"]
         bands = hasher.band_hashes(hasher.signatures(docs), [r.kind for r, _ in signed])
-        for (row, _text), doc, hs in zip(signed, docs, bands, strict=True):
-            short = short_id(row.id)
-            out.bands += [(b << 32 | (h & 0xFFFFFFFF), short) for b, h in enumerate(hs.tolist())]
-            out.values["minhash"].append((row.id, {"shingles": len(doc)}))
-            out.shingles[row.id] = doc
+        keys = (np.arange(bands.shape[1], dtype=np.int64) << 32) | (bands & 0xFFFFFFFF)
+        shorts = np.array([short_id(row.id) for row, _ in signed], dtype=np.int64)
+        out.bands = np.stack([keys.ravel(), np.repeat(shorts, bands.shape[1])], axis=1)
+        out.values["minhash"] += [
+            (row.id, {"shingles": len(doc)}) for (row, _), doc in zip(signed, docs, strict=True)
+        ]
         spent["minhash"] += clock() - t
     return out
 
