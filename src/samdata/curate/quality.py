@@ -16,6 +16,7 @@ outside code blocks, instead of the answer's "ends mid-sentence" (a chunk ends w
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -142,6 +143,15 @@ def _flag(name: str, reason: str, **figures: Any) -> dict[str, Any]:
     return {"flag": name, "reason": reason, **({"figures": figures} if figures else {})}
 
 
+def _top_bigram_may_dominate(words: list[str], share: float) -> bool:
+    """False when no 2-gram can hold more than `share` of the characters, from the word counts
+    alone (counting every 2-gram costs twice as much): a 2-gram (a, b) seen n times has n at most
+    count(a) and count(b), so its n·(|a| + |b|) characters are at most twice the largest count(w)·|w|."""
+    counts = Counter(words)
+    top = max(map(operator.mul, counts.values(), map(len, counts)))
+    return 2 * top > share * sum(map(len, words))
+
+
 def _repetition(text: str, rules: QualityRules) -> list[dict[str, Any]]:
     out = []
     lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
@@ -150,7 +160,7 @@ def _repetition(text: str, rules: QualityRules) -> list[dict[str, Any]]:
         if dup > rules.max_duplicate_line_share:
             out.append(_flag("repetition", "many lines repeat", duplicate_line_share=round(dup, 3)))
     words = text.lower().split()
-    if len(words) >= 50:
+    if len(words) >= 50 and _top_bigram_may_dominate(words, rules.max_top_bigram_share):
         bigrams = Counter(itertools.pairwise(words))
         (a, b), n = bigrams.most_common(1)[0]
         share = n * (len(a) + len(b)) / max(len("".join(words)), 1)
