@@ -166,3 +166,19 @@ def test_migration_21_folds_each_examples_label_rows_into_one(tmp_path: Path) ->
             frozenset(versions),
         ]
         assert cat.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_in_transactions_commits_each_group_and_rolls_back_the_one_an_error_leaves(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c.db") as cat:
+        cat.conn.execute("CREATE TABLE t (n INTEGER)")
+        before = cat.data_version()
+        with pytest.raises(RuntimeError):
+            for n in cat.in_transactions(range(10), 3, data=True):
+                if n == 7:
+                    raise RuntimeError("killed")
+                cat.conn.execute("INSERT INTO t VALUES (?)", (n,))
+                assert cat.conn.in_transaction
+        # 0-2 and 3-5 were committed; 6 went with the group the error interrupted.
+        assert [r[0] for r in cat.conn.execute("SELECT n FROM t ORDER BY n")] == [0, 1, 2, 3, 4, 5]
+        assert not cat.conn.in_transaction and cat.data_version() == before + 2
+        assert list(cat.in_transactions([], 3)) == [] and not cat.conn.in_transaction

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
 from samdata.catalog import Catalog
 from samdata.config import load_config
@@ -165,3 +166,51 @@ def test_a_run_after_new_examples_reads_only_them_and_a_lost_label_sends_it_back
         assert seen[-1] == 0 and again.labelled["tokens"] == 1 and again.labelled["quality"] == 0
         labelled = cat.conn.execute("SELECT count(*) FROM labels WHERE verdict IS NOT NULL").fetchone()[0]
         assert labelled == 5
+
+
+def test_a_run_killed_while_labelling_keeps_what_it_committed_and_the_next_labels_the_rest(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import samdata.curate as curate
+    from samdata.catalog import utcnow
+    from samdata.catalog.ingest import ExampleRow
+    from samdata.model import Example, Message
+    from tests.conftest import config_for
+
+    config = config_for(tmp_path, "")
+    rows = [
+        ExampleRow.of(
+            Example("sft", [Message("user", f"question {i} about the lake"),
+                            Message("assistant", f"The answer to question {i} is a reply of some length.")]),
+            {"line": i}, {},
+        )
+        for i in range(40)
+    ]  # fmt: skip
+    monkeypatch.setattr(curate, "BATCH", 5)
+    monkeypatch.setattr(curate, "COMMIT_EVERY", 2)
+    labels = "SELECT example_id, secrets, quality, minhash, category, language, tokens, verdict FROM labels"
+    with Catalog.open(tmp_path / "whole.db") as cat:
+        cat.commit_batch(None, "chats", "f.jsonl", rows, [], None, utcnow())
+        run_curate(config, cat, workers=1)
+        whole = sorted(map(tuple, cat.conn.execute(labels)))
+    with Catalog.open(config.catalog_path) as cat:
+        cat.commit_batch(None, "chats", "f.jsonl", rows, [], None, utcnow())
+        save, calls = cat.save_labels, []
+
+        def killed_at_the_fourth(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 4:
+                raise KeyboardInterrupt
+            return save(*args, **kwargs)
+
+        cat.save_labels = killed_at_the_fourth  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            run_curate(config, cat, workers=1)
+        # The first group of two batches of five was committed; the third batch went with the
+        # group the fourth's failure left open.
+        assert cat.conn.execute("SELECT count(*) FROM labels").fetchone()[0] == 10
+        assert not cat.conn.in_transaction
+        cat.save_labels = save  # type: ignore[method-assign]
+        assert run_curate(config, cat, workers=1).labelled["quality"] == 30
+        assert sorted(map(tuple, cat.conn.execute(labels))) == whole
+        assert cat.conn.execute("SELECT count(*) FROM lsh_pending").fetchone()[0] == 0

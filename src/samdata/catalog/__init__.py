@@ -9,7 +9,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -80,6 +80,10 @@ def _prefix_clause(column: str, prefixes: Sequence[str]) -> tuple[str, list[str]
 
 # Figures computed on read-only catalogs (a server), by (catalog path, key): (data version, value).
 _MEMO: dict[tuple[str, str], tuple[int, Any]] = {}
+
+
+_END = object()
+_T = TypeVar("_T")
 
 
 class CatalogError(Exception):
@@ -243,6 +247,19 @@ class Catalog(
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def in_transactions(self, items: Iterable[_T], every: int, data: bool = False) -> Iterator[_T]:
+        """`items`, with one transaction open around each `every` of them, for a loop whose body
+        writes: a commit per item rewrites each B-tree's half-filled last pages every time (and
+        checkpoints more often). A loop left by an exception rolls back what is not committed."""
+        it = iter(items)
+        while True:
+            with self.transaction(data=data):
+                for _ in range(every):
+                    item = next(it, _END)
+                    if item is _END:
+                        return
+                    yield item  # type: ignore[misc]
 
     def data_version(self) -> int:
         """Moves whenever examples, provenance, labels, clusters or verdicts change."""

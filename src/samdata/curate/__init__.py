@@ -7,6 +7,7 @@ secrets detector also stores findings and a redacted body, which is what exports
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from samdata.engine import Engine, LocalEngine, default_workers
 from samdata.progress import CurateProgress as CurateProgress
 
 BATCH = 1000
+COMMIT_EVERY = 8  # batches a transaction: a killed run labels at most that many again
 
 
 @dataclass
@@ -133,27 +135,30 @@ def _run_curate(
     seconds = report.seconds
     seconds.update(dict.fromkeys(("parse", *batch.DETECTORS, "write", "verify", "cluster", "funnel"), 0.0))
     clock = time.perf_counter
-    for labels in engine.map(batch.label, batches, batch.init, (plan,)):
-        for name, spent in labels.seconds.items():
-            seconds[name] += spent
-        t = clock()
-        catalog.save_labels(
-            labels.values,
-            plan.versions,
-            labels.findings,
-            labels.redactions,
-            labels.bands,
-            labels.texts,
-        )
-        # Examples relabelled in part get their verdict from their stored labels.
-        done = {i for i, _v in labels.values["verdict"]}
-        stale = sorted({i for values in labels.values.values() for i, _v in values} - done)
-        if stale:
-            catalog.save_verdicts(verdict.verdicts(catalog, stale))
-        seconds["write"] += clock() - t
-        for name in batch.DETECTORS:
-            report.labelled[name] += len(labels.values[name])
-        progress.advance(len(labels))
+    labelled = engine.map(batch.label, batches, batch.init, (plan,))
+    # Closed on the way out, so an exception in the loop rolls the open transaction back at once.
+    with contextlib.closing(catalog.in_transactions(labelled, COMMIT_EVERY, data=True)) as grouped:
+        for labels in grouped:
+            for name, spent in labels.seconds.items():
+                seconds[name] += spent
+            t = clock()
+            catalog.save_labels(
+                labels.values,
+                plan.versions,
+                labels.findings,
+                labels.redactions,
+                labels.bands,
+                labels.texts,
+            )
+            # Examples relabelled in part get their verdict from their stored labels.
+            done = {i for i, _v in labels.values["verdict"]}
+            stale = sorted({i for values in labels.values.values() for i, _v in values} - done)
+            if stale:
+                catalog.save_verdicts(verdict.verdicts(catalog, stale))
+            seconds["write"] += clock() - t
+            for name in batch.DETECTORS:
+                report.labelled[name] += len(labels.values[name])
+            progress.advance(len(labels))
     progress.stage("near-duplicate candidates")
     t = clock()
     _verify_pending(catalog, plan, given or _local(workers, catalog.pending_band_rows() // plan.params.bands))
