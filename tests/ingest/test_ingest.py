@@ -223,6 +223,10 @@ def _committed_offset(config: Config) -> int:
 def test_killed_five_times_then_finished_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     data, config = _source(tmp_path, "big")
     _big_jsonl(data / "big.jsonl", 100_000)
+    # The killed runs read 256 KB chunks, committed eight at a time: about a dozen commits to be
+    # killed between (4 MB chunks would commit this 25 MB file once). Chunking changes no result.
+    with open(tmp_path / "samdata.toml", "a") as f:
+        f.write("[ingest]\nchunk_bytes = 262144\n")
     # The uninterrupted run reads the same file into another catalog.
     clean_config = config.model_copy(update={"catalog": tmp_path / "clean.db"})
     with Catalog.open(clean_config.catalog_path) as cat:
