@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from samdata.catalog import Catalog, utcnow
 from samdata.catalog.ingest import ExampleRow
@@ -232,6 +233,28 @@ def test_a_run_killed_before_verifying_leaves_its_keys_for_the_next(tmp_path: Pa
     assert report.clusters == 1
     assert cat.conn.execute("SELECT count(*) FROM lsh_pending").fetchone()[0] == 0
     assert cat.conn.execute("SELECT count(*) FROM lsh_index").fetchone()[0] == pending
+    cat.close()
+
+
+def test_a_first_run_killed_while_verifying_verifies_the_whole_index_again(tmp_path: Path) -> None:
+    q, a = prose(12), prose(120)
+    config, cat, _ids = _catalog_with(tmp_path, [(q, a), (q, edit(a, 2)), (prose(12), prose(120))])
+    save = cat.save_pairs
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    cat.save_pairs = killed  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        run_curate(config, cat)
+    # The first run's keys went into the index before their candidates were verified.
+    assert cat.conn.execute("SELECT count(*) FROM lsh_index").fetchone()[0] == 3 * NearDupParams().bands
+    assert cat.conn.execute("SELECT count(*) FROM neardup_pairs").fetchone()[0] == 0
+    cat.save_pairs = save  # type: ignore[method-assign]
+    report = run_curate(config, cat)
+    assert report.labelled["minhash"] == 0 and report.clusters == 1
+    assert cat.conn.execute("SELECT count(*) FROM neardup_pairs").fetchone()[0] == 1
+    assert not cat.index_unverified()
     cat.close()
 
 

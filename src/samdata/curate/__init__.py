@@ -216,14 +216,19 @@ def _local(workers: int | None, examples: int) -> LocalEngine:
 def _verify_pending(catalog: Catalog, plan: batch.Plan, engine: Engine) -> None:
     """The candidates of the newly signed examples (one sorted pass over their band keys, and
     lookups of the index), verified by exact Jaccard on every core; then their keys join the index.
-    Keys left pending by a killed run are picked up by the next one."""
+    Keys left pending by a killed run are picked up by the next one. A first run's keys go into
+    the index first and its candidates are read from there (`Catalog.index_pending_first`)."""
+    whole = catalog.index_unverified() or catalog.index_pending_first()
     jobs = (
         (pairs, catalog.raw_bodies(sorted({x for p in pairs for x in p})))
-        for pairs in catalog.distinct_pending_pairs(2000)
+        for pairs in catalog.distinct_pending_pairs(2000, whole)
     )
     for verified in engine.map(batch.verify, jobs, batch.init_verify, (plan,)):
         catalog.save_pairs(verified)
-    catalog.merge_pending_bands()
+    if whole:
+        catalog.verified_index()
+    else:
+        catalog.merge_pending_bands()
 
 
 # More marks than this: the whole catalog is clustered again (walking that many is no cheaper).
