@@ -137,7 +137,7 @@ class ExportStore:
         return {
             "examples": self.live_count(),  # type: ignore[attr-defined]
             "last_ingest_run": c.execute("SELECT max(id) FROM ingest_runs").fetchone()[0],
-            "schema": self.schema_version(),
+            "schema": self.schema_version(),  # type: ignore[attr-defined]
             "detectors": self.cached("export.detectors", self._label_versions),
         }
 
